@@ -274,3 +274,50 @@ pub enum Reason {
     #[error("the peer sent GOAWAY with {0}")]
     PeerGoAway(ErrorCode),
 }
+
+/// A local misuse of the connection's API. Nothing was sent; the connection is
+/// unaffected.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    /// No stream with this id is open.
+    #[error("stream {0} is not open")]
+    UnknownStream(StreamId),
+    /// The stream exists but we may no longer send on it.
+    #[error("stream {stream} is {state}, so nothing more can be sent on it")]
+    SendClosed {
+        /// The stream.
+        stream: StreamId,
+        /// Its state.
+        state: &'static str,
+    },
+    /// The stream's send buffer is full; wait for [`Event::Writable`](super::Event::Writable).
+    #[error("the send buffer of stream {0} is full")]
+    SendBufferFull(StreamId),
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
+    #[error("the peer allows no more than {0} concurrent streams")]
+    StreamLimit(u32),
+    /// A GOAWAY was sent or received: no new streams.
+    #[error("the connection is going away")]
+    GoingAway,
+    /// The connection failed or closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// All 2^31 stream ids are used up; open a new connection.
+    #[error("stream ids are exhausted")]
+    StreamIdsExhausted,
+    /// Only clients open streams (server push is never used).
+    #[error("only a client opens streams")]
+    NotAClient,
+    /// The headers break RFC 9113 §8.
+    #[error("malformed headers: {0}")]
+    Malformed(&'static str),
+    /// The header list exceeds the peer's SETTINGS_MAX_HEADER_LIST_SIZE.
+    #[error("the header list of {size} octets exceeds the peer's limit of {limit}")]
+    HeaderListTooLarge {
+        /// Its size.
+        size: usize,
+        /// The peer's limit.
+        limit: u32,
+    },
+}

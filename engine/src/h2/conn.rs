@@ -1,0 +1,1491 @@
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::flow::{RecvWindow, SendWindow, DEFAULT_WINDOW};
+use super::frame::{self, Frame, Head, HEAD_LEN};
+use super::semantics::{self, BlockKind};
+use super::state::{Input, State};
+use super::{Config, Error, ErrorCode, Event, Initiator, Reason, StreamId, UserError};
+use crate::hpack::{self, Header};
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Octets `poll_transmit` appends per call before it yields, so one busy
+/// connection cannot build an unbounded write buffer.
+const TRANSMIT_BUDGET: usize = 256 << 10;
+
+/// Opaque data of the PING that completes a graceful shutdown.
+const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
+
+/// Which end of the connection we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We send the preface and open odd-numbered streams.
+    Client,
+    /// We accept the preface and the client's streams.
+    Server,
+}
+
+/// The peer's SETTINGS as they stand (RFC 9113 §6.5.2 defaults until it sends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerSettings {
+    /// SETTINGS_HEADER_TABLE_SIZE.
+    pub header_table_size: u32,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until stated).
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE.
+    pub initial_window_size: u32,
+    /// SETTINGS_MAX_FRAME_SIZE.
+    pub max_frame_size: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (unlimited until stated).
+    pub max_header_list_size: u32,
+}
+
+impl Default for PeerSettings {
+    fn default() -> Self {
+        PeerSettings {
+            header_table_size: 4096,
+            max_concurrent_streams: u32::MAX,
+            initial_window_size: DEFAULT_WINDOW,
+            max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            max_header_list_size: u32::MAX,
+        }
+    }
+}
+
+/// An HTTP/2 connection, client or server, as a pure state machine.
+///
+/// It owns no socket, no clock and no thread: the caller moves bytes and time in
+/// and out. The driving loop, in the order to call things:
+///
+/// 1. Create it with [`Connection::new`]. A client's preface and both roles'
+///    SETTINGS are queued at once.
+/// 2. Feed every octet read from the transport to [`receive`](Self::receive). An
+///    `Err` is a connection error: a GOAWAY is queued; flush it and close.
+/// 3. Drain [`poll_event`](Self::poll_event) until `None` and act on each event
+///    (start or finish streams, release consumed data with
+///    [`release_capacity`](Self::release_capacity)).
+/// 4. Drain [`poll_transmit`](Self::poll_transmit) into your write buffer until it
+///    returns 0, and write that to the transport.
+/// 5. Arm a timer for [`poll_timeout`](Self::poll_timeout) and call
+///    [`handle_timeout`](Self::handle_timeout) when it fires. Re-read
+///    `poll_timeout` after every call that takes `now`.
+/// 6. Stop when [`is_closed`](Self::is_closed) says so.
+///
+/// Mutators ([`open_stream`](Self::open_stream), [`send_headers`](Self::send_headers),
+/// [`send_data`](Self::send_data), [`reset`](Self::reset), [`ping`](Self::ping),
+/// [`shutdown`](Self::shutdown)) only queue work: follow them with step 4.
+/// `now` must never go backwards. The same inputs at the same instants produce
+/// the same outputs.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    read_buf: BytesMut,
+    /// Octets of an oversized DATA payload still to discard.
+    skip: usize,
+    decoder: hpack::Decoder,
+    encoder: hpack::Encoder,
+    streams: HashMap<StreamId, Stream>,
+    closed: ClosedStreams,
+    next_local_id: u32,
+    max_remote_id: StreamId,
+    active_local: u32,
+    active_remote: u32,
+    peer: PeerSettings,
+    /// When our SETTINGS must be acknowledged by.
+    settings_deadline: Option<Instant>,
+    /// The receive window new streams get; our advertised value once ACKed.
+    recv_initial_window: u32,
+    send_window: SendWindow,
+    recv_window: RecvWindow,
+    partial: Option<PartialBlock>,
+    /// Control frames, already encoded, in the order they were queued.
+    control: Vec<u8>,
+    control_frames: usize,
+    send_ready: VecDeque<StreamId>,
+    events: VecDeque<Event>,
+    goaway_sent: Option<StreamId>,
+    goaway_received: Option<StreamId>,
+    shutdown_pending: bool,
+    reset_window_start: Option<Instant>,
+    resets_in_window: u32,
+    empty_frames: u32,
+    error: Option<Error>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Server: this many preface octets matched so far.
+    Preface(usize),
+    /// The peer's first frame must be SETTINGS.
+    FirstSettings,
+    Open,
+}
+
+/// A header block still waiting for its CONTINUATION frames.
+#[derive(Debug)]
+struct PartialBlock {
+    stream: StreamId,
+    block: BytesMut,
+    end_stream: bool,
+    frames: usize,
+}
+
+#[derive(Debug)]
+struct Stream {
+    state: State,
+    local: bool,
+    send_window: SendWindow,
+    recv_window: RecvWindow,
+    queue: VecDeque<Outbound>,
+    queued_bytes: usize,
+    in_send_ready: bool,
+    want_writable: bool,
+    /// Whether our HEADERS went out, so the peer knows the stream.
+    headers_sent: bool,
+    /// Whether the application has seen the stream (opened it or got its headers).
+    announced: bool,
+    /// Final (non-1xx) headers received; later blocks are trailers.
+    got_headers: bool,
+    /// HEAD requests promise a content-length with no body.
+    is_head: bool,
+    content_length: Option<u64>,
+    received_body: u64,
+}
+
+#[derive(Debug)]
+enum Outbound {
+    Headers {
+        headers: Vec<Header>,
+        end_stream: bool,
+    },
+    Data {
+        data: Bytes,
+        end_stream: bool,
+    },
+}
+
+/// How a stream we no longer track ended; decides how its late frames are met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closure {
+    /// We reset it: the peer may not know yet, so its frames are ignored.
+    ResetByUs,
+    /// The peer reset it, or both sides ended it.
+    Ended,
+}
+
+/// A bounded memory of closed streams (RFC 9113 §5.1 "closed").
+#[derive(Debug, Default)]
+struct ClosedStreams {
+    map: HashMap<StreamId, Closure>,
+    order: VecDeque<StreamId>,
+}
+
+impl ClosedStreams {
+    fn insert(&mut self, id: StreamId, closure: Closure, cap: usize) {
+        if self.map.insert(id, closure).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > cap {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, id: StreamId) -> Option<Closure> {
+        self.map.get(&id).copied()
+    }
+}
+
+/// Where a stream id stands.
+enum Lookup {
+    Active,
+    Closed(Closure),
+    /// Below the ids in use but not remembered: forgotten or never opened.
+    Unknown,
+    Idle,
+}
+
+impl Connection {
+    /// A new connection. Queues the client preface (client role), our SETTINGS
+    /// and the connection window update; the SETTINGS acknowledgement timer starts
+    /// at `now`.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        let mut decoder = hpack::Decoder::new(config.header_table_size.max(4096) as usize);
+        decoder.set_max_header_list_size(config.max_header_list_size as usize);
+        let mut conn = Connection {
+            role,
+            phase: match role {
+                Role::Server => Phase::Preface(0),
+                Role::Client => Phase::FirstSettings,
+            },
+            read_buf: BytesMut::new(),
+            skip: 0,
+            decoder,
+            encoder: hpack::Encoder::new(),
+            streams: HashMap::new(),
+            closed: ClosedStreams::default(),
+            next_local_id: match role {
+                Role::Client => 1,
+                Role::Server => 2,
+            },
+            max_remote_id: StreamId::ZERO,
+            active_local: 0,
+            active_remote: 0,
+            peer: PeerSettings::default(),
+            settings_deadline: Some(now + config.settings_timeout),
+            // Until the peer ACKs, it may still use the default window; a larger
+            // one we advertise is honoured at once.
+            recv_initial_window: config.initial_stream_window.max(DEFAULT_WINDOW),
+            send_window: SendWindow::new(DEFAULT_WINDOW),
+            recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
+            partial: None,
+            control: Vec::new(),
+            control_frames: 0,
+            send_ready: VecDeque::new(),
+            events: VecDeque::new(),
+            goaway_sent: None,
+            goaway_received: None,
+            shutdown_pending: false,
+            reset_window_start: None,
+            resets_in_window: 0,
+            empty_frames: 0,
+            error: None,
+            config,
+        };
+        if role == Role::Client {
+            conn.control.extend_from_slice(PREFACE);
+        }
+        let settings = frame::Settings {
+            header_table_size: Some(conn.config.header_table_size),
+            enable_push: (role == Role::Client).then_some(false),
+            max_concurrent_streams: Some(conn.config.max_concurrent_streams),
+            initial_window_size: Some(conn.config.initial_stream_window),
+            max_frame_size: Some(conn.config.max_frame_size),
+            max_header_list_size: Some(conn.config.max_header_list_size),
+            ..frame::Settings::default()
+        };
+        conn.queue_control(settings.into());
+        if let Some(increment) = conn.recv_window.grow_to(conn.config.connection_window) {
+            conn.queue_control(
+                frame::WindowUpdate {
+                    stream_id: StreamId::ZERO,
+                    increment,
+                }
+                .into(),
+            );
+        }
+        conn
+    }
+
+    // ----- getters -----
+
+    /// Whether we are the client or the server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The peer's settings as last received.
+    pub fn peer_settings(&self) -> PeerSettings {
+        self.peer
+    }
+
+    /// The state of a stream we track; `None` once it is closed and forgotten.
+    pub fn stream_state(&self, stream: StreamId) -> Option<State> {
+        self.streams.get(&stream).map(|s| s.state)
+    }
+
+    /// Streams not yet closed (both directions).
+    pub fn active_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Octets the application may still queue on `stream` before `send_data`
+    /// reports a full buffer.
+    pub fn send_capacity(&self, stream: StreamId) -> usize {
+        self.streams.get(&stream).map_or(0, |s| {
+            self.config
+                .max_send_buffer_per_stream
+                .saturating_sub(s.queued_bytes)
+        })
+    }
+
+    /// The connection error that ended this connection, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// Whether the connection is finished: failed, or gone away with no stream
+    /// left, and with nothing left to transmit. Close the transport then.
+    pub fn is_closed(&self) -> bool {
+        let done = self.error.is_some()
+            || ((self.goaway_sent.is_some() || self.goaway_received.is_some())
+                && !self.shutdown_pending
+                && self.streams.is_empty());
+        done && self.control.is_empty()
+    }
+
+    // ----- input -----
+
+    /// Processes octets read from the transport.
+    ///
+    /// Stream errors are handled here (RST_STREAM queued, [`Event::Reset`] emitted)
+    /// and do not show in the result. A connection error queues GOAWAY and is
+    /// returned, now and on every later call.
+    pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<(), Error> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        self.read_buf.extend_from_slice(data);
+        loop {
+            match self.process_next(now) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(Error::Stream { id, code, .. }) => {
+                    self.reset_for_error(now, id, code)?;
+                }
+                Err(error) => return Err(self.fail(error)),
+            }
+        }
+    }
+
+    /// Consumes one unit of input; `Ok(false)` when more octets are needed.
+    fn process_next(&mut self, now: Instant) -> Result<bool, Error> {
+        if self.skip > 0 {
+            let n = self.skip.min(self.read_buf.len());
+            self.read_buf.advance(n);
+            self.skip -= n;
+            return Ok(n > 0);
+        }
+        if let Phase::Preface(matched) = self.phase {
+            let n = (PREFACE.len() - matched).min(self.read_buf.len());
+            if self.read_buf[..n] != PREFACE[matched..matched + n] {
+                return Err(Error::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    Reason::BadPreface,
+                ));
+            }
+            self.read_buf.advance(n);
+            self.phase = if matched + n == PREFACE.len() {
+                Phase::FirstSettings
+            } else {
+                Phase::Preface(matched + n)
+            };
+            return Ok(n > 0);
+        }
+        let Some(head_bytes) = self.read_buf.first_chunk::<HEAD_LEN>() else {
+            return Ok(false);
+        };
+        let head = Head::parse(head_bytes);
+        if head.length > self.config.max_frame_size {
+            return self.oversized(head);
+        }
+        let total = HEAD_LEN + head.length as usize;
+        if self.read_buf.len() < total {
+            // Reserve once so a large frame arriving in small reads is not
+            // reallocated again and again.
+            self.read_buf.reserve(total - self.read_buf.len());
+            return Ok(false);
+        }
+        self.read_buf.advance(HEAD_LEN);
+        let payload = self.read_buf.split_to(head.length as usize).freeze();
+        if self.phase == Phase::FirstSettings {
+            if head.kind != frame::Kind::Settings as u8 || head.flags & frame::flags::ACK != 0 {
+                return Err(Error::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    Reason::FirstFrameNotSettings,
+                ));
+            }
+            self.phase = Phase::Open;
+        }
+        if let Some(partial) = &self.partial {
+            if head.kind != frame::Kind::Continuation as u8 || head.stream_id != partial.stream {
+                return Err(Error::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    Reason::HeaderBlockInterrupted {
+                        frame: frame::kind_name(head.kind),
+                        id: partial.stream,
+                    },
+                ));
+            }
+        }
+        let frame = Frame::decode(head, payload)?;
+        self.handle_frame(now, frame)?;
+        Ok(true)
+    }
+
+    /// A frame longer than our SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2): a DATA
+    /// frame costs only its stream; anything that may alter connection state
+    /// costs the connection.
+    fn oversized(&mut self, head: Head) -> Result<bool, Error> {
+        let reason = Reason::FrameTooLarge {
+            frame: frame::kind_name(head.kind),
+            len: head.length,
+            max: self.config.max_frame_size,
+        };
+        let is_data = head.kind == frame::Kind::Data as u8;
+        if !is_data || head.stream_id.is_zero() || self.partial.is_some() {
+            return Err(Error::connection(ErrorCode::FRAME_SIZE_ERROR, reason));
+        }
+        self.read_buf.advance(HEAD_LEN);
+        self.skip = head.length as usize;
+        // The peer spent connection credit on it: give it back, as the frame is discarded.
+        self.recv_window
+            .receive(head.length)
+            .map_err(|e| flow_error(head.length, e.window))?;
+        self.release_connection(head.length);
+        Err(Error::stream(
+            head.stream_id,
+            ErrorCode::FRAME_SIZE_ERROR,
+            reason,
+        ))
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: Frame) -> Result<(), Error> {
+        match frame {
+            Frame::Data(data) => self.recv_data(data),
+            Frame::Headers(headers) => self.recv_headers(headers),
+            Frame::Continuation(cont) => self.recv_continuation(cont),
+            Frame::Priority(_) | Frame::Unknown(_) => Ok(()),
+            Frame::RstStream(rst) => self.recv_reset(now, rst),
+            Frame::Settings(settings) => self.recv_settings(settings),
+            Frame::PushPromise(_) => Err(Error::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::PushDisabled,
+            )),
+            Frame::Ping(ping) => self.recv_ping(ping),
+            Frame::GoAway(goaway) => {
+                self.recv_goaway(goaway);
+                Ok(())
+            }
+            Frame::WindowUpdate(update) => self.recv_window_update(update),
+        }
+    }
+
+    fn lookup(&self, id: StreamId) -> Lookup {
+        if self.streams.contains_key(&id) {
+            return Lookup::Active;
+        }
+        if let Some(closure) = self.closed.get(id) {
+            return Lookup::Closed(closure);
+        }
+        let remote = match self.role {
+            Role::Server => id.is_client_initiated(),
+            Role::Client => id.is_server_initiated(),
+        };
+        let idle = if remote {
+            id > self.max_remote_id
+        } else {
+            id.get() >= self.next_local_id
+        };
+        if idle {
+            Lookup::Idle
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    fn recv_data(&mut self, data: frame::Data) -> Result<(), Error> {
+        let id = data.stream_id;
+        let flow_len = data.flow_len();
+        let end_stream = data.end_stream;
+        self.count_empty(data.data.is_empty() && !end_stream, "empty DATA")?;
+        let input = Input::RecvData { end_stream };
+        match self.lookup(id) {
+            Lookup::Active => {}
+            Lookup::Idle => {
+                State::Idle.next(id, input).map_err(local_misuse)?;
+            }
+            other => {
+                // Late data on a stream that is gone: give the connection credit back.
+                self.recv_window
+                    .receive(flow_len)
+                    .map_err(|e| flow_error(flow_len, e.window))?;
+                self.release_connection(flow_len);
+                return match other {
+                    Lookup::Closed(Closure::ResetByUs) => Ok(()),
+                    _ => State::Closed
+                        .next(id, input)
+                        .map(drop)
+                        .map_err(local_misuse),
+                };
+            }
+        }
+        self.recv_window
+            .receive(flow_len)
+            .map_err(|e| flow_error(flow_len, e.window))?;
+        let stream = self.streams.get_mut(&id).expect("active stream");
+        let next = match stream.state.next(id, input) {
+            Ok(next) => next,
+            Err(e) => {
+                self.release_connection(flow_len);
+                return Err(local_misuse(e));
+            }
+        };
+        if let Err(e) = stream.recv_window.receive(flow_len) {
+            self.release_connection(flow_len);
+            return Err(Error::stream(
+                id,
+                ErrorCode::FLOW_CONTROL_ERROR,
+                Reason::WindowExceeded {
+                    len: flow_len,
+                    window: e.window,
+                },
+            ));
+        }
+        stream.received_body += data.data.len() as u64;
+        let body_ok = match stream.content_length {
+            Some(expected) if !stream.is_head => {
+                stream.received_body <= expected && (!end_stream || stream.received_body == expected)
+            }
+            _ => true,
+        };
+        stream.state = next;
+        // Padding is never handed to the application, so it is released here.
+        let padding = flow_len - data.data.len() as u32;
+        if padding > 0 {
+            self.release_capacity(id, padding);
+        }
+        if !body_ok {
+            self.release_capacity(id, data.data.len() as u32);
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::Malformed("DATA does not match content-length"),
+            ));
+        }
+        self.events.push_back(Event::Data {
+            stream: id,
+            data: data.data,
+            end_stream,
+        });
+        self.maybe_remove(id);
+        Ok(())
+    }
+
+    fn recv_headers(&mut self, headers: frame::Headers) -> Result<(), Error> {
+        let id = headers.stream_id;
+        if headers.end_headers {
+            return self.recv_header_block(id, headers.header_block, headers.end_stream);
+        }
+        self.check_block_size(headers.header_block.len(), 1)?;
+        self.partial = Some(PartialBlock {
+            stream: id,
+            block: BytesMut::from(&headers.header_block[..]),
+            end_stream: headers.end_stream,
+            frames: 1,
+        });
+        Ok(())
+    }
+
+    fn recv_continuation(&mut self, cont: frame::Continuation) -> Result<(), Error> {
+        let Some(mut partial) = self.partial.take() else {
+            return Err(Error::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::UnexpectedContinuation,
+            ));
+        };
+        // `process_next` already checked that it continues the open block.
+        partial.frames += 1;
+        self.count_empty(cont.header_block.is_empty() && !cont.end_headers, "empty CONTINUATION")?;
+        self.check_block_size(partial.block.len() + cont.header_block.len(), partial.frames)?;
+        partial.block.extend_from_slice(&cont.header_block);
+        if cont.end_headers {
+            let block = partial.block.freeze();
+            return self.recv_header_block(partial.stream, block, partial.end_stream);
+        }
+        self.partial = Some(partial);
+        Ok(())
+    }
+
+    fn check_block_size(&self, bytes: usize, frames: usize) -> Result<(), Error> {
+        if bytes > self.config.max_header_block_size || frames > self.config.max_continuation_frames + 1 {
+            return Err(Error::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Reason::HeaderBlockTooLarge {
+                    frames: self.config.max_continuation_frames,
+                    bytes: self.config.max_header_block_size,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// A complete header block. It is always decoded, even for streams we are
+    /// about to refuse or ignore, so the HPACK table stays in step with the peer.
+    fn recv_header_block(
+        &mut self,
+        id: StreamId,
+        block: Bytes,
+        end_stream: bool,
+    ) -> Result<(), Error> {
+        let decoded = self.decoder.decode_to_vec(&block);
+        let too_large = match decoded {
+            Err(hpack::DecodeError::HeaderListTooLarge { .. }) => true,
+            Err(e) => return Err(Error::connection(ErrorCode::COMPRESSION_ERROR, e.into())),
+            Ok(_) => false,
+        };
+        let fields = decoded.unwrap_or_default();
+        let input = Input::RecvHeaders { end_stream };
+        match self.lookup(id) {
+            Lookup::Active => {}
+            Lookup::Closed(Closure::ResetByUs) => return Ok(()),
+            Lookup::Closed(Closure::Ended) => {
+                return State::Closed
+                    .next(id, input)
+                    .map(drop)
+                    .map_err(local_misuse)
+            }
+            Lookup::Unknown => {
+                return Err(Error::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    Reason::BadStreamId(id),
+                ))
+            }
+            Lookup::Idle => return self.recv_new_stream(id, fields, too_large, end_stream),
+        }
+        let role = self.role;
+        let stream = self.streams.get_mut(&id).expect("active stream");
+        let next = stream.state.next(id, input).map_err(local_misuse)?;
+        if too_large {
+            return Err(header_list_too_large(id, self.config.max_header_list_size));
+        }
+        let kind = match role {
+            Role::Client if !stream.got_headers => BlockKind::Response,
+            _ => BlockKind::Trailers,
+        };
+        let info = semantics::check(kind, &fields).map_err(|m| malformed(id, m))?;
+        match kind {
+            BlockKind::Trailers if !end_stream => {
+                return Err(malformed(id, "trailers without END_STREAM"))
+            }
+            BlockKind::Trailers => {
+                if stream.content_length.is_some_and(|n| n != stream.received_body) && !stream.is_head {
+                    return Err(malformed(id, "body shorter than content-length"));
+                }
+            }
+            _ => {
+                let informational = info.status.is_some_and(|s| (100..200).contains(&s));
+                if !informational {
+                    stream.got_headers = true;
+                    stream.content_length = info.content_length;
+                    if end_stream && !stream.is_head && info.content_length.is_some_and(|n| n != 0) {
+                        return Err(malformed(id, "body shorter than content-length"));
+                    }
+                } else if end_stream {
+                    return Err(malformed(id, "1xx response with END_STREAM"));
+                }
+            }
+        }
+        stream.state = next;
+        self.events.push_back(Event::Headers {
+            stream: id,
+            headers: fields,
+            end_stream,
+        });
+        self.maybe_remove(id);
+        Ok(())
+    }
+
+    fn recv_new_stream(
+        &mut self,
+        id: StreamId,
+        fields: Vec<Header>,
+        too_large: bool,
+        end_stream: bool,
+    ) -> Result<(), Error> {
+        // A client never accepts streams (push is disabled); a server only odd ids.
+        if self.role == Role::Client || !id.is_client_initiated() {
+            return Err(Error::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::BadStreamId(id),
+            ));
+        }
+        self.max_remote_id = id;
+        if self.goaway_sent.is_some_and(|last| id > last) {
+            // After our GOAWAY, new streams are ignored (RFC 9113 §6.8).
+            self.closed
+                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
+            return Ok(());
+        }
+        if too_large {
+            return Err(header_list_too_large(id, self.config.max_header_list_size));
+        }
+        if self.active_remote >= self.config.max_concurrent_streams {
+            self.closed
+                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
+            self.queue_control(
+                frame::RstStream {
+                    stream_id: id,
+                    error_code: ErrorCode::REFUSED_STREAM,
+                }
+                .into(),
+            );
+            return self.check_control_flood();
+        }
+        let info = semantics::check(BlockKind::Request, &fields).map_err(|m| malformed(id, m))?;
+        if end_stream && info.content_length.is_some_and(|n| n != 0) {
+            return Err(malformed(id, "body shorter than content-length"));
+        }
+        let state = State::Idle
+            .next(id, Input::RecvHeaders { end_stream })
+            .map_err(local_misuse)?;
+        let mut stream = self.new_stream(state, false);
+        stream.announced = true;
+        stream.got_headers = true;
+        stream.content_length = info.content_length;
+        self.streams.insert(id, stream);
+        self.active_remote += 1;
+        self.events.push_back(Event::Headers {
+            stream: id,
+            headers: fields,
+            end_stream,
+        });
+        Ok(())
+    }
+
+    fn recv_reset(&mut self, now: Instant, rst: frame::RstStream) -> Result<(), Error> {
+        let id = rst.stream_id;
+        match self.lookup(id) {
+            Lookup::Active => {}
+            Lookup::Idle => {
+                return State::Idle
+                    .next(id, Input::RecvReset)
+                    .map(drop)
+                    .map_err(local_misuse)
+            }
+            _ => return Ok(()),
+        }
+        self.note_reset(now)?;
+        let stream = self.remove_stream(id, Closure::Ended);
+        if stream.announced {
+            self.events.push_back(Event::Reset {
+                stream: id,
+                code: rst.error_code,
+                initiator: Initiator::Remote,
+            });
+        }
+        Ok(())
+    }
+
+    fn recv_settings(&mut self, settings: frame::Settings) -> Result<(), Error> {
+        if settings.ack {
+            if self.settings_deadline.take().is_some() {
+                self.local_settings_acked();
+            }
+            return Ok(());
+        }
+        if let Some(size) = settings.header_table_size {
+            self.peer.header_table_size = size;
+            self.encoder.set_max_table_size(size as usize);
+        }
+        if settings.enable_push == Some(true) && self.role == Role::Client {
+            return Err(Error::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::InvalidSetting {
+                    id: frame::setting_id::ENABLE_PUSH,
+                    value: 1,
+                },
+            ));
+        }
+        if let Some(n) = settings.max_concurrent_streams {
+            self.peer.max_concurrent_streams = n;
+        }
+        if let Some(n) = settings.max_frame_size {
+            self.peer.max_frame_size = n;
+        }
+        if let Some(n) = settings.max_header_list_size {
+            self.peer.max_header_list_size = n;
+        }
+        if let Some(size) = settings.initial_window_size {
+            let delta = i64::from(size) - i64::from(self.peer.initial_window_size);
+            self.peer.initial_window_size = size;
+            for (id, stream) in &mut self.streams {
+                if stream.send_window.apply_delta(delta).is_err() {
+                    return Err(Error::connection(
+                        ErrorCode::FLOW_CONTROL_ERROR,
+                        Reason::WindowOverflow,
+                    ));
+                }
+                if delta > 0 && !stream.queue.is_empty() && !stream.in_send_ready {
+                    stream.in_send_ready = true;
+                    self.send_ready.push_back(*id);
+                }
+            }
+        }
+        self.queue_control(frame::Settings::ack().into());
+        self.check_control_flood()
+    }
+
+    /// The peer ACKed our SETTINGS: the values that restrict it apply now.
+    fn local_settings_acked(&mut self) {
+        self.decoder
+            .set_max_table_size(self.config.header_table_size as usize);
+        let target = self.config.initial_stream_window;
+        let delta = i64::from(target) - i64::from(self.recv_initial_window);
+        self.recv_initial_window = target;
+        for stream in self.streams.values_mut() {
+            stream.recv_window.apply_delta(delta, target);
+        }
+    }
+
+    fn recv_ping(&mut self, ping: frame::Ping) -> Result<(), Error> {
+        if ping.ack {
+            if ping.payload == SHUTDOWN_PING && self.shutdown_pending {
+                self.shutdown_pending = false;
+                self.send_goaway(self.max_remote_id, ErrorCode::NO_ERROR, Bytes::new());
+            }
+            self.events.push_back(Event::PingAck {
+                payload: ping.payload,
+            });
+            return Ok(());
+        }
+        self.queue_control(
+            frame::Ping {
+                ack: true,
+                payload: ping.payload,
+            }
+            .into(),
+        );
+        self.check_control_flood()
+    }
+
+    fn recv_goaway(&mut self, goaway: frame::GoAway) {
+        let last = goaway.last_stream_id;
+        self.goaway_received = Some(self.goaway_received.map_or(last, |prev| prev.min(last)));
+        // Our streams above `last` were never processed: safe to retry elsewhere.
+        let mut refused: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(id, s)| s.local && **id > last)
+            .map(|(id, _)| *id)
+            .collect();
+        refused.sort_unstable();
+        for id in refused {
+            self.remove_stream(id, Closure::Ended);
+            self.events.push_back(Event::Reset {
+                stream: id,
+                code: ErrorCode::REFUSED_STREAM,
+                initiator: Initiator::Remote,
+            });
+        }
+        self.events.push_back(Event::GoAway {
+            last_stream_id: last,
+            code: goaway.error_code,
+            debug_data: goaway.debug_data,
+        });
+    }
+
+    fn recv_window_update(&mut self, update: frame::WindowUpdate) -> Result<(), Error> {
+        let id = update.stream_id;
+        if id.is_zero() {
+            self.send_window.increase(update.increment).map_err(|_| {
+                Error::connection(ErrorCode::FLOW_CONTROL_ERROR, Reason::WindowOverflow)
+            })?;
+            return Ok(());
+        }
+        match self.lookup(id) {
+            Lookup::Active => {}
+            Lookup::Idle => {
+                return Err(Error::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    Reason::UnexpectedFrame {
+                        frame: "WINDOW_UPDATE",
+                        state: State::Idle.name(),
+                    },
+                ))
+            }
+            // §5.1: WINDOW_UPDATE may cross our END_STREAM or RST_STREAM.
+            _ => return Ok(()),
+        }
+        let stream = self.streams.get_mut(&id).expect("active stream");
+        if stream.send_window.increase(update.increment).is_err() {
+            return Err(Error::stream(
+                id,
+                ErrorCode::FLOW_CONTROL_ERROR,
+                Reason::WindowOverflow,
+            ));
+        }
+        if !stream.queue.is_empty() && !stream.in_send_ready {
+            stream.in_send_ready = true;
+            self.send_ready.push_back(id);
+        }
+        Ok(())
+    }
+
+    // ----- errors and floods -----
+
+    /// Resets a stream for the peer's fault and counts it toward the rapid-reset bound.
+    /// The reason is not kept: the application learns the code from [`Event::Reset`].
+    fn reset_for_error(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        code: ErrorCode,
+    ) -> Result<(), Error> {
+        if let Some(stream) = self.streams.contains_key(&id).then(|| self.remove_stream(id, Closure::ResetByUs)) {
+            if stream.announced {
+                self.events.push_back(Event::Reset {
+                    stream: id,
+                    code,
+                    initiator: Initiator::Local,
+                });
+            }
+        } else {
+            self.closed
+                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
+        }
+        self.queue_control(
+            frame::RstStream {
+                stream_id: id,
+                error_code: code,
+            }
+            .into(),
+        );
+        let result = self.note_reset(now).and_then(|()| self.check_control_flood());
+        result.map_err(|e| self.fail(e))
+    }
+
+    fn note_reset(&mut self, now: Instant) -> Result<(), Error> {
+        let expired = self
+            .reset_window_start
+            .is_none_or(|start| now.saturating_duration_since(start) >= self.config.reset_window);
+        if expired {
+            self.reset_window_start = Some(now);
+            self.resets_in_window = 0;
+        }
+        self.resets_in_window += 1;
+        if self.resets_in_window > self.config.max_resets_per_window {
+            return Err(Error::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Reason::Flood("RST_STREAM"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn count_empty(&mut self, empty: bool, what: &'static str) -> Result<(), Error> {
+        if !empty {
+            self.empty_frames = 0;
+            return Ok(());
+        }
+        self.empty_frames += 1;
+        if self.empty_frames > self.config.max_empty_frames {
+            return Err(Error::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Reason::Flood(what),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_control_flood(&self) -> Result<(), Error> {
+        if self.control_frames > self.config.max_pending_control_frames {
+            return Err(Error::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Reason::Flood("control"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Makes a connection error final: GOAWAY queued, every stream reset.
+    fn fail(&mut self, error: Error) -> Error {
+        if let Some(existing) = &self.error {
+            return existing.clone();
+        }
+        let debug = Bytes::from(error.reason().to_string());
+        self.send_goaway(self.max_remote_id, error.code(), debug);
+        let mut ids: Vec<StreamId> = self.streams.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let stream = self.remove_stream(id, Closure::ResetByUs);
+            if stream.announced {
+                self.events.push_back(Event::Reset {
+                    stream: id,
+                    code: error.code(),
+                    initiator: Initiator::Local,
+                });
+            }
+        }
+        self.partial = None;
+        self.settings_deadline = None;
+        self.error = Some(error.clone());
+        error
+    }
+
+    // ----- timers -----
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        self.settings_deadline
+    }
+
+    /// Acts on timers that expired at `now`: a SETTINGS ACK overdue fails the
+    /// connection with SETTINGS_TIMEOUT.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.error.is_some() {
+            return;
+        }
+        if self.settings_deadline.is_some_and(|deadline| now >= deadline) {
+            self.fail(Error::connection(
+                ErrorCode::SETTINGS_TIMEOUT,
+                Reason::LocalSettingsTimeout,
+            ));
+        }
+    }
+
+    // ----- output -----
+
+    /// Drains the next application event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Appends frames to write to `buf` and returns how many octets it appended;
+    /// call until it returns 0. Control frames go first, then stream frames
+    /// round-robin, one frame per stream per turn, within the flow-control windows.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        let start = buf.len();
+        buf.append(&mut self.control);
+        self.control_frames = 0;
+        if self.error.is_some() {
+            return buf.len() - start;
+        }
+        let mut idle_turns = 0;
+        while buf.len() - start < TRANSMIT_BUDGET && idle_turns < self.send_ready.len() {
+            let Some(id) = self.send_ready.pop_front() else {
+                break;
+            };
+            match self.transmit_one(id, buf) {
+                Progress::Sent { more } => {
+                    idle_turns = 0;
+                    if more {
+                        self.send_ready.push_back(id);
+                    } else if let Some(s) = self.streams.get_mut(&id) {
+                        s.in_send_ready = false;
+                    }
+                    self.after_transmit(id);
+                }
+                Progress::ConnectionBlocked => {
+                    idle_turns += 1;
+                    self.send_ready.push_back(id);
+                }
+                Progress::StreamBlocked => {
+                    if let Some(s) = self.streams.get_mut(&id) {
+                        s.in_send_ready = false;
+                    }
+                }
+            }
+        }
+        buf.len() - start
+    }
+
+    /// Writes the next frame of `id`'s queue.
+    fn transmit_one(&mut self, id: StreamId, buf: &mut Vec<u8>) -> Progress {
+        let max_frame = self.peer.max_frame_size as usize;
+        let Some(stream) = self.streams.get_mut(&id) else {
+            return Progress::StreamBlocked;
+        };
+        match stream.queue.front_mut() {
+            None => Progress::StreamBlocked,
+            Some(Outbound::Headers { .. }) => {
+                let Some(Outbound::Headers {
+                    headers,
+                    end_stream,
+                }) = stream.queue.pop_front()
+                else {
+                    unreachable!("front was HEADERS")
+                };
+                stream.headers_sent = true;
+                let more = !stream.queue.is_empty();
+                let mut block = Vec::new();
+                self.encoder.encode(&headers, &mut block);
+                write_header_block(id, Bytes::from(block), end_stream, max_frame, buf);
+                Progress::Sent { more }
+            }
+            Some(Outbound::Data { data, end_stream }) => {
+                let window = stream.send_window.available().min(self.send_window.available()) as usize;
+                let n = data.len().min(window).min(max_frame);
+                if n == 0 && !data.is_empty() {
+                    return if stream.send_window.available() == 0 {
+                        Progress::StreamBlocked
+                    } else {
+                        Progress::ConnectionBlocked
+                    };
+                }
+                let last = n == data.len();
+                let end = last && *end_stream;
+                frame::Data::encode_head(id, n as u32, end, buf);
+                buf.extend_from_slice(&data[..n]);
+                data.advance(n);
+                stream.send_window.consume(n as u32);
+                self.send_window.consume(n as u32);
+                stream.queued_bytes -= n;
+                if last {
+                    stream.queue.pop_front();
+                }
+                Progress::Sent {
+                    more: !stream.queue.is_empty(),
+                }
+            }
+        }
+    }
+
+    fn after_transmit(&mut self, id: StreamId) {
+        let limit = self.config.max_send_buffer_per_stream;
+        if let Some(stream) = self.streams.get_mut(&id) {
+            if stream.want_writable && stream.queued_bytes <= limit / 2 {
+                stream.want_writable = false;
+                self.events.push_back(Event::Writable { stream: id });
+            }
+        }
+        self.maybe_remove(id);
+    }
+
+    // ----- mutators -----
+
+    /// Opens a stream with a request header block (client role).
+    pub fn open_stream(&mut self, headers: Vec<Header>, end_stream: bool) -> Result<StreamId, UserError> {
+        if self.role != Role::Client {
+            return Err(UserError::NotAClient);
+        }
+        self.check_open()?;
+        if self.goaway_received.is_some() || self.goaway_sent.is_some() {
+            return Err(UserError::GoingAway);
+        }
+        if self.active_local >= self.peer.max_concurrent_streams {
+            return Err(UserError::StreamLimit(self.peer.max_concurrent_streams));
+        }
+        if self.next_local_id > StreamId::MAX.get() {
+            return Err(UserError::StreamIdsExhausted);
+        }
+        semantics::check(BlockKind::Request, &headers).map_err(UserError::Malformed)?;
+        self.check_header_list_size(&headers)?;
+        let id = StreamId::new(self.next_local_id);
+        self.next_local_id += 2;
+        let state = State::Idle
+            .next(id, Input::SendHeaders { end_stream })
+            .map_err(|_| UserError::Closed)?;
+        let mut stream = self.new_stream(state, true);
+        stream.announced = true;
+        stream.is_head = headers
+            .iter()
+            .any(|h| &h.name[..] == b":method" && &h.value[..] == b"HEAD");
+        self.streams.insert(id, stream);
+        self.active_local += 1;
+        self.enqueue(id, Outbound::Headers { headers, end_stream });
+        Ok(id)
+    }
+
+    /// Sends response headers (server), or trailers (either role, with
+    /// `end_stream`).
+    pub fn send_headers(
+        &mut self,
+        stream: StreamId,
+        headers: Vec<Header>,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        self.check_open()?;
+        self.check_header_list_size(&headers)?;
+        let role = self.role;
+        let s = self.streams.get_mut(&stream).ok_or(UserError::UnknownStream(stream))?;
+        let first_response = role == Role::Server && !s.headers_sent && !s.queue.iter().any(|o| matches!(o, Outbound::Headers { .. }));
+        let kind = if first_response { BlockKind::Response } else { BlockKind::Trailers };
+        let info = semantics::check(kind, &headers).map_err(UserError::Malformed)?;
+        let informational = info.status.is_some_and(|s| (100..200).contains(&s));
+        if kind == BlockKind::Trailers && !end_stream {
+            return Err(UserError::Malformed("trailers without END_STREAM"));
+        }
+        if informational && end_stream {
+            return Err(UserError::Malformed("1xx response with END_STREAM"));
+        }
+        s.state = s
+            .state
+            .next(stream, Input::SendHeaders { end_stream })
+            .map_err(|_| UserError::SendClosed {
+                stream,
+                state: s.state.name(),
+            })?;
+        self.enqueue(stream, Outbound::Headers { headers, end_stream });
+        Ok(())
+    }
+
+    /// Queues body octets. Refused with [`UserError::SendBufferFull`] when the
+    /// stream already holds `max_send_buffer_per_stream` unsent octets (a single
+    /// chunk is always taken when the buffer is empty); an [`Event::Writable`]
+    /// follows once it drains.
+    pub fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<(), UserError> {
+        self.check_open()?;
+        let limit = self.config.max_send_buffer_per_stream;
+        let s = self.streams.get_mut(&stream).ok_or(UserError::UnknownStream(stream))?;
+        if !s.state.can_send() {
+            return Err(UserError::SendClosed {
+                stream,
+                state: s.state.name(),
+            });
+        }
+        if s.queued_bytes > 0 && s.queued_bytes + data.len() > limit {
+            s.want_writable = true;
+            return Err(UserError::SendBufferFull(stream));
+        }
+        s.state = s
+            .state
+            .next(stream, Input::SendData { end_stream })
+            .map_err(|_| UserError::SendClosed {
+                stream,
+                state: s.state.name(),
+            })?;
+        s.queued_bytes += data.len();
+        self.enqueue(stream, Outbound::Data { data, end_stream });
+        Ok(())
+    }
+
+    /// Returns `n` consumed octets of `stream`'s received data to the flow-control
+    /// windows; WINDOW_UPDATEs are batched. Data of streams already gone still
+    /// returns to the connection window.
+    pub fn release_capacity(&mut self, stream: StreamId, n: u32) {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            if s.state.can_recv() {
+                if let Some(increment) = s.recv_window.release(n) {
+                    self.queue_control(
+                        frame::WindowUpdate {
+                            stream_id: stream,
+                            increment,
+                        }
+                        .into(),
+                    );
+                }
+            }
+        }
+        self.release_connection(n);
+    }
+
+    fn release_connection(&mut self, n: u32) {
+        if let Some(increment) = self.recv_window.release(n) {
+            self.queue_control(
+                frame::WindowUpdate {
+                    stream_id: StreamId::ZERO,
+                    increment,
+                }
+                .into(),
+            );
+        }
+    }
+
+    /// Resets a stream with RST_STREAM and drops whatever it had queued.
+    pub fn reset(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), UserError> {
+        self.check_open()?;
+        if !self.streams.contains_key(&stream) {
+            return Err(UserError::UnknownStream(stream));
+        }
+        let s = self.remove_stream(stream, Closure::ResetByUs);
+        // A stream whose HEADERS never left is still idle to the peer, and an
+        // RST_STREAM on an idle stream is a protocol error there.
+        if s.headers_sent || !s.local {
+            self.queue_control(
+                frame::RstStream {
+                    stream_id: stream,
+                    error_code: code,
+                }
+                .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Sends a PING; its acknowledgement arrives as [`Event::PingAck`].
+    pub fn ping(&mut self, payload: [u8; 8]) -> Result<(), UserError> {
+        self.check_open()?;
+        self.queue_control(frame::Ping { ack: false, payload }.into());
+        Ok(())
+    }
+
+    /// Closes the connection now with GOAWAY(`code`): streams the peer opened up
+    /// to now may finish, no new ones are accepted.
+    pub fn go_away(&mut self, code: ErrorCode, debug_data: Bytes) -> Result<(), UserError> {
+        self.check_open()?;
+        self.shutdown_pending = false;
+        self.send_goaway(self.max_remote_id, code, debug_data);
+        Ok(())
+    }
+
+    /// Graceful shutdown (RFC 9113 §6.8): a server sends GOAWAY with 2^31-1 and a
+    /// PING; when the PING returns, every stream the client could have sent is in,
+    /// and the final GOAWAY names the last one. Streams in flight finish; new ones
+    /// are refused. A client just sends GOAWAY.
+    pub fn shutdown(&mut self) -> Result<(), UserError> {
+        self.check_open()?;
+        if self.goaway_sent.is_some() {
+            return Ok(());
+        }
+        match self.role {
+            Role::Server => {
+                self.send_goaway(StreamId::MAX, ErrorCode::NO_ERROR, Bytes::new());
+                self.shutdown_pending = true;
+                self.queue_control(
+                    frame::Ping {
+                        ack: false,
+                        payload: SHUTDOWN_PING,
+                    }
+                    .into(),
+                );
+            }
+            Role::Client => self.send_goaway(self.max_remote_id, ErrorCode::NO_ERROR, Bytes::new()),
+        }
+        Ok(())
+    }
+
+    // ----- helpers -----
+
+    fn check_open(&self) -> Result<(), UserError> {
+        if self.error.is_some() {
+            return Err(UserError::Closed);
+        }
+        Ok(())
+    }
+
+    fn check_header_list_size(&self, headers: &[Header]) -> Result<(), UserError> {
+        let size: usize = headers.iter().map(Header::size).sum();
+        let limit = self.peer.max_header_list_size;
+        if size > limit as usize {
+            return Err(UserError::HeaderListTooLarge { size, limit });
+        }
+        Ok(())
+    }
+
+    fn new_stream(&self, state: State, local: bool) -> Stream {
+        Stream {
+            state,
+            local,
+            send_window: SendWindow::new(self.peer.initial_window_size),
+            recv_window: RecvWindow::new(self.recv_initial_window, self.config.initial_stream_window),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            in_send_ready: false,
+            want_writable: false,
+            headers_sent: false,
+            announced: false,
+            got_headers: false,
+            is_head: false,
+            content_length: None,
+            received_body: 0,
+        }
+    }
+
+    fn enqueue(&mut self, id: StreamId, item: Outbound) {
+        if let Some(stream) = self.streams.get_mut(&id) {
+            stream.queue.push_back(item);
+            if !stream.in_send_ready {
+                stream.in_send_ready = true;
+                self.send_ready.push_back(id);
+            }
+        }
+    }
+
+    fn queue_control(&mut self, frame: Frame) {
+        frame.encode(&mut self.control);
+        self.control_frames += 1;
+    }
+
+    fn send_goaway(&mut self, last: StreamId, code: ErrorCode, debug_data: Bytes) {
+        self.goaway_sent = Some(self.goaway_sent.map_or(last, |prev| prev.min(last)));
+        self.queue_control(
+            frame::GoAway {
+                last_stream_id: last,
+                error_code: code,
+                debug_data,
+            }
+            .into(),
+        );
+    }
+
+    /// Forgets a stream that both sides have finished with.
+    fn maybe_remove(&mut self, id: StreamId) {
+        if self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.state == State::Closed && s.queue.is_empty())
+        {
+            self.remove_stream(id, Closure::Ended);
+        }
+    }
+
+    fn remove_stream(&mut self, id: StreamId, closure: Closure) -> Stream {
+        let stream = self.streams.remove(&id).expect("stream to remove");
+        if stream.local {
+            self.active_local -= 1;
+        } else {
+            self.active_remote -= 1;
+        }
+        self.closed
+            .insert(id, closure, self.config.max_reset_streams_remembered);
+        stream
+    }
+}
+
+enum Progress {
+    Sent { more: bool },
+    StreamBlocked,
+    ConnectionBlocked,
+}
+
+/// Writes a header block as HEADERS plus as many CONTINUATIONs as the peer's
+/// frame size requires.
+fn write_header_block(id: StreamId, block: Bytes, end_stream: bool, max_frame: usize, buf: &mut Vec<u8>) {
+    let mut rest = block;
+    let first = rest.split_to(rest.len().min(max_frame));
+    let mut headers = frame::Headers::new(id, first, end_stream, rest.is_empty());
+    headers.priority = None;
+    Frame::from(headers).encode(buf);
+    while !rest.is_empty() {
+        let chunk = rest.split_to(rest.len().min(max_frame));
+        Frame::from(frame::Continuation {
+            stream_id: id,
+            header_block: chunk,
+            end_headers: rest.is_empty(),
+        })
+        .encode(buf);
+    }
+}
+
+fn flow_error(len: u32, window: i64) -> Error {
+    Error::connection(
+        ErrorCode::FLOW_CONTROL_ERROR,
+        Reason::WindowExceeded { len, window },
+    )
+}
+
+fn malformed(id: StreamId, what: &'static str) -> Error {
+    Error::stream(id, ErrorCode::PROTOCOL_ERROR, Reason::Malformed(what))
+}
+
+fn header_list_too_large(id: StreamId, limit: u32) -> Error {
+    // RFC 9113 §10.5.1 leaves the code open; grpc-go and h2 reset with
+    // PROTOCOL_ERROR as the request cannot be processed.
+    Error::stream(
+        id,
+        ErrorCode::PROTOCOL_ERROR,
+        Reason::HeaderListTooLarge(limit as usize),
+    )
+}
+
+/// Receive paths only feed the table `Recv*` inputs, which never yield the
+/// local-misuse marker; should one ever appear, it is our bug, reported as such.
+fn local_misuse(error: Option<Error>) -> Error {
+    error.unwrap_or(Error::connection(
+        ErrorCode::INTERNAL_ERROR,
+        Reason::Malformed("internal state error"),
+    ))
+}
