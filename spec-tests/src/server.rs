@@ -1,1 +1,633 @@
-//! (in progress)
+//! A server-role [`Connection`] driven in memory, acting as a minimal HTTP/2
+//! application, with h2spec's verdicts as assertions.
+//!
+//! The driver plays the h2spec client: it feeds hand-built frames (see
+//! [`FrameFactory`]) to the server and parses what the server transmits back
+//! with the engine's frame decoder. The server side answers every request that
+//! ends (END_STREAM on HEADERS or DATA) with `:status 200` and a body, releasing
+//! flow-control capacity for the request body it consumes.
+//!
+//! Time is virtual: an [`Instant`] captured once plus a [`Duration`] offset.
+//! Nothing sleeps; "waiting for the timeout" advances the offset.
+//!
+//! ## Verdicts
+//!
+//! The `expect_*` methods mirror h2spec 2.6.0's verifiers. Each looks at the
+//! frames the server sent since the last verdict (or [`TestServer::frames`]
+//! call), in order, and consumes them up to the frame that decided the verdict.
+//! They return `Err` with a description of what arrived instead, so a test can
+//! `.unwrap()` them. h2spec counts a closed transport as a connection error of
+//! any code; in memory the close comes with the engine's connection error, so
+//! the close alternative here only passes when that error carries one of the
+//! expected codes (stricter than h2spec, never looser).
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio::h2::frame::{Frame, Head, Settings, HEAD_LEN};
+use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId};
+use grpc_sansio::hpack::Header;
+
+use crate::factory::FrameFactory;
+
+/// The default response body length: long enough for every h2spec case that
+/// needs a body (the longest need is 5 octets, http2/6.9.2/2).
+pub const DEFAULT_BODY_LEN: usize = 32;
+
+/// h2spec's default wait timeout.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Splits the server's output into frames, keeping partial frames buffered.
+#[derive(Debug, Default)]
+struct FrameParser {
+    buf: Vec<u8>,
+}
+
+impl FrameParser {
+    fn push(&mut self, bytes: &[u8], out: &mut VecDeque<Frame>) {
+        self.buf.extend_from_slice(bytes);
+        loop {
+            let Some(head) = self.buf.first_chunk::<HEAD_LEN>() else {
+                return;
+            };
+            let head = Head::parse(head);
+            let total = HEAD_LEN + head.length as usize;
+            if self.buf.len() < total {
+                return;
+            }
+            let payload = Bytes::copy_from_slice(&self.buf[HEAD_LEN..total]);
+            self.buf.drain(..total);
+            match Frame::decode(head, payload) {
+                Ok(frame) => out.push_back(frame),
+                Err(e) => panic!("the server sent an undecodable frame {head:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// A server [`Connection`] plus a minimal application, on virtual time.
+#[derive(Debug)]
+pub struct TestServer {
+    conn: Connection,
+    start: Instant,
+    elapsed: Duration,
+    /// The client's frame factory and HPACK encoder for this connection.
+    pub factory: FrameFactory,
+    parser: FrameParser,
+    pending: VecDeque<Frame>,
+    body: Bytes,
+    responded: HashSet<StreamId>,
+    head_requests: HashSet<StreamId>,
+    receive_error: Option<Error>,
+    server_settings: Settings,
+    app_errors: Vec<String>,
+}
+
+impl TestServer {
+    /// A server with the default config and body, after the h2spec handshake.
+    pub fn new() -> Self {
+        Self::with_body(DEFAULT_BODY_LEN)
+    }
+
+    /// A server answering with a body of `len` octets, after the handshake.
+    pub fn with_body(len: usize) -> Self {
+        let mut server = Self::unconnected(Config::default(), body_of(len));
+        server.handshake();
+        server
+    }
+
+    /// A server with the given config and response body before anything was
+    /// sent to it: no preface, no handshake.
+    pub fn unconnected(config: Config, body: Bytes) -> Self {
+        let start = Instant::now();
+        let mut server = TestServer {
+            conn: Connection::new(Role::Server, config, start),
+            start,
+            elapsed: Duration::ZERO,
+            factory: FrameFactory::new(),
+            parser: FrameParser::default(),
+            pending: VecDeque::new(),
+            body,
+            responded: HashSet::new(),
+            head_requests: HashSet::new(),
+            receive_error: None,
+            server_settings: Settings::default(),
+            app_errors: Vec::new(),
+        };
+        server.pump();
+        server
+    }
+
+    /// The h2spec handshake: preface and SETTINGS(INITIAL_WINDOW_SIZE=65535);
+    /// wait for the server's SETTINGS (recorded and ACKed) and for the ACK of
+    /// ours. Frames seen meanwhile are dropped, as h2spec does.
+    ///
+    /// # Panics
+    ///
+    /// When the server fails the handshake.
+    pub fn handshake(&mut self) {
+        self.send(&FrameFactory::preface());
+        self.send(&FrameFactory::settings_initial_window(65_535));
+        let (mut remote, mut local) = (false, false);
+        while let Some(frame) = self.pending.pop_front() {
+            if let Frame::Settings(s) = frame {
+                if s.ack {
+                    local = true;
+                } else {
+                    remote = true;
+                    merge_settings(&mut self.server_settings, &s);
+                    self.send(&FrameFactory::settings_ack());
+                }
+            }
+        }
+        assert!(
+            remote && local && self.receive_error.is_none(),
+            "handshake failed: server SETTINGS seen: {remote}, ACK seen: {local}, error: {:?}",
+            self.receive_error
+        );
+        self.pending.clear();
+    }
+
+    // ----- driving -----
+
+    /// Feeds `bytes` to the server as read from the transport, lets the
+    /// application react, and collects what the server transmits.
+    pub fn send(&mut self, bytes: &[u8]) {
+        let now = self.now();
+        if let Err(e) = self.conn.receive(now, bytes) {
+            self.receive_error.get_or_insert(e);
+        }
+        self.pump();
+    }
+
+    /// Sends several chunks, one [`send`](Self::send) each.
+    pub fn send_all<B: AsRef<[u8]>>(&mut self, chunks: &[B]) {
+        for chunk in chunks {
+            self.send(chunk.as_ref());
+        }
+    }
+
+    /// Advances virtual time by `d`, firing the server's timers.
+    pub fn advance(&mut self, d: Duration) {
+        self.elapsed += d;
+        let now = self.now();
+        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            self.conn.handle_timeout(now);
+        }
+        self.pump();
+    }
+
+    /// The current virtual instant.
+    pub fn now(&self) -> Instant {
+        self.start + self.elapsed
+    }
+
+    /// The server connection, for inspection.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The settings the server advertised in the handshake.
+    pub fn server_settings(&self) -> &Settings {
+        &self.server_settings
+    }
+
+    /// The server's SETTINGS_HEADER_TABLE_SIZE, 4096 if not advertised.
+    pub fn header_table_size(&self) -> u32 {
+        self.server_settings.header_table_size.unwrap_or(4096)
+    }
+
+    /// The server's SETTINGS_MAX_FRAME_SIZE, 16384 if not advertised.
+    pub fn max_frame_size(&self) -> u32 {
+        self.server_settings.max_frame_size.unwrap_or(16_384)
+    }
+
+    /// The first connection error `receive` reported, if any.
+    pub fn receive_error(&self) -> Option<&Error> {
+        self.receive_error.as_ref()
+    }
+
+    /// Whether the transport would be closed now: the connection failed or
+    /// finished and has nothing left to send.
+    pub fn is_closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    /// API misuses the application ran into (e.g. answering a reset stream).
+    pub fn app_errors(&self) -> &[String] {
+        &self.app_errors
+    }
+
+    /// Everything the server transmitted since the last call or verdict.
+    pub fn frames(&mut self) -> Vec<Frame> {
+        self.pump();
+        self.pending.drain(..).collect()
+    }
+
+    /// Drains events and output until neither produces anything.
+    fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(event) = self.conn.poll_event() {
+                progressed = true;
+                self.on_event(event);
+            }
+            let mut out = Vec::new();
+            while self.conn.poll_transmit(&mut out) > 0 {}
+            if !out.is_empty() {
+                progressed = true;
+                self.parser.push(&out, &mut self.pending);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// The application.
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Headers {
+                stream,
+                headers,
+                end_stream,
+            } => {
+                if headers
+                    .iter()
+                    .any(|h| &h.name[..] == b":method" && &h.value[..] == b"HEAD")
+                {
+                    self.head_requests.insert(stream);
+                }
+                if end_stream {
+                    self.respond(stream);
+                }
+            }
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => {
+                self.conn.release_capacity(stream, data.len() as u32);
+                if end_stream {
+                    self.respond(stream);
+                }
+            }
+            Event::Reset { .. }
+            | Event::Writable { .. }
+            | Event::PingAck { .. }
+            | Event::GoAway { .. } => {}
+        }
+    }
+
+    fn respond(&mut self, stream: StreamId) {
+        if !self.responded.insert(stream) {
+            return;
+        }
+        let no_body = self.body.is_empty() || self.head_requests.contains(&stream);
+        let headers = vec![Header::new(":status", "200")];
+        if let Err(e) = self.conn.send_headers(stream, headers, no_body) {
+            self.app_errors.push(format!("send_headers({stream}): {e}"));
+            return;
+        }
+        if !no_body {
+            if let Err(e) = self.conn.send_data(stream, self.body.clone(), true) {
+                self.app_errors.push(format!("send_data({stream}): {e}"));
+            }
+        }
+    }
+
+    // ----- verdicts -----
+
+    /// Looks for the first pending frame `decide` has an opinion on: `Some(true)`
+    /// passes, `Some(false)` fails; `None` skips the frame. Consumes frames up to
+    /// the deciding one. Without a decision, waits for h2spec's timeout (virtual)
+    /// and tries once more; then `on_close` decides whether a closed connection
+    /// passes.
+    fn verdict(
+        &mut self,
+        expected: &str,
+        mut decide: impl FnMut(&Frame) -> Option<bool>,
+        on_close: impl Fn(&Self) -> bool,
+    ) -> Result<(), String> {
+        self.pump();
+        let mut seen = Vec::new();
+        for attempt in 0..2 {
+            if attempt == 1 {
+                self.advance(WAIT_TIMEOUT);
+            }
+            while let Some(frame) = self.pending.pop_front() {
+                match decide(&frame) {
+                    Some(true) => return Ok(()),
+                    Some(false) => {
+                        seen.push(describe(&frame));
+                        return Err(self.failure(expected, &seen, "the frame decided against"));
+                    }
+                    None => seen.push(describe(&frame)),
+                }
+            }
+            if self.is_closed() {
+                if on_close(self) {
+                    return Ok(());
+                }
+                return Err(self.failure(expected, &seen, "the connection closed"));
+            }
+        }
+        Err(self.failure(expected, &seen, "timeout"))
+    }
+
+    fn failure(&self, expected: &str, seen: &[String], end: &str) -> String {
+        let mut s = format!("expected {expected}; received [{}]", seen.join(", "));
+        let _ = write!(s, "; then {end}");
+        match &self.receive_error {
+            Some(e) => {
+                let _ = write!(s, "; receive() failed: {e}");
+            }
+            None => s.push_str("; receive() never failed"),
+        }
+        if let Some(e) = self.conn.error() {
+            let _ = write!(s, "; connection error: {e}");
+        }
+        if !self.app_errors.is_empty() {
+            let _ = write!(s, "; application errors: {:?}", self.app_errors);
+        }
+        s
+    }
+
+    fn closed_with(&self, codes: &[ErrorCode]) -> bool {
+        self.conn.error().is_some_and(|e| codes.contains(&e.code()))
+    }
+
+    /// conn-err: a GOAWAY carrying `code`, or the connection closed with it.
+    pub fn expect_conn_error(&mut self, code: ErrorCode) -> Result<(), String> {
+        self.expect_conn_error_one_of(&[code])
+    }
+
+    /// conn-err with alternatives ("X or Y").
+    pub fn expect_conn_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
+        let expected = format!("GOAWAY({}) or close", names(codes));
+        self.verdict(
+            &expected,
+            |f| match f {
+                Frame::GoAway(g) if codes.contains(&g.error_code) => Some(true),
+                _ => None,
+            },
+            |s| s.closed_with(codes),
+        )
+    }
+
+    /// stream-err: an RST_STREAM carrying `code` (any stream), a GOAWAY carrying
+    /// it, or the connection closed with it.
+    pub fn expect_stream_error(&mut self, code: ErrorCode) -> Result<(), String> {
+        self.expect_stream_error_one_of(&[code])
+    }
+
+    /// stream-err with alternatives ("X or Y").
+    pub fn expect_stream_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
+        let expected = format!(
+            "RST_STREAM({0}) or GOAWAY({0}) or close",
+            names(codes)
+        );
+        self.verdict(
+            &expected,
+            |f| match f {
+                Frame::GoAway(g) if codes.contains(&g.error_code) => Some(true),
+                Frame::RstStream(r) if codes.contains(&r.error_code) => Some(true),
+                _ => None,
+            },
+            |s| s.closed_with(codes),
+        )
+    }
+
+    /// A GOAWAY carrying `code` must arrive; a close without it fails
+    /// (http2/6.9.1/2).
+    pub fn expect_goaway(&mut self, code: ErrorCode) -> Result<(), String> {
+        self.verdict(
+            &format!("GOAWAY({code})"),
+            |f| match f {
+                Frame::GoAway(g) if g.error_code == code => Some(true),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// A GOAWAY with any code must arrive (http2/5.4.1/2, strict mode).
+    pub fn expect_goaway_any(&mut self) -> Result<(), String> {
+        self.verdict(
+            "GOAWAY (any code)",
+            |f| matches!(f, Frame::GoAway(_)).then_some(true),
+            |_| false,
+        )
+    }
+
+    /// The first RST_STREAM must be on `stream` with `code`; GOAWAY or close
+    /// fails (http2/6.9.1/3).
+    pub fn expect_rst_stream(&mut self, stream: u32, code: ErrorCode) -> Result<(), String> {
+        self.verdict(
+            &format!("RST_STREAM(stream {stream}, {code})"),
+            |f| match f {
+                Frame::RstStream(r) => {
+                    Some(r.stream_id == StreamId::new(stream) && r.error_code == code)
+                }
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// close: only the transport closing passes; frames are skipped.
+    pub fn expect_close(&mut self) -> Result<(), String> {
+        self.verdict("connection close", |_| None, |_| true)
+    }
+
+    /// PING-ACK: the next PING has ACK and echoes `payload`.
+    pub fn expect_ping_ack(&mut self, payload: [u8; 8]) -> Result<(), String> {
+        self.verdict(
+            &format!("PING(ack, {payload:?})"),
+            |f| match f {
+                Frame::Ping(p) => Some(p.ack && p.payload == payload),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// "PING-ACK or close": a PING ACK echoing `payload`, or the connection
+    /// closing (GOAWAY with any code counts only if followed by the close).
+    pub fn expect_ping_ack_or_close(&mut self, payload: [u8; 8]) -> Result<(), String> {
+        self.verdict(
+            &format!("PING(ack, {payload:?}) or close"),
+            |f| match f {
+                Frame::Ping(p) if p.ack && p.payload == payload => Some(true),
+                _ => None,
+            },
+            |_| true,
+        )
+    }
+
+    /// Any PING frame arrives (http2/4.1/2, 4.1/3).
+    pub fn expect_ping(&mut self) -> Result<(), String> {
+        self.verdict(
+            "a PING frame",
+            |f| matches!(f, Frame::Ping(_)).then_some(true),
+            |_| false,
+        )
+    }
+
+    /// resp-HEADERS(stream): the next HEADERS frame is on `stream`.
+    pub fn expect_response_headers(&mut self, stream: u32) -> Result<(), String> {
+        self.verdict(
+            &format!("HEADERS on stream {stream}"),
+            |f| match f {
+                Frame::Headers(h) => Some(h.stream_id == StreamId::new(stream)),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// SETTINGS-ACK: the next SETTINGS frame has ACK.
+    pub fn expect_settings_ack(&mut self) -> Result<(), String> {
+        self.verdict(
+            "SETTINGS(ack)",
+            |f| match f {
+                Frame::Settings(s) => Some(s.ack),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// Any SETTINGS frame arrives (h2spec's `VerifyEventType(SETTINGS)`).
+    pub fn expect_settings(&mut self) -> Result<(), String> {
+        self.verdict(
+            "a SETTINGS frame",
+            |f| matches!(f, Frame::Settings(_)).then_some(true),
+            |_| false,
+        )
+    }
+
+    /// The first frame the server sends is a SETTINGS without ACK
+    /// (generic/1/1, http2/3.5/1).
+    pub fn expect_first_frame_settings(&mut self) -> Result<(), String> {
+        self.verdict(
+            "a non-ACK SETTINGS as the first frame",
+            |f| Some(matches!(f, Frame::Settings(s) if !s.ack)),
+            |_| false,
+        )
+    }
+
+    /// DATA(len=k): the next DATA frame has a payload of exactly `len` octets
+    /// (padding included, as h2spec reads the frame length).
+    pub fn expect_data_len(&mut self, len: u32) -> Result<(), String> {
+        self.verdict(
+            &format!("DATA of length {len}"),
+            |f| match f {
+                Frame::Data(d) => Some(d.flow_len() == len),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+
+    /// Any DATA frame arrives.
+    pub fn expect_data(&mut self) -> Result<(), String> {
+        self.verdict(
+            "a DATA frame",
+            |f| matches!(f, Frame::Data(_)).then_some(true),
+            |_| false,
+        )
+    }
+
+    /// h2spec's `VerifyStreamClose`: a DATA or HEADERS with END_STREAM, or an
+    /// RST_STREAM with NO_ERROR.
+    pub fn wait_stream_end(&mut self) -> Result<(), String> {
+        self.verdict(
+            "the end of the response (END_STREAM or RST_STREAM(NO_ERROR))",
+            |f| match f {
+                Frame::Data(d) if d.end_stream => Some(true),
+                Frame::Headers(h) if h.end_stream => Some(true),
+                Frame::RstStream(r) if r.error_code == ErrorCode::NO_ERROR => Some(true),
+                _ => None,
+            },
+            |_| false,
+        )
+    }
+}
+
+impl Default for TestServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The default response body: `len` octets of `a`..`z`.
+pub fn body_of(len: usize) -> Bytes {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+}
+
+fn merge_settings(into: &mut Settings, s: &Settings) {
+    macro_rules! merge {
+        ($($field:ident),*) => {$(
+            if s.$field.is_some() {
+                into.$field = s.$field;
+            }
+        )*};
+    }
+    merge!(
+        header_table_size,
+        enable_push,
+        max_concurrent_streams,
+        initial_window_size,
+        max_frame_size,
+        max_header_list_size
+    );
+}
+
+fn names(codes: &[ErrorCode]) -> String {
+    codes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// A one-line summary of a frame the server sent.
+pub fn describe(frame: &Frame) -> String {
+    let flag = |on: bool, name: &str| if on { format!(", {name}") } else { String::new() };
+    match frame {
+        Frame::Data(d) => format!(
+            "DATA(stream {}, len {}{})",
+            d.stream_id,
+            d.flow_len(),
+            flag(d.end_stream, "END_STREAM")
+        ),
+        Frame::Headers(h) => format!(
+            "HEADERS(stream {}{}{})",
+            h.stream_id,
+            flag(h.end_stream, "END_STREAM"),
+            flag(h.end_headers, "END_HEADERS")
+        ),
+        Frame::Priority(p) => format!("PRIORITY(stream {})", p.stream_id),
+        Frame::RstStream(r) => format!("RST_STREAM(stream {}, {})", r.stream_id, r.error_code),
+        Frame::Settings(s) if s.ack => "SETTINGS(ACK)".to_owned(),
+        Frame::Settings(s) => format!("SETTINGS({s:?})"),
+        Frame::PushPromise(p) => format!("PUSH_PROMISE(stream {}, promised {})", p.stream_id, p.promised_id),
+        Frame::Ping(p) => format!("PING({}{:?})", if p.ack { "ACK, " } else { "" }, p.payload),
+        Frame::GoAway(g) => format!(
+            "GOAWAY(last {}, {}, {:?})",
+            g.last_stream_id,
+            g.error_code,
+            String::from_utf8_lossy(&g.debug_data)
+        ),
+        Frame::WindowUpdate(w) => format!("WINDOW_UPDATE(stream {}, +{})", w.stream_id, w.increment),
+        Frame::Continuation(c) => format!(
+            "CONTINUATION(stream {}{})",
+            c.stream_id,
+            flag(c.end_headers, "END_HEADERS")
+        ),
+        Frame::Unknown(u) => format!("UNKNOWN(type {:#x}, stream {})", u.kind, u.stream_id),
+    }
+}

@@ -11,6 +11,7 @@
 
 mod decoder;
 mod encoder;
+mod error;
 mod header;
 pub mod huffman;
 mod huffman_table;
@@ -18,8 +19,9 @@ pub mod integer;
 mod static_table;
 mod table;
 
-pub use decoder::{DecodeError, Decoder, HuffmanError};
+pub use decoder::Decoder;
 pub use encoder::{Encoder, HuffmanPolicy, IndexPolicy};
+pub use error::{DecodeError, HuffmanError};
 pub use header::Header;
 
 /// The table size both peers start with (RFC 9113 §6.5.2, SETTINGS_HEADER_TABLE_SIZE).
@@ -27,3 +29,6 @@ pub const DEFAULT_TABLE_SIZE: usize = 4096;
 
 /// Our default SETTINGS_MAX_HEADER_LIST_SIZE.
 pub const DEFAULT_MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
+
+#[cfg(test)]
+mod rfc_tests;
