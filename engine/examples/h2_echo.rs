@@ -65,7 +65,8 @@ fn serve(mut socket: TcpStream) -> std::io::Result<usize> {
             match event {
                 Event::Headers { stream, .. } => {
                     let headers = vec![Header::new(":status", "200")];
-                    conn.send_headers(stream, headers, false).expect("response headers");
+                    conn.send_headers(stream, headers, false)
+                        .expect("response headers");
                 }
                 Event::Data {
                     stream,
@@ -103,7 +104,8 @@ fn run_client(mut socket: TcpStream) -> std::io::Result<(usize, usize)> {
             Header::new(":authority", "127.0.0.1"),
         ];
         let id = conn.open_stream(request, false).expect("open stream");
-        conn.send_data(id, body.clone(), true).expect("request body");
+        conn.send_data(id, body.clone(), true)
+            .expect("request body");
         expected.insert(id, body);
     }
     let mut done = 0;

@@ -106,7 +106,9 @@ pub struct Connection {
     partial: Option<PartialBlock>,
     /// Control frames, already encoded, in the order they were queued.
     control: Vec<u8>,
-    control_frames: usize,
+    /// Frames in `control` that the peer made us owe (ACKs, RST_STREAMs): the
+    /// flood bound counts these.
+    owed_frames: usize,
     send_ready: VecDeque<StreamId>,
     events: VecDeque<Event>,
     goaway_sent: Option<StreamId>,
@@ -133,6 +135,7 @@ struct PartialBlock {
     stream: StreamId,
     block: BytesMut,
     end_stream: bool,
+    self_dependent: bool,
     frames: usize,
 }
 
@@ -247,7 +250,7 @@ impl Connection {
             recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
             partial: None,
             control: Vec::new(),
-            control_frames: 0,
+            owed_frames: 0,
             send_ready: VecDeque::new(),
             events: VecDeque::new(),
             goaway_sent: None,
@@ -542,7 +545,8 @@ impl Connection {
         stream.received_body += data.data.len() as u64;
         let body_ok = match stream.content_length {
             Some(expected) if !stream.is_head => {
-                stream.received_body <= expected && (!end_stream || stream.received_body == expected)
+                stream.received_body <= expected
+                    && (!end_stream || stream.received_body == expected)
             }
             _ => true,
         };
@@ -571,14 +575,21 @@ impl Connection {
 
     fn recv_headers(&mut self, headers: frame::Headers) -> Result<(), Error> {
         let id = headers.stream_id;
+        let self_dependent = headers.priority.is_some_and(|p| p.is_self_dependent(id));
         if headers.end_headers {
-            return self.recv_header_block(id, headers.header_block, headers.end_stream);
+            return self.recv_header_block(
+                id,
+                headers.header_block,
+                headers.end_stream,
+                self_dependent,
+            );
         }
         self.check_block_size(headers.header_block.len(), 1)?;
         self.partial = Some(PartialBlock {
             stream: id,
             block: BytesMut::from(&headers.header_block[..]),
             end_stream: headers.end_stream,
+            self_dependent,
             frames: 1,
         });
         Ok(())
@@ -593,19 +604,32 @@ impl Connection {
         };
         // `process_next` already checked that it continues the open block.
         partial.frames += 1;
-        self.count_empty(cont.header_block.is_empty() && !cont.end_headers, "empty CONTINUATION")?;
-        self.check_block_size(partial.block.len() + cont.header_block.len(), partial.frames)?;
+        self.count_empty(
+            cont.header_block.is_empty() && !cont.end_headers,
+            "empty CONTINUATION",
+        )?;
+        self.check_block_size(
+            partial.block.len() + cont.header_block.len(),
+            partial.frames,
+        )?;
         partial.block.extend_from_slice(&cont.header_block);
         if cont.end_headers {
             let block = partial.block.freeze();
-            return self.recv_header_block(partial.stream, block, partial.end_stream);
+            return self.recv_header_block(
+                partial.stream,
+                block,
+                partial.end_stream,
+                partial.self_dependent,
+            );
         }
         self.partial = Some(partial);
         Ok(())
     }
 
     fn check_block_size(&self, bytes: usize, frames: usize) -> Result<(), Error> {
-        if bytes > self.config.max_header_block_size || frames > self.config.max_continuation_frames + 1 {
+        if bytes > self.config.max_header_block_size
+            || frames > self.config.max_continuation_frames + 1
+        {
             return Err(Error::connection(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 Reason::HeaderBlockTooLarge {
@@ -624,12 +648,21 @@ impl Connection {
         id: StreamId,
         block: Bytes,
         end_stream: bool,
+        self_dependent: bool,
     ) -> Result<(), Error> {
         let decoded = self.decoder.decode_to_vec(&block);
-        let too_large = match decoded {
-            Err(hpack::DecodeError::HeaderListTooLarge { .. }) => true,
+        // Errors that cost only this stream, raised once its id is accounted for.
+        let rejection = match decoded {
+            Err(hpack::DecodeError::HeaderListTooLarge { .. }) => {
+                Some(header_list_too_large(id, self.config.max_header_list_size))
+            }
             Err(e) => return Err(Error::connection(ErrorCode::COMPRESSION_ERROR, e.into())),
-            Ok(_) => false,
+            Ok(_) if self_dependent => Some(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                Reason::SelfDependency(id),
+            )),
+            Ok(_) => None,
         };
         let fields = decoded.unwrap_or_default();
         let input = Input::RecvHeaders { end_stream };
@@ -648,13 +681,13 @@ impl Connection {
                     Reason::BadStreamId(id),
                 ))
             }
-            Lookup::Idle => return self.recv_new_stream(id, fields, too_large, end_stream),
+            Lookup::Idle => return self.recv_new_stream(id, fields, rejection, end_stream),
         }
         let role = self.role;
         let stream = self.streams.get_mut(&id).expect("active stream");
         let next = stream.state.next(id, input).map_err(local_misuse)?;
-        if too_large {
-            return Err(header_list_too_large(id, self.config.max_header_list_size));
+        if let Some(error) = rejection {
+            return Err(error);
         }
         let kind = match role {
             Role::Client if !stream.got_headers => BlockKind::Response,
@@ -666,7 +699,11 @@ impl Connection {
                 return Err(malformed(id, "trailers without END_STREAM"))
             }
             BlockKind::Trailers => {
-                if stream.content_length.is_some_and(|n| n != stream.received_body) && !stream.is_head {
+                if stream
+                    .content_length
+                    .is_some_and(|n| n != stream.received_body)
+                    && !stream.is_head
+                {
                     return Err(malformed(id, "body shorter than content-length"));
                 }
             }
@@ -675,7 +712,8 @@ impl Connection {
                 if !informational {
                     stream.got_headers = true;
                     stream.content_length = info.content_length;
-                    if end_stream && !stream.is_head && info.content_length.is_some_and(|n| n != 0) {
+                    if end_stream && !stream.is_head && info.content_length.is_some_and(|n| n != 0)
+                    {
                         return Err(malformed(id, "body shorter than content-length"));
                     }
                 } else if end_stream {
@@ -697,7 +735,7 @@ impl Connection {
         &mut self,
         id: StreamId,
         fields: Vec<Header>,
-        too_large: bool,
+        rejection: Option<Error>,
         end_stream: bool,
     ) -> Result<(), Error> {
         // A client never accepts streams (push is disabled); a server only odd ids.
@@ -710,24 +748,29 @@ impl Connection {
         self.max_remote_id = id;
         if self.goaway_sent.is_some_and(|last| id > last) {
             // After our GOAWAY, new streams are ignored (RFC 9113 §6.8).
-            self.closed
-                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
+            self.closed.insert(
+                id,
+                Closure::ResetByUs,
+                self.config.max_reset_streams_remembered,
+            );
             return Ok(());
         }
-        if too_large {
-            return Err(header_list_too_large(id, self.config.max_header_list_size));
+        if let Some(error) = rejection {
+            return Err(error);
         }
         if self.active_remote >= self.config.max_concurrent_streams {
-            self.closed
-                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
-            self.queue_control(
+            self.closed.insert(
+                id,
+                Closure::ResetByUs,
+                self.config.max_reset_streams_remembered,
+            );
+            return self.queue_owed(
                 frame::RstStream {
                     stream_id: id,
                     error_code: ErrorCode::REFUSED_STREAM,
                 }
                 .into(),
             );
-            return self.check_control_flood();
         }
         let info = semantics::check(BlockKind::Request, &fields).map_err(|m| malformed(id, m))?;
         if end_stream && info.content_length.is_some_and(|n| n != 0) {
@@ -819,8 +862,7 @@ impl Connection {
                 }
             }
         }
-        self.queue_control(frame::Settings::ack().into());
-        self.check_control_flood()
+        self.queue_owed(frame::Settings::ack().into())
     }
 
     /// The peer ACKed our SETTINGS: the values that restrict it apply now.
@@ -846,14 +888,13 @@ impl Connection {
             });
             return Ok(());
         }
-        self.queue_control(
+        self.queue_owed(
             frame::Ping {
                 ack: true,
                 payload: ping.payload,
             }
             .into(),
-        );
-        self.check_control_flood()
+        )
     }
 
     fn recv_goaway(&mut self, goaway: frame::GoAway) {
@@ -929,7 +970,11 @@ impl Connection {
         id: StreamId,
         code: ErrorCode,
     ) -> Result<(), Error> {
-        if let Some(stream) = self.streams.contains_key(&id).then(|| self.remove_stream(id, Closure::ResetByUs)) {
+        if let Some(stream) = self
+            .streams
+            .contains_key(&id)
+            .then(|| self.remove_stream(id, Closure::ResetByUs))
+        {
             if stream.announced {
                 self.events.push_back(Event::Reset {
                     stream: id,
@@ -938,17 +983,21 @@ impl Connection {
                 });
             }
         } else {
-            self.closed
-                .insert(id, Closure::ResetByUs, self.config.max_reset_streams_remembered);
+            self.closed.insert(
+                id,
+                Closure::ResetByUs,
+                self.config.max_reset_streams_remembered,
+            );
         }
-        self.queue_control(
-            frame::RstStream {
-                stream_id: id,
-                error_code: code,
-            }
-            .into(),
-        );
-        let result = self.note_reset(now).and_then(|()| self.check_control_flood());
+        let result = self
+            .queue_owed(
+                frame::RstStream {
+                    stream_id: id,
+                    error_code: code,
+                }
+                .into(),
+            )
+            .and_then(|()| self.note_reset(now));
         result.map_err(|e| self.fail(e))
     }
 
@@ -980,16 +1029,6 @@ impl Connection {
             return Err(Error::connection(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 Reason::Flood(what),
-            ));
-        }
-        Ok(())
-    }
-
-    fn check_control_flood(&self) -> Result<(), Error> {
-        if self.control_frames > self.config.max_pending_control_frames {
-            return Err(Error::connection(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                Reason::Flood("control"),
             ));
         }
         Ok(())
@@ -1037,7 +1076,10 @@ impl Connection {
         if self.error.is_some() {
             return;
         }
-        if self.settings_deadline.is_some_and(|deadline| now >= deadline) {
+        if self
+            .settings_deadline
+            .is_some_and(|deadline| now >= deadline)
+        {
             self.fail(Error::connection(
                 ErrorCode::SETTINGS_TIMEOUT,
                 Reason::LocalSettingsTimeout,
@@ -1059,7 +1101,7 @@ impl Connection {
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
         let start = buf.len();
         buf.append(&mut self.control);
-        self.control_frames = 0;
+        self.owed_frames = 0;
         if self.error.is_some() {
             return buf.len() - start;
         }
@@ -1116,7 +1158,10 @@ impl Connection {
                 Progress::Sent { more }
             }
             Some(Outbound::Data { data, end_stream }) => {
-                let window = stream.send_window.available().min(self.send_window.available()) as usize;
+                let window = stream
+                    .send_window
+                    .available()
+                    .min(self.send_window.available()) as usize;
                 let n = data.len().min(window).min(max_frame);
                 if n == 0 && !data.is_empty() {
                     return if stream.send_window.available() == 0 {
@@ -1157,7 +1202,11 @@ impl Connection {
     // ----- mutators -----
 
     /// Opens a stream with a request header block (client role).
-    pub fn open_stream(&mut self, headers: Vec<Header>, end_stream: bool) -> Result<StreamId, UserError> {
+    pub fn open_stream(
+        &mut self,
+        headers: Vec<Header>,
+        end_stream: bool,
+    ) -> Result<StreamId, UserError> {
         if self.role != Role::Client {
             return Err(UserError::NotAClient);
         }
@@ -1185,7 +1234,13 @@ impl Connection {
             .any(|h| &h.name[..] == b":method" && &h.value[..] == b"HEAD");
         self.streams.insert(id, stream);
         self.active_local += 1;
-        self.enqueue(id, Outbound::Headers { headers, end_stream });
+        self.enqueue(
+            id,
+            Outbound::Headers {
+                headers,
+                end_stream,
+            },
+        );
         Ok(id)
     }
 
@@ -1200,9 +1255,21 @@ impl Connection {
         self.check_open()?;
         self.check_header_list_size(&headers)?;
         let role = self.role;
-        let s = self.streams.get_mut(&stream).ok_or(UserError::UnknownStream(stream))?;
-        let first_response = role == Role::Server && !s.headers_sent && !s.queue.iter().any(|o| matches!(o, Outbound::Headers { .. }));
-        let kind = if first_response { BlockKind::Response } else { BlockKind::Trailers };
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(UserError::UnknownStream(stream))?;
+        let first_response = role == Role::Server
+            && !s.headers_sent
+            && !s
+                .queue
+                .iter()
+                .any(|o| matches!(o, Outbound::Headers { .. }));
+        let kind = if first_response {
+            BlockKind::Response
+        } else {
+            BlockKind::Trailers
+        };
         let info = semantics::check(kind, &headers).map_err(UserError::Malformed)?;
         let informational = info.status.is_some_and(|s| (100..200).contains(&s));
         if kind == BlockKind::Trailers && !end_stream {
@@ -1218,7 +1285,13 @@ impl Connection {
                 stream,
                 state: s.state.name(),
             })?;
-        self.enqueue(stream, Outbound::Headers { headers, end_stream });
+        self.enqueue(
+            stream,
+            Outbound::Headers {
+                headers,
+                end_stream,
+            },
+        );
         Ok(())
     }
 
@@ -1226,10 +1299,18 @@ impl Connection {
     /// stream already holds `max_send_buffer_per_stream` unsent octets (a single
     /// chunk is always taken when the buffer is empty); an [`Event::Writable`]
     /// follows once it drains.
-    pub fn send_data(&mut self, stream: StreamId, data: Bytes, end_stream: bool) -> Result<(), UserError> {
+    pub fn send_data(
+        &mut self,
+        stream: StreamId,
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
         self.check_open()?;
         let limit = self.config.max_send_buffer_per_stream;
-        let s = self.streams.get_mut(&stream).ok_or(UserError::UnknownStream(stream))?;
+        let s = self
+            .streams
+            .get_mut(&stream)
+            .ok_or(UserError::UnknownStream(stream))?;
         if !s.state.can_send() {
             return Err(UserError::SendClosed {
                 stream,
@@ -1308,7 +1389,13 @@ impl Connection {
     /// Sends a PING; its acknowledgement arrives as [`Event::PingAck`].
     pub fn ping(&mut self, payload: [u8; 8]) -> Result<(), UserError> {
         self.check_open()?;
-        self.queue_control(frame::Ping { ack: false, payload }.into());
+        self.queue_control(
+            frame::Ping {
+                ack: false,
+                payload,
+            }
+            .into(),
+        );
         Ok(())
     }
 
@@ -1370,7 +1457,10 @@ impl Connection {
             state,
             local,
             send_window: SendWindow::new(self.peer.initial_window_size),
-            recv_window: RecvWindow::new(self.recv_initial_window, self.config.initial_stream_window),
+            recv_window: RecvWindow::new(
+                self.recv_initial_window,
+                self.config.initial_stream_window,
+            ),
             queue: VecDeque::new(),
             queued_bytes: 0,
             in_send_ready: false,
@@ -1396,7 +1486,19 @@ impl Connection {
 
     fn queue_control(&mut self, frame: Frame) {
         frame.encode(&mut self.control);
-        self.control_frames += 1;
+    }
+
+    /// Queues a frame the peer's input obliges us to send, within the flood bound.
+    fn queue_owed(&mut self, frame: Frame) -> Result<(), Error> {
+        self.queue_control(frame);
+        self.owed_frames += 1;
+        if self.owed_frames > self.config.max_pending_control_frames {
+            return Err(Error::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Reason::Flood("control"),
+            ));
+        }
+        Ok(())
     }
 
     fn send_goaway(&mut self, last: StreamId, code: ErrorCode, debug_data: Bytes) {
@@ -1443,7 +1545,13 @@ enum Progress {
 
 /// Writes a header block as HEADERS plus as many CONTINUATIONs as the peer's
 /// frame size requires.
-fn write_header_block(id: StreamId, block: Bytes, end_stream: bool, max_frame: usize, buf: &mut Vec<u8>) {
+fn write_header_block(
+    id: StreamId,
+    block: Bytes,
+    end_stream: bool,
+    max_frame: usize,
+    buf: &mut Vec<u8>,
+) {
     let mut rest = block;
     let first = rest.split_to(rest.len().min(max_frame));
     let mut headers = frame::Headers::new(id, first, end_stream, rest.is_empty());

@@ -142,9 +142,7 @@ fn parse_content_length(value: &[u8]) -> Result<u64, &'static str> {
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
         return Err("invalid content-length");
     }
-    Ok(value
-        .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+    Ok(value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 #[cfg(test)]

@@ -203,7 +203,9 @@ mod tests {
         assert_eq!(s, State::Open);
         let s = s.next(ID, Input::RecvData { end_stream: true }).unwrap();
         assert_eq!(s, State::HalfClosedRemote);
-        let s = s.next(ID, Input::SendHeaders { end_stream: false }).unwrap();
+        let s = s
+            .next(ID, Input::SendHeaders { end_stream: false })
+            .unwrap();
         let s = s.next(ID, Input::SendData { end_stream: true }).unwrap();
         assert_eq!(s, State::Closed);
     }

@@ -44,9 +44,15 @@ impl PrioritySpec {
         Some(Self::parse(head))
     }
 
+    /// Whether the stream depends on itself (RFC 7540 §5.3.1; RFC 9113 dropped the
+    /// rule, but h2spec and deployed peers still expect the stream error).
+    pub fn is_self_dependent(self, stream_id: StreamId) -> bool {
+        self.dependency == stream_id
+    }
+
     /// §5.3.1: a stream depending on itself is a stream error of type PROTOCOL_ERROR.
     pub(super) fn check(self, stream_id: StreamId) -> Result<Self, Error> {
-        if self.dependency == stream_id {
+        if self.is_self_dependent(stream_id) {
             return Err(Error::stream(
                 stream_id,
                 ErrorCode::PROTOCOL_ERROR,
@@ -106,7 +112,9 @@ impl Headers {
             // `strip_padding` guaranteed the octets; the error is only a fallback.
             let spec = PrioritySpec::read(&body).ok_or_else(|| bad_length(Kind::Headers, 0))?;
             body = body.slice(PrioritySpec::LEN..);
-            Some(spec.check(head.stream_id)?)
+            // Self-dependency is checked by the connection after HPACK decoding,
+            // so the block still updates the dynamic table (RFC 9113 §4.3).
+            Some(spec)
         } else {
             None
         };
@@ -271,15 +279,14 @@ mod tests {
     }
 
     #[test]
-    fn self_dependency_is_stream_error() {
-        assert_eq!(
-            decode(&raw(1, flags::PRIORITY, 3, b"\x80\0\0\x03\x0f\x82")),
-            stream_err(
-                3,
-                ErrorCode::PROTOCOL_ERROR,
-                Reason::SelfDependency(StreamId::new(3))
-            )
-        );
+    fn self_dependency_is_left_to_the_connection() {
+        // The block must still reach the HPACK decoder, so decoding succeeds.
+        let Frame::Headers(h) =
+            decode(&raw(1, flags::PRIORITY, 3, b"\x80\0\0\x03\x0f\x82")).unwrap()
+        else {
+            panic!("not HEADERS")
+        };
+        assert!(h.priority.unwrap().is_self_dependent(h.stream_id));
     }
 
     #[test]
