@@ -7,5 +7,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod grpc;
 pub mod h2;
 pub mod hpack;

@@ -12,7 +12,7 @@
 
 use grpc_sansio::h2::frame::{flags, setting_id, Kind};
 use grpc_sansio::h2::ErrorCode;
-use grpc_sansio::hpack::{Encoder, Header};
+use grpc_sansio::hpack::{Encoder, Header, IndexPolicy};
 
 /// The 24-octet client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -110,10 +110,14 @@ impl Default for FrameFactory {
 }
 
 impl FrameFactory {
-    /// A factory with a fresh HPACK encoding context.
+    /// A factory with a fresh HPACK encoding context. Like h2spec's Go encoder,
+    /// it indexes every field that fits in the table and Huffman-codes strings
+    /// when that is shorter.
     pub fn new() -> Self {
+        let mut encoder = Encoder::new();
+        encoder.set_index_policy(IndexPolicy::Always);
         FrameFactory {
-            encoder: Encoder::new(),
+            encoder,
             path: "/".to_owned(),
             authority: AUTHORITY.to_owned(),
             dummy_len: DUMMY_HEADER_LEN,
@@ -377,6 +381,25 @@ mod tests {
             FrameFactory::goaway(0, ErrorCode(0xff), b"x")[9..],
             [0, 0, 0, 0, 0, 0, 0, 0xff, b'x']
         );
+    }
+
+    #[test]
+    fn table_size_update_leads_the_next_block() {
+        let mut f = FrameFactory::new();
+        f.set_max_table_size(128);
+        let block = f.get_request();
+        assert_eq!(&block[..2], &[0x3f, 0x61]);
+        let block = f.get_request();
+        assert_ne!(block[0] & 0xe0, 0x20, "only the first block carries the update");
+    }
+
+    #[test]
+    fn dummy_header_is_about_3500_octets_and_indexed() {
+        let mut f = FrameFactory::new();
+        let first = f.dummy_block(1);
+        assert!((3500..3520).contains(&first.len()), "{}", first.len());
+        let second = f.dummy_block(1);
+        assert_eq!(second.len(), 1, "the second copy is an indexed field");
     }
 
     #[test]

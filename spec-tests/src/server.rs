@@ -98,6 +98,12 @@ impl TestServer {
         server
     }
 
+    /// A server with the default config and body before anything was sent to
+    /// it (for the cases that check the handshake itself).
+    pub fn without_handshake() -> Self {
+        Self::unconnected(Config::default(), body_of(DEFAULT_BODY_LEN))
+    }
+
     /// A server with the given config and response body before anything was
     /// sent to it: no preface, no handshake.
     pub fn unconnected(config: Config, body: Bytes) -> Self {

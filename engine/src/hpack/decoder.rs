@@ -326,9 +326,7 @@ impl Decoder {
     /// pin the whole block, which the table's size accounting does not see.
     fn materialize(&self, block: &Bytes, text: Text, own: bool) -> Bytes {
         match text {
-            Text::Raw(range) if own => {
-                Bytes::copy_from_slice(block.get(range).unwrap_or_default())
-            }
+            Text::Raw(range) if own => Bytes::copy_from_slice(block.get(range).unwrap_or_default()),
             Text::Raw(range) => share(block, range),
             Text::Decoded(range) => {
                 Bytes::copy_from_slice(self.scratch.get(range).unwrap_or_default())
@@ -402,7 +400,10 @@ mod tests {
 
     #[test]
     fn lone_size_update_prefix_is_truncated() {
-        assert_eq!(decode(&mut Decoder::new(4096), &[0x3f]), Err(DecodeError::Truncated));
+        assert_eq!(
+            decode(&mut Decoder::new(4096), &[0x3f]),
+            Err(DecodeError::Truncated)
+        );
     }
 
     #[test]
@@ -474,7 +475,12 @@ mod tests {
         decode(&mut d, &[0x40, 0x01, b'a', 0x01, b'b']).unwrap();
         assert_eq!(d.table_size(), 34);
         // 0 then 4096 (0x3f 0xe1 0x1f): the entry is gone, the limit is back.
-        assert_eq!(decode(&mut d, &[0x20, 0x3f, 0xe1, 0x1f, 0x82]).unwrap().len(), 1);
+        assert_eq!(
+            decode(&mut d, &[0x20, 0x3f, 0xe1, 0x1f, 0x82])
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(d.table_size(), 0);
         assert_eq!(d.table.max_size(), 4096);
     }

@@ -122,7 +122,11 @@ mod tests {
                 u32::MAX as usize,
             ] {
                 let bytes = enc(value, prefix, 0);
-                assert_eq!(decode(&bytes, prefix), Ok((value, bytes.len())), "{value}/{prefix}");
+                assert_eq!(
+                    decode(&bytes, prefix),
+                    Ok((value, bytes.len())),
+                    "{value}/{prefix}"
+                );
             }
         }
     }
@@ -150,7 +154,10 @@ mod tests {
             Err(DecodeError::IntegerOverflow)
         );
         // Five are fine.
-        assert_eq!(decode(&[0x1f, 0x81, 0x80, 0x80, 0x80, 0x00], 5), Ok((32, 6)));
+        assert_eq!(
+            decode(&[0x1f, 0x81, 0x80, 0x80, 0x80, 0x00], 5),
+            Ok((32, 6))
+        );
         // An endless continuation is rejected without reading it all.
         let endless = [0xffu8; 100];
         assert_eq!(decode(&endless, 8), Err(DecodeError::IntegerOverflow));

@@ -57,22 +57,44 @@ fn run(blocks: &[Block], table_size: usize, huffman: HuffmanPolicy) {
 
         let decoded = decoder.decode_to_vec(&Bytes::from(bytes.clone())).unwrap();
         assert_eq!(decoded, expected, "decoded block {i}");
-        assert_eq!(decoder.table_entries(), table, "decoder table after block {i}");
-        assert_eq!(decoder.table_size(), block.table_size, "decoder size after block {i}");
+        assert_eq!(
+            decoder.table_entries(),
+            table,
+            "decoder table after block {i}"
+        );
+        assert_eq!(
+            decoder.table_size(),
+            block.table_size,
+            "decoder size after block {i}"
+        );
 
         let mut encoded = Vec::new();
         encoder.encode(&expected, &mut encoded);
         let body = if i == 0 {
-            assert_eq!(encoded[..prefix.len()], prefix[..], "size update of block {i}");
+            assert_eq!(
+                encoded[..prefix.len()],
+                prefix[..],
+                "size update of block {i}"
+            );
             &encoded[prefix.len()..]
         } else {
             &encoded[..]
         };
         assert_eq!(body, &bytes[..], "encoded block {i}");
-        assert_eq!(encoder.table_entries(), table, "encoder table after block {i}");
-        assert_eq!(encoder.table_size(), block.table_size, "encoder size after block {i}");
+        assert_eq!(
+            encoder.table_entries(),
+            table,
+            "encoder table after block {i}"
+        );
+        assert_eq!(
+            encoder.table_size(),
+            block.table_size,
+            "encoder size after block {i}"
+        );
 
-        let redecoded = peer_of_encoder.decode_to_vec(&Bytes::from(encoded)).unwrap();
+        let redecoded = peer_of_encoder
+            .decode_to_vec(&Bytes::from(encoded))
+            .unwrap();
         assert_eq!(redecoded, expected, "re-decoded block {i}");
     }
 }
@@ -83,7 +105,7 @@ fn single(hex_str: &str, header: Header, index: IndexPolicy, table: &[(&str, &st
     let bytes = hex(hex_str);
     let mut decoder = Decoder::new(4096);
     let decoded = decoder.decode_to_vec(&Bytes::from(bytes.clone())).unwrap();
-    assert_eq!(decoded, [header.clone()]);
+    assert_eq!(decoded, std::slice::from_ref(&header));
     assert_eq!(decoder.table_entries(), fields(table));
     assert_eq!(decoder.table_size(), size);
 
