@@ -36,6 +36,9 @@ pub struct Config {
     /// and a [`Writable`](super::Event::Writable) event follows once it drains.
     /// Default 1 MiB.
     pub max_send_buffer_per_stream: usize,
+    /// Octets the application may queue for sending over all streams together;
+    /// past it `send_data` is refused the same way. Default 16 MiB.
+    pub max_send_buffer_per_connection: usize,
     /// Streams reset by the peer, or by us for the peer's fault, allowed within
     /// `reset_window` before the connection is closed with ENHANCE_YOUR_CALM (the
     /// rapid-reset bound, CVE-2023-44487). Default 200.
@@ -67,6 +70,7 @@ impl Default for Config {
             max_continuation_frames: 32,
             settings_timeout: Duration::from_secs(10),
             max_send_buffer_per_stream: 1 << 20,
+            max_send_buffer_per_connection: 16 << 20,
             max_resets_per_window: 200,
             reset_window: Duration::from_secs(30),
             max_pending_control_frames: 1000,

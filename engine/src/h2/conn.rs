@@ -110,6 +110,10 @@ pub struct Connection {
     /// flood bound counts these.
     owed_frames: usize,
     send_ready: VecDeque<StreamId>,
+    /// Unsent DATA octets over all streams.
+    queued_total: usize,
+    /// Streams refused for a full connection buffer, told when it drains.
+    blocked_writers: Vec<StreamId>,
     events: VecDeque<Event>,
     goaway_sent: Option<StreamId>,
     goaway_received: Option<StreamId>,
@@ -171,6 +175,8 @@ enum Outbound {
         data: Bytes,
         end_stream: bool,
     },
+    /// RST_STREAM once everything before it is sent.
+    Reset(ErrorCode),
 }
 
 /// How a stream we no longer track ended; decides how its late frames are met.
@@ -252,6 +258,8 @@ impl Connection {
             control: Vec::new(),
             owed_frames: 0,
             send_ready: VecDeque::new(),
+            queued_total: 0,
+            blocked_writers: Vec::new(),
             events: VecDeque::new(),
             goaway_sent: None,
             goaway_received: None,
@@ -888,6 +896,9 @@ impl Connection {
             });
             return Ok(());
         }
+        self.events.push_back(Event::Ping {
+            payload: ping.payload,
+        });
         self.queue_owed(
             frame::Ping {
                 ack: true,
@@ -1157,30 +1168,59 @@ impl Connection {
                 write_header_block(id, Bytes::from(block), end_stream, max_frame, buf);
                 Progress::Sent { more }
             }
-            Some(Outbound::Data { data, end_stream }) => {
-                let window = stream
-                    .send_window
-                    .available()
-                    .min(self.send_window.available()) as usize;
-                let n = data.len().min(window).min(max_frame);
-                if n == 0 && !data.is_empty() {
-                    return if stream.send_window.available() == 0 {
-                        Progress::StreamBlocked
-                    } else {
-                        Progress::ConnectionBlocked
+            Some(Outbound::Reset(code)) => {
+                let code = *code;
+                self.remove_stream(id, Closure::ResetByUs);
+                Frame::from(frame::RstStream {
+                    stream_id: id,
+                    error_code: code,
+                })
+                .encode(buf);
+                Progress::Sent { more: false }
+            }
+            Some(Outbound::Data { .. }) => {
+                let stream_window = stream.send_window.available() as usize;
+                let budget = stream_window
+                    .min(self.send_window.available() as usize)
+                    .min(max_frame);
+                // Consecutive chunks (a message prefix and its body, small
+                // messages) share one DATA frame; the head is written last.
+                let head_at = buf.len();
+                buf.extend_from_slice(&[0; HEAD_LEN]);
+                let mut written = 0;
+                let mut end = false;
+                while let Some(Outbound::Data { data, end_stream }) = stream.queue.front_mut() {
+                    let n = data.len().min(budget - written);
+                    buf.extend_from_slice(&data[..n]);
+                    data.advance(n);
+                    written += n;
+                    if !data.is_empty() {
+                        break;
+                    }
+                    end = *end_stream;
+                    stream.queue.pop_front();
+                    if end {
+                        break;
+                    }
+                }
+                if written == 0 && !end {
+                    buf.truncate(head_at);
+                    return match stream.queue.front() {
+                        Some(Outbound::Data { .. }) if stream_window == 0 => {
+                            Progress::StreamBlocked
+                        }
+                        Some(Outbound::Data { .. }) => Progress::ConnectionBlocked,
+                        Some(_) => Progress::Sent { more: true },
+                        None => Progress::StreamBlocked,
                     };
                 }
-                let last = n == data.len();
-                let end = last && *end_stream;
-                frame::Data::encode_head(id, n as u32, end, buf);
-                buf.extend_from_slice(&data[..n]);
-                data.advance(n);
-                stream.send_window.consume(n as u32);
-                self.send_window.consume(n as u32);
-                stream.queued_bytes -= n;
-                if last {
-                    stream.queue.pop_front();
-                }
+                let mut head = Vec::with_capacity(HEAD_LEN);
+                frame::Data::encode_head(id, written as u32, end, &mut head);
+                buf[head_at..head_at + HEAD_LEN].copy_from_slice(&head);
+                stream.send_window.consume(written as u32);
+                self.send_window.consume(written as u32);
+                stream.queued_bytes -= written;
+                self.queued_total -= written;
                 Progress::Sent {
                     more: !stream.queue.is_empty(),
                 }
@@ -1194,6 +1234,18 @@ impl Connection {
             if stream.want_writable && stream.queued_bytes <= limit / 2 {
                 stream.want_writable = false;
                 self.events.push_back(Event::Writable { stream: id });
+            }
+        }
+        if !self.blocked_writers.is_empty()
+            && self.queued_total <= self.config.max_send_buffer_per_connection / 2
+        {
+            for blocked in std::mem::take(&mut self.blocked_writers) {
+                if let Some(stream) = self.streams.get_mut(&blocked) {
+                    if stream.want_writable {
+                        stream.want_writable = false;
+                        self.events.push_back(Event::Writable { stream: blocked });
+                    }
+                }
             }
         }
         self.maybe_remove(id);
@@ -1296,17 +1348,34 @@ impl Connection {
     }
 
     /// Queues body octets. Refused with [`UserError::SendBufferFull`] when the
-    /// stream already holds `max_send_buffer_per_stream` unsent octets (a single
-    /// chunk is always taken when the buffer is empty); an [`Event::Writable`]
-    /// follows once it drains.
+    /// stream already holds `max_send_buffer_per_stream` unsent octets, or the
+    /// connection `max_send_buffer_per_connection` (a single chunk is always taken
+    /// when the buffer is empty, so one large message can still go); an
+    /// [`Event::Writable`] follows once it drains.
     pub fn send_data(
         &mut self,
         stream: StreamId,
         data: Bytes,
         end_stream: bool,
     ) -> Result<(), UserError> {
+        self.send_data_parts(stream, &[data], end_stream)
+    }
+
+    /// [`send_data`](Self::send_data) for several chunks taken or refused as one,
+    /// such as a message's 5-octet prefix and its body, without joining them.
+    pub fn send_data_parts(
+        &mut self,
+        stream: StreamId,
+        parts: &[Bytes],
+        end_stream: bool,
+    ) -> Result<(), UserError> {
         self.check_open()?;
-        let limit = self.config.max_send_buffer_per_stream;
+        let len: usize = parts.iter().map(Bytes::len).sum();
+        let (stream_limit, conn_limit) = (
+            self.config.max_send_buffer_per_stream,
+            self.config.max_send_buffer_per_connection,
+        );
+        let conn_full = self.queued_total > 0 && self.queued_total + len > conn_limit;
         let s = self
             .streams
             .get_mut(&stream)
@@ -1317,8 +1386,15 @@ impl Connection {
                 state: s.state.name(),
             });
         }
-        if s.queued_bytes > 0 && s.queued_bytes + data.len() > limit {
+        if s.queued_bytes > 0 && s.queued_bytes + len > stream_limit {
             s.want_writable = true;
+            return Err(UserError::SendBufferFull(stream));
+        }
+        if conn_full {
+            s.want_writable = true;
+            if !self.blocked_writers.contains(&stream) {
+                self.blocked_writers.push(stream);
+            }
             return Err(UserError::SendBufferFull(stream));
         }
         s.state = s
@@ -1328,8 +1404,39 @@ impl Connection {
                 stream,
                 state: s.state.name(),
             })?;
-        s.queued_bytes += data.len();
-        self.enqueue(stream, Outbound::Data { data, end_stream });
+        s.queued_bytes += len;
+        self.queued_total += len;
+        let last = parts.len().saturating_sub(1);
+        for (i, data) in parts.iter().enumerate() {
+            let end_stream = end_stream && i == last;
+            self.enqueue(
+                stream,
+                Outbound::Data {
+                    data: data.clone(),
+                    end_stream,
+                },
+            );
+        }
+        if parts.is_empty() {
+            self.enqueue(
+                stream,
+                Outbound::Data {
+                    data: Bytes::new(),
+                    end_stream,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Resets the stream with `code` once everything queued on it has been sent:
+    /// the RST_STREAM(NO_ERROR) a gRPC server sends after early trailers.
+    pub fn reset_after_send(&mut self, stream: StreamId, code: ErrorCode) -> Result<(), UserError> {
+        self.check_open()?;
+        if !self.streams.contains_key(&stream) {
+            return Err(UserError::UnknownStream(stream));
+        }
+        self.enqueue(stream, Outbound::Reset(code));
         Ok(())
     }
 
@@ -1526,6 +1633,7 @@ impl Connection {
 
     fn remove_stream(&mut self, id: StreamId, closure: Closure) -> Stream {
         let stream = self.streams.remove(&id).expect("stream to remove");
+        self.queued_total -= stream.queued_bytes;
         if stream.local {
             self.active_local -= 1;
         } else {

@@ -52,6 +52,12 @@ pub enum Event {
         /// The stream.
         stream: StreamId,
     },
+    /// The peer sent a PING; the acknowledgement is already queued. Reported so
+    /// a keepalive policy can count the peer's pings.
+    Ping {
+        /// The opaque data.
+        payload: [u8; 8],
+    },
     /// The peer acknowledged one of our PINGs.
     PingAck {
         /// The opaque data we sent.
