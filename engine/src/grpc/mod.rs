@@ -3,6 +3,15 @@
 
 pub mod codec;
 pub mod compression;
+mod config;
+mod connection;
+mod error;
+mod event;
 pub mod metadata;
 pub mod status;
 pub mod timeout;
+
+pub use config::Config;
+pub use connection::{CallOptions, Connection};
+pub use error::CallError;
+pub use event::{CallId, Event, Request};

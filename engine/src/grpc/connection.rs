@@ -1,0 +1,1192 @@
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::codec::{self, MessageDecoder};
+use super::compression::{self, Encoding, EncodingSet};
+use super::metadata::Metadata;
+use super::status::{Code, Status};
+use super::timeout;
+use super::{CallError, CallId, Config, Event, Request};
+use crate::h2::{self, ErrorCode, Initiator, Role, StreamId};
+use crate::hpack::Header;
+
+/// Opaque data of our keepalive PINGs.
+const KEEPALIVE_PING: [u8; 8] = *b"keepaliv";
+
+/// Faster PINGs than `min_ping_interval` a server forgives (grpc-go's
+/// `maxPingStrikes`).
+const MAX_PING_STRIKES: u32 = 2;
+
+/// When no call is active and the policy does not permit pings then, grpc-go
+/// still tolerates one every two hours.
+const IDLE_PING_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
+
+/// What to do with a call whose state machine hit an error.
+struct CallFailure {
+    status: Status,
+    /// Reset the stream with this code (client) or answer with trailers (server).
+    reset: ErrorCode,
+}
+
+/// A gRPC connection, client or server, as a pure state machine over
+/// [`h2::Connection`].
+///
+/// The driving loop is the HTTP/2 one: [`receive`](Self::receive) what the
+/// transport read; drain [`poll_event`](Self::poll_event); drain
+/// [`poll_transmit`](Self::poll_transmit) into the write buffer; arm a timer for
+/// [`poll_timeout`](Self::poll_timeout) and call
+/// [`handle_timeout`](Self::handle_timeout) when it fires; tell
+/// [`transport_closed`](Self::transport_closed) when the socket dies; stop when
+/// [`is_closed`](Self::is_closed). Re-read `poll_timeout` after every call that
+/// takes `now`.
+///
+/// Server side of a call: [`Event::CallStarted`] → [`send_headers`](Self::send_headers)
+/// (optional) → [`send_message`](Self::send_message)* → [`finish`](Self::finish).
+/// Client side: [`start_call`](Self::start_call) → `send_message`* →
+/// [`close_send`](Self::close_send) → events until [`Event::Finished`].
+///
+/// Backpressure: `send_message` refuses with [`CallError::Full`] once a call or
+/// the connection holds its bound of unsent octets, and [`Event::Writable`]
+/// follows when it drains. Received messages return their flow-control credit
+/// only as the application takes them from `poll_event`, so a slow consumer
+/// slows its peer rather than growing memory.
+#[derive(Debug)]
+pub struct Connection {
+    h2: h2::Connection,
+    config: Config,
+    calls: HashMap<StreamId, Call>,
+    events: VecDeque<Queued>,
+    /// 5-octet message prefixes are cut from this buffer, one allocation for many.
+    prefixes: BytesMut,
+    created: Instant,
+    last_read: Instant,
+    /// When our keepalive PING must be answered by.
+    keepalive_deadline: Option<Instant>,
+    ping_strikes: u32,
+    last_peer_ping: Option<Instant>,
+    /// Server: since when no call has been active.
+    idle_since: Option<Instant>,
+    /// Server: when calls still running after `max_connection_age` are cut off.
+    age_grace_deadline: Option<Instant>,
+    going_away: bool,
+    /// The transport is gone or the keepalive failed: nothing more is sent.
+    dead: bool,
+}
+
+/// An event and the flow-control credit to return when the application takes it.
+#[derive(Debug)]
+struct Queued {
+    event: Event,
+    release: Option<(StreamId, u32)>,
+}
+
+#[derive(Debug)]
+struct Call {
+    decoder: MessageDecoder,
+    /// The peer's `grpc-encoding`, for its compressed messages.
+    recv_encoding: Option<Encoding>,
+    send_encoding: Encoding,
+    peer_accepts: EncodingSet,
+    deadline: Option<Instant>,
+    /// Server: response headers queued. Client: response headers received.
+    headers_done: bool,
+    /// Server: a message went out, so Trailers-Only is no longer possible.
+    sent_message: bool,
+    send_closed: bool,
+    recv_closed: bool,
+    /// Received DATA octets, and those whose credit went back to the peer.
+    received: u64,
+    released: u64,
+    /// Octets of whole messages queued as events, not yet taken.
+    held: u64,
+}
+
+impl Call {
+    fn new(max_recv: usize, send_encoding: Encoding, deadline: Option<Instant>) -> Self {
+        Call {
+            decoder: MessageDecoder::new(max_recv),
+            recv_encoding: None,
+            send_encoding,
+            peer_accepts: EncodingSet::all(),
+            deadline,
+            headers_done: false,
+            sent_message: false,
+            send_closed: false,
+            recv_closed: false,
+            received: 0,
+            released: 0,
+            held: 0,
+        }
+    }
+}
+
+impl Connection {
+    /// A server connection; the peer's preface is awaited.
+    pub fn server(config: Config, now: Instant) -> Self {
+        Self::new(Role::Server, config, now)
+    }
+
+    /// A client connection; our preface and SETTINGS are queued.
+    pub fn client(config: Config, now: Instant) -> Self {
+        Self::new(Role::Client, config, now)
+    }
+
+    fn new(role: Role, config: Config, now: Instant) -> Self {
+        Connection {
+            h2: h2::Connection::new(role, config.h2.clone(), now),
+            calls: HashMap::new(),
+            events: VecDeque::new(),
+            prefixes: BytesMut::new(),
+            created: now,
+            last_read: now,
+            keepalive_deadline: None,
+            ping_strikes: 0,
+            last_peer_ping: None,
+            idle_since: Some(now),
+            age_grace_deadline: None,
+            going_away: false,
+            dead: false,
+            config,
+        }
+    }
+
+    // ----- getters -----
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.h2.role()
+    }
+
+    /// Calls not yet ended.
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The HTTP/2 connection underneath, for its settings and state.
+    pub fn h2(&self) -> &h2::Connection {
+        &self.h2
+    }
+
+    /// Octets `call` may still queue before `send_message` says
+    /// [`CallError::Full`].
+    pub fn send_capacity(&self, call: CallId) -> usize {
+        self.h2.send_capacity(call.0)
+    }
+
+    /// Whether the connection is finished and the transport can be closed.
+    pub fn is_closed(&self) -> bool {
+        self.dead || self.h2.is_closed()
+    }
+
+    // ----- input -----
+
+    /// Processes octets read from the transport. A connection error is returned
+    /// (and every call ends); flush `poll_transmit` to send the GOAWAY, then close.
+    pub fn receive(&mut self, now: Instant, data: &[u8]) -> Result<(), h2::Error> {
+        if self.dead {
+            return Ok(());
+        }
+        self.last_read = now;
+        self.keepalive_deadline = None;
+        let result = self.h2.receive(now, data);
+        self.pump(now);
+        result
+    }
+
+    /// The transport closed or failed: every call ends (UNAVAILABLE for a
+    /// client's calls, CANCELLED for a server's).
+    pub fn transport_closed(&mut self) {
+        self.abort("transport closed");
+    }
+
+    fn abort(&mut self, why: &str) {
+        self.dead = true;
+        let mut ids: Vec<StreamId> = self.calls.keys().copied().collect();
+        ids.sort_unstable();
+        let code = match self.role() {
+            Role::Client => Code::Unavailable,
+            Role::Server => Code::Cancelled,
+        };
+        for id in ids {
+            self.end_call(id, Status::new(code, why));
+        }
+    }
+
+    /// Moves everything the HTTP/2 layer reported into gRPC events.
+    fn pump(&mut self, now: Instant) {
+        while let Some(event) = self.h2.poll_event() {
+            match event {
+                h2::Event::Headers {
+                    stream,
+                    headers,
+                    end_stream,
+                } => match self.role() {
+                    Role::Server => self.server_headers(now, stream, headers, end_stream),
+                    Role::Client => self.client_headers(stream, headers, end_stream),
+                },
+                h2::Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => self.recv_data(stream, data, end_stream),
+                h2::Event::Reset {
+                    stream,
+                    code,
+                    initiator,
+                } => self.stream_reset(now, stream, code, initiator),
+                h2::Event::Writable { stream } => {
+                    if self.calls.contains_key(&stream) {
+                        self.push(Event::Writable {
+                            call: CallId(stream),
+                        });
+                    }
+                }
+                h2::Event::Ping { .. } => self.peer_pinged(now),
+                h2::Event::PingAck { payload } => {
+                    if payload == KEEPALIVE_PING {
+                        self.keepalive_deadline = None;
+                    }
+                }
+                h2::Event::GoAway { code, .. } => {
+                    self.going_away = true;
+                    self.push(Event::GoAway { code });
+                }
+            }
+        }
+        self.update_idle(now);
+    }
+
+    fn server_headers(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        headers: Vec<Header>,
+        end_stream: bool,
+    ) {
+        if let Some(call) = self.calls.get_mut(&id) {
+            // Client trailers are unusual but legal: they only end its side.
+            if end_stream {
+                call.recv_closed = true;
+                self.half_closed(id);
+            }
+            return;
+        }
+        let request = match self.parse_request(now, &headers) {
+            Ok(request) => request,
+            Err(Rejection::Http(status)) => {
+                let headers = vec![Header::new(":status", status.to_string())];
+                self.reject(id, headers, end_stream);
+                return;
+            }
+            Err(Rejection::Grpc(status)) => {
+                let mut headers = trailers_only_head();
+                if status.code() == Code::Unimplemented {
+                    headers.push(Header::new(
+                        "grpc-accept-encoding",
+                        self.config.accept_encodings.to_header_value(),
+                    ));
+                }
+                status.to_headers(&mut headers);
+                self.reject(id, headers, end_stream);
+                return;
+            }
+        };
+        let send_encoding = if request.accept_encodings.contains(self.config.send_encoding) {
+            self.config.send_encoding
+        } else {
+            Encoding::Identity
+        };
+        let mut call = Call::new(
+            self.config.max_recv_message_size,
+            send_encoding,
+            request.deadline,
+        );
+        call.recv_encoding = Some(request.encoding);
+        call.peer_accepts = request.accept_encodings;
+        call.recv_closed = end_stream;
+        self.calls.insert(id, call);
+        self.push(Event::CallStarted {
+            call: CallId(id),
+            request,
+        });
+        if end_stream {
+            self.half_closed(id);
+        }
+    }
+
+    /// Answers a request that never becomes a call.
+    fn reject(&mut self, id: StreamId, headers: Vec<Header>, end_stream: bool) {
+        if self.h2.send_headers(id, headers, true).is_ok() && !end_stream {
+            let _ = self.h2.reset_after_send(id, ErrorCode::NO_ERROR);
+        }
+    }
+
+    fn parse_request(&self, now: Instant, headers: &[Header]) -> Result<Request, Rejection> {
+        let field = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.name == name.as_bytes())
+                .map(|h| &h.value[..])
+        };
+        if field(":method") != Some(b"POST") {
+            return Err(Rejection::Http(405));
+        }
+        let content_type = field("content-type").unwrap_or_default();
+        if !is_grpc_content_type(content_type) {
+            return Err(Rejection::Http(415));
+        }
+        let path = field(":path").unwrap_or_default();
+        let path = std::str::from_utf8(path)
+            .ok()
+            .filter(|p| valid_path(p))
+            .ok_or_else(|| {
+                Rejection::Grpc(Status::new(Code::Unimplemented, "malformed method name"))
+            })?;
+        if field("te") != Some(b"trailers") {
+            return Err(Rejection::Grpc(Status::new(
+                Code::Internal,
+                "the request lacks \"te: trailers\"",
+            )));
+        }
+        let timeout = match field("grpc-timeout") {
+            None => None,
+            Some(value) => Some(timeout::parse(value).map_err(|e| {
+                Rejection::Grpc(Status::new(
+                    Code::Internal,
+                    format!("malformed grpc-timeout: {e}"),
+                ))
+            })?),
+        };
+        let encoding = match field("grpc-encoding") {
+            None => Encoding::Identity,
+            Some(name) => Encoding::from_name(name)
+                .filter(|e| self.config.accept_encodings.contains(*e))
+                .ok_or_else(|| {
+                    Rejection::Grpc(Status::new(
+                        Code::Unimplemented,
+                        format!(
+                            "grpc-encoding \"{}\" is not supported; accepted: {}",
+                            String::from_utf8_lossy(name),
+                            self.config.accept_encodings.to_header_value()
+                        ),
+                    ))
+                })?,
+        };
+        let accept_encodings = field("grpc-accept-encoding")
+            .map(EncodingSet::parse)
+            .unwrap_or_default();
+        let metadata = Metadata::from_headers(headers)
+            .map_err(|e| Rejection::Grpc(Status::new(Code::Internal, e.to_string())))?;
+        Ok(Request {
+            path: path.to_owned(),
+            authority: field(":authority").map(|a| String::from_utf8_lossy(a).into_owned()),
+            content_type: String::from_utf8_lossy(content_type).into_owned(),
+            metadata,
+            timeout,
+            deadline: timeout.map(|t| {
+                now.checked_add(t)
+                    .unwrap_or(now + Duration::from_secs(1 << 40))
+            }),
+            encoding,
+            accept_encodings,
+            peer_settings: self.h2.peer_settings(),
+        })
+    }
+
+    fn client_headers(&mut self, id: StreamId, headers: Vec<Header>, end_stream: bool) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let http_status = headers
+            .iter()
+            .find(|h| h.name == ":status")
+            .and_then(|h| std::str::from_utf8(&h.value).ok()?.parse::<u16>().ok());
+        if !call.headers_done {
+            if http_status.is_some_and(|s| (100..200).contains(&s)) {
+                return;
+            }
+            call.headers_done = true;
+            if http_status != Some(200) {
+                let code = Code::from_http_status(http_status.unwrap_or(0));
+                let status = Status::new(
+                    code,
+                    format!("unexpected HTTP status {}", http_status.unwrap_or(0)),
+                );
+                return self.fail_call(
+                    id,
+                    CallFailure {
+                        status,
+                        reset: ErrorCode::CANCEL,
+                    },
+                );
+            }
+            let content_type = headers
+                .iter()
+                .find(|h| h.name == "content-type")
+                .map(|h| &h.value[..])
+                .unwrap_or_default();
+            if !is_grpc_content_type(content_type) {
+                let status = Status::new(
+                    Code::Unknown,
+                    format!(
+                        "invalid content-type {:?}",
+                        String::from_utf8_lossy(content_type)
+                    ),
+                );
+                return self.fail_call(
+                    id,
+                    CallFailure {
+                        status,
+                        reset: ErrorCode::CANCEL,
+                    },
+                );
+            }
+            if let Some(name) = headers.iter().find(|h| h.name == "grpc-encoding") {
+                call.recv_encoding = Encoding::from_name(&name.value);
+                if call.recv_encoding.is_none() {
+                    let status = Status::new(
+                        Code::Internal,
+                        format!(
+                            "unsupported grpc-encoding {:?}",
+                            String::from_utf8_lossy(&name.value)
+                        ),
+                    );
+                    return self.fail_call(
+                        id,
+                        CallFailure {
+                            status,
+                            reset: ErrorCode::CANCEL,
+                        },
+                    );
+                }
+            }
+            if !end_stream {
+                match Metadata::from_headers(&headers) {
+                    Ok(metadata) => self.push(Event::Headers {
+                        call: CallId(id),
+                        metadata,
+                    }),
+                    Err(e) => {
+                        let status = Status::new(Code::Internal, e.to_string());
+                        self.fail_call(
+                            id,
+                            CallFailure {
+                                status,
+                                reset: ErrorCode::CANCEL,
+                            },
+                        );
+                    }
+                }
+                return;
+            }
+        }
+        if !end_stream {
+            return;
+        }
+        // Trailers, or a Trailers-Only response.
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.recv_closed = true;
+            if let Err(e) = call.decoder.finish() {
+                let status = Status::new(Code::Internal, e.to_string());
+                return self.fail_call(
+                    id,
+                    CallFailure {
+                        status,
+                        reset: ErrorCode::CANCEL,
+                    },
+                );
+            }
+        }
+        let status = Status::from_headers(&headers)
+            .unwrap_or_else(|| Status::new(Code::Unknown, "the server sent no grpc-status"));
+        let trailers = Metadata::from_headers(&headers).unwrap_or_default();
+        self.finish_client_call(id, status, trailers);
+    }
+
+    /// A client call got its trailers: if we are still sending, stop the stream.
+    fn finish_client_call(&mut self, id: StreamId, status: Status, trailers: Metadata) {
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
+        if !call.send_closed {
+            let _ = self.h2.reset(id, ErrorCode::NO_ERROR);
+        }
+        self.push(Event::Finished {
+            call: CallId(id),
+            status,
+            trailers,
+        });
+    }
+
+    fn recv_data(&mut self, id: StreamId, data: Bytes, end_stream: bool) {
+        let len = data.len() as u32;
+        let Some(call) = self.calls.get_mut(&id) else {
+            // The call is over; its late data still owes the connection credit.
+            self.h2.release_capacity(id, len);
+            return;
+        };
+        call.received += u64::from(len);
+        call.decoder.push(data);
+        let mut failure = None;
+        let mut messages = Vec::new();
+        loop {
+            match call.decoder.next_message() {
+                Ok(Some(raw)) => {
+                    let wire = raw.wire_len() as u32;
+                    match decode_body(call, raw, self.config.max_recv_message_size) {
+                        Ok(message) => {
+                            call.held += u64::from(wire);
+                            messages.push((message, wire));
+                        }
+                        Err(status) => {
+                            failure = Some(status);
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(codec_status(&e));
+                    break;
+                }
+            }
+        }
+        // Octets of a message still incomplete go back at once: the message size
+        // limit bounds them, and holding them could deadlock a message larger
+        // than the window.
+        let release = call.received - call.held - call.released;
+        call.released += release;
+        if release > 0 {
+            self.h2.release_capacity(id, release as u32);
+        }
+        for (message, wire) in messages {
+            self.events.push_back(Queued {
+                event: Event::Message {
+                    call: CallId(id),
+                    message,
+                },
+                release: Some((id, wire)),
+            });
+        }
+        if let Some(status) = failure {
+            return self.fail_call(
+                id,
+                CallFailure {
+                    status,
+                    reset: ErrorCode::CANCEL,
+                },
+            );
+        }
+        if end_stream {
+            let Some(call) = self.calls.get_mut(&id) else {
+                return;
+            };
+            call.recv_closed = true;
+            if let Err(e) = call.decoder.finish() {
+                let status = Status::new(Code::Internal, e.to_string());
+                return self.fail_call(
+                    id,
+                    CallFailure {
+                        status,
+                        reset: ErrorCode::CANCEL,
+                    },
+                );
+            }
+            match self.role() {
+                Role::Server => self.half_closed(id),
+                // DATA with END_STREAM: the server never sent trailers.
+                Role::Client => {
+                    let status = Status::new(
+                        Code::Internal,
+                        "the server closed the stream without sending trailers",
+                    );
+                    self.finish_client_call(id, status, Metadata::new());
+                }
+            }
+        }
+    }
+
+    fn half_closed(&mut self, id: StreamId) {
+        self.push(Event::HalfClosed { call: CallId(id) });
+    }
+
+    fn stream_reset(&mut self, now: Instant, id: StreamId, code: ErrorCode, initiator: Initiator) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let status = if self.h2.error().is_some() {
+            // The whole connection failed.
+            match self.role() {
+                Role::Client => Status::new(Code::Unavailable, "the connection failed"),
+                Role::Server => Status::new(Code::Cancelled, "the connection failed"),
+            }
+        } else if code == ErrorCode::CANCEL && call.deadline.is_some_and(|d| now >= d) {
+            Status::new(Code::DeadlineExceeded, "deadline exceeded")
+        } else {
+            let who = match initiator {
+                Initiator::Local => "we",
+                Initiator::Remote => "the peer",
+            };
+            match self.role() {
+                Role::Server if initiator == Initiator::Remote => Status::new(
+                    Code::Cancelled,
+                    format!("the client reset the stream with {code}"),
+                ),
+                _ => Status::new(
+                    Code::from_reset(code),
+                    format!("{who} reset the stream with {code}"),
+                ),
+            }
+        };
+        self.end_call(id, status);
+    }
+
+    /// Ends a call with a terminal event and forgets it.
+    fn end_call(&mut self, id: StreamId, status: Status) {
+        if self.calls.remove(&id).is_none() {
+            return;
+        }
+        let call = CallId(id);
+        self.push(match self.role() {
+            Role::Client => Event::Finished {
+                call,
+                status,
+                trailers: Metadata::new(),
+            },
+            Role::Server => Event::Cancelled { call, status },
+        });
+    }
+
+    /// A call broke a rule or a limit: the server answers with the status, the
+    /// client resets the stream; the application gets the terminal event.
+    fn fail_call(&mut self, id: StreamId, failure: CallFailure) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        match self.role() {
+            Role::Server => {
+                let mut headers = if call.headers_done {
+                    Vec::new()
+                } else {
+                    trailers_only_head()
+                };
+                failure.status.to_headers(&mut headers);
+                let recv_closed = call.recv_closed;
+                if self.h2.send_headers(id, headers, true).is_err() {
+                    let _ = self.h2.reset(id, ErrorCode::INTERNAL_ERROR);
+                } else if !recv_closed {
+                    let _ = self.h2.reset_after_send(id, ErrorCode::NO_ERROR);
+                }
+            }
+            Role::Client => {
+                let _ = self.h2.reset(id, failure.reset);
+            }
+        }
+        self.end_call(id, failure.status);
+    }
+
+    fn peer_pinged(&mut self, now: Instant) {
+        if self.role() != Role::Server {
+            return;
+        }
+        let interval = if self.calls.is_empty() && !self.config.keepalive_permit_without_calls {
+            IDLE_PING_INTERVAL.max(self.config.min_ping_interval)
+        } else {
+            self.config.min_ping_interval
+        };
+        if self
+            .last_peer_ping
+            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        {
+            self.ping_strikes += 1;
+            if self.ping_strikes > MAX_PING_STRIKES {
+                let _ = self.h2.go_away(
+                    ErrorCode::ENHANCE_YOUR_CALM,
+                    Bytes::from_static(b"too_many_pings"),
+                );
+                self.abort("the client sent too many pings");
+            }
+        }
+        self.last_peer_ping = Some(now);
+    }
+
+    fn update_idle(&mut self, now: Instant) {
+        if self.calls.is_empty() {
+            self.idle_since.get_or_insert(now);
+        } else {
+            self.idle_since = None;
+        }
+    }
+
+    // ----- timers -----
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.dead {
+            return None;
+        }
+        let mut next = self.h2.poll_timeout();
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for call in self.calls.values() {
+            consider(call.deadline);
+        }
+        consider(self.keepalive_deadline);
+        consider(self.next_keepalive_ping());
+        if !self.going_away {
+            if let (Some(idle), Some(since)) = (self.config.max_connection_idle, self.idle_since) {
+                consider(Some(since + idle));
+            }
+            consider(self.config.max_connection_age.map(|age| self.created + age));
+        }
+        consider(self.age_grace_deadline);
+        next
+    }
+
+    fn next_keepalive_ping(&self) -> Option<Instant> {
+        let time = self.config.keepalive_time?;
+        if self.keepalive_deadline.is_some()
+            || (self.calls.is_empty() && !self.config.keepalive_permit_without_calls)
+        {
+            return None;
+        }
+        Some(self.last_read + time)
+    }
+
+    /// Acts on every timer due at `now`: call deadlines, keepalive, connection
+    /// idle and age limits, and the HTTP/2 layer's own.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.dead {
+            return;
+        }
+        self.h2.handle_timeout(now);
+        self.pump(now);
+        let mut expired: Vec<StreamId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.deadline.is_some_and(|d| now >= d))
+            .map(|(id, _)| *id)
+            .collect();
+        expired.sort_unstable();
+        for id in expired {
+            // Both sides reset with CANCEL; the client builds DEADLINE_EXCEEDED
+            // itself, the server's handler sees the call cancelled with it.
+            let _ = self.h2.reset(id, ErrorCode::CANCEL);
+            self.end_call(id, Status::new(Code::DeadlineExceeded, "deadline exceeded"));
+        }
+        if self.keepalive_deadline.is_some_and(|d| now >= d) {
+            self.abort("keepalive ping unanswered");
+            return;
+        }
+        if self.next_keepalive_ping().is_some_and(|t| now >= t)
+            && self.h2.ping(KEEPALIVE_PING).is_ok()
+        {
+            self.keepalive_deadline = Some(now + self.config.keepalive_timeout);
+        }
+        if !self.going_away {
+            let idle = matches!(
+                (self.config.max_connection_idle, self.idle_since),
+                (Some(limit), Some(since)) if now >= since + limit
+            );
+            let aged = self
+                .config
+                .max_connection_age
+                .is_some_and(|age| now >= self.created + age);
+            if idle || aged {
+                self.shutdown();
+                if aged {
+                    self.age_grace_deadline = self.config.max_connection_age_grace.map(|g| now + g);
+                }
+            }
+        }
+        if self.age_grace_deadline.is_some_and(|d| now >= d) {
+            self.age_grace_deadline = None;
+            let _ = self
+                .h2
+                .go_away(ErrorCode::NO_ERROR, Bytes::from_static(b"max_age"));
+            self.abort("max connection age reached");
+        }
+        self.update_idle(now);
+    }
+
+    // ----- output -----
+
+    /// The next event. Taking a [`Event::Message`] returns its flow-control credit.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let queued = self.events.pop_front()?;
+        if let Some((id, wire)) = queued.release {
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.held -= u64::from(wire);
+                call.released += u64::from(wire);
+            }
+            self.h2.release_capacity(id, wire);
+        }
+        Some(queued.event)
+    }
+
+    /// Appends bytes to write to `buf`; call until it returns 0.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        if self.dead {
+            return 0;
+        }
+        let n = self.h2.poll_transmit(buf);
+        // Writable events surface from transmission.
+        if n > 0 {
+            self.pump_writable();
+        }
+        n
+    }
+
+    /// Transmission only ever produces `Writable` events in the HTTP/2 layer.
+    fn pump_writable(&mut self) {
+        while let Some(event) = self.h2.poll_event() {
+            match event {
+                h2::Event::Writable { stream } if self.calls.contains_key(&stream) => {
+                    self.push(Event::Writable {
+                        call: CallId(stream),
+                    });
+                }
+                h2::Event::Writable { .. } => {}
+                other => debug_assert!(false, "unexpected event from transmission: {other:?}"),
+            }
+        }
+    }
+
+    fn push(&mut self, event: Event) {
+        self.events.push_back(Queued {
+            event,
+            release: None,
+        });
+    }
+
+    // ----- calls -----
+
+    /// Client: starts a call. The request headers are queued; send messages and
+    /// then [`close_send`](Self::close_send).
+    pub fn start_call(&mut self, now: Instant, options: CallOptions) -> Result<CallId, CallError> {
+        if self.role() != Role::Client {
+            return Err(CallError::WrongRole);
+        }
+        if self.dead {
+            return Err(CallError::Closed);
+        }
+        if !valid_path(&options.path) {
+            return Err(CallError::InvalidPath(options.path));
+        }
+        let mut headers = vec![
+            Header::new(":method", "POST"),
+            Header::new(":scheme", self.config.scheme.clone()),
+            Header::new(":path", options.path),
+            Header::new(
+                ":authority",
+                options
+                    .authority
+                    .unwrap_or_else(|| self.config.authority.clone()),
+            ),
+            Header::new("te", "trailers"),
+            Header::new("content-type", "application/grpc"),
+            Header::new("user-agent", self.config.user_agent.clone()),
+        ];
+        let deadline = match (options.deadline, options.timeout) {
+            (Some(d), Some(t)) => Some(d.min(now + t)),
+            (d, t) => d.or_else(|| t.map(|t| now + t)),
+        };
+        if let Some(deadline) = deadline {
+            let remaining = deadline.saturating_duration_since(now);
+            headers.push(Header::new("grpc-timeout", timeout::format(remaining)));
+        }
+        let encoding = options.encoding.unwrap_or(self.config.send_encoding);
+        if encoding != Encoding::Identity {
+            headers.push(Header::new("grpc-encoding", encoding.name()));
+        }
+        headers.push(Header::new(
+            "grpc-accept-encoding",
+            self.config.accept_encodings.to_header_value(),
+        ));
+        options.metadata.to_headers(&mut headers);
+        let id = self.h2.open_stream(headers, false)?;
+        let mut call = Call::new(self.config.max_recv_message_size, encoding, deadline);
+        call.headers_done = false;
+        self.calls.insert(id, call);
+        self.update_idle(now);
+        Ok(CallId(id))
+    }
+
+    /// Server: sends the response headers with initial metadata. Optional: the
+    /// first message or `finish` sends them when needed.
+    pub fn send_headers(&mut self, call: CallId, metadata: &Metadata) -> Result<(), CallError> {
+        if self.role() != Role::Server {
+            return Err(CallError::WrongRole);
+        }
+        let accept = self.config.accept_encodings.to_header_value();
+        let c = self.call_mut(call)?;
+        if c.headers_done {
+            return Err(CallError::HeadersAlreadySent(call));
+        }
+        let mut headers = vec![
+            Header::new(":status", "200"),
+            Header::new("content-type", "application/grpc"),
+        ];
+        if c.send_encoding != Encoding::Identity {
+            headers.push(Header::new("grpc-encoding", c.send_encoding.name()));
+        }
+        headers.push(Header::new("grpc-accept-encoding", accept));
+        metadata.to_headers(&mut headers);
+        c.headers_done = true;
+        self.h2.send_headers(call.0, headers, false)?;
+        self.ping_strikes = 0;
+        Ok(())
+    }
+
+    /// Chooses how this call's messages are compressed from now on (server:
+    /// before the response headers go out). The peer must accept the encoding.
+    pub fn set_send_encoding(&mut self, call: CallId, encoding: Encoding) -> Result<(), CallError> {
+        let role = self.role();
+        let c = self.call_mut(call)?;
+        if !c.peer_accepts.contains(encoding) {
+            return Err(CallError::EncodingNotAccepted(encoding));
+        }
+        if role == Role::Server && c.headers_done {
+            return Err(CallError::HeadersAlreadySent(call));
+        }
+        if role == Role::Client && encoding != c.send_encoding {
+            // The request headers already named the call's encoding.
+            return Err(CallError::HeadersAlreadySent(call));
+        }
+        c.send_encoding = encoding;
+        Ok(())
+    }
+
+    /// Sends one message, compressed with the call's encoding if it has one.
+    pub fn send_message(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        self.send_message_with(call, message, true)
+    }
+
+    /// Sends one message; `compress: false` sends it uncompressed even in a
+    /// compressed call (per-message choice).
+    pub fn send_message_with(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+        compress: bool,
+    ) -> Result<(), CallError> {
+        if self.role() == Role::Server && !self.call_mut(call)?.headers_done {
+            self.send_headers(call, &Metadata::new())?;
+        }
+        let max = self.config.max_send_message_size;
+        let c = self.call_mut(call)?;
+        if c.send_closed {
+            return Err(CallError::SendClosed(call));
+        }
+        if message.len() > max {
+            return Err(CallError::MessageTooLarge {
+                len: message.len(),
+                max,
+            });
+        }
+        let encoding = c.send_encoding;
+        let (compressed, body) = if compress && encoding != Encoding::Identity {
+            let mut out = Vec::new();
+            compression::compress(encoding, &message, &mut out)
+                .map_err(|e| CallError::Compression(e.to_string()))?;
+            (true, Bytes::from(out))
+        } else {
+            (false, message)
+        };
+        let prefix = codec::encode_prefix(compressed, body.len()).map_err(|_| {
+            CallError::MessageTooLarge {
+                len: body.len(),
+                max: u32::MAX as usize,
+            }
+        })?;
+        if self.prefixes.capacity() < codec::PREFIX_LEN {
+            self.prefixes.reserve(4096);
+        }
+        self.prefixes.extend_from_slice(&prefix);
+        let prefix = self.prefixes.split().freeze();
+        match self.h2.send_data_parts(call.0, &[prefix, body], false) {
+            Ok(()) => {}
+            Err(h2::UserError::SendBufferFull(_)) => return Err(CallError::Full(call)),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            c.sent_message = true;
+        }
+        self.ping_strikes = 0;
+        Ok(())
+    }
+
+    /// Client: half-closes, telling the server no more messages follow.
+    pub fn close_send(&mut self, call: CallId) -> Result<(), CallError> {
+        if self.role() != Role::Client {
+            return Err(CallError::WrongRole);
+        }
+        let c = self.call_mut(call)?;
+        if c.send_closed {
+            return Ok(());
+        }
+        c.send_closed = true;
+        self.h2.send_data(call.0, Bytes::new(), true)?;
+        Ok(())
+    }
+
+    /// Server: ends the call with a status and trailing metadata. Before any
+    /// message this is a Trailers-Only response. If the client is still sending,
+    /// RST_STREAM(NO_ERROR) follows the trailers.
+    pub fn finish(
+        &mut self,
+        call: CallId,
+        status: &Status,
+        trailers: &Metadata,
+    ) -> Result<(), CallError> {
+        if self.role() != Role::Server {
+            return Err(CallError::WrongRole);
+        }
+        let c = self.call_mut(call)?;
+        let mut headers = if c.headers_done {
+            Vec::new()
+        } else {
+            trailers_only_head()
+        };
+        status.to_headers(&mut headers);
+        trailers.to_headers(&mut headers);
+        let recv_closed = c.recv_closed;
+        self.h2.send_headers(call.0, headers, true)?;
+        if !recv_closed {
+            self.h2.reset_after_send(call.0, ErrorCode::NO_ERROR)?;
+        }
+        self.calls.remove(&call.0);
+        self.update_idle_now();
+        Ok(())
+    }
+
+    /// Cancels a call: RST_STREAM(CANCEL). A client gets
+    /// [`Event::Finished`] with CANCELLED; a server's call just ends.
+    pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
+        self.call_mut(call)?;
+        let _ = self.h2.reset(call.0, ErrorCode::CANCEL);
+        match self.role() {
+            Role::Client => self.end_call(
+                call.0,
+                Status::new(Code::Cancelled, "cancelled by the client"),
+            ),
+            Role::Server => {
+                self.calls.remove(&call.0);
+            }
+        }
+        self.update_idle_now();
+        Ok(())
+    }
+
+    /// Graceful shutdown: no new calls, running ones finish. A server sends
+    /// GOAWAY(2^31-1), a PING, and the final GOAWAY when the PING returns.
+    pub fn shutdown(&mut self) {
+        self.going_away = true;
+        let _ = self.h2.shutdown();
+    }
+
+    fn call_mut(&mut self, call: CallId) -> Result<&mut Call, CallError> {
+        self.calls
+            .get_mut(&call.0)
+            .ok_or(CallError::UnknownCall(call))
+    }
+
+    fn update_idle_now(&mut self) {
+        if self.calls.is_empty() && self.idle_since.is_none() {
+            // No clock here: the last read is the best "now" a mutator has.
+            self.idle_since = Some(self.last_read);
+        }
+    }
+}
+
+/// How a client call is started.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// Overrides the connection's `:authority`.
+    pub authority: Option<String>,
+    /// Request metadata.
+    pub metadata: Metadata,
+    /// Relative deadline, sent as `grpc-timeout`.
+    pub timeout: Option<Duration>,
+    /// Absolute deadline (the earlier of the two wins).
+    pub deadline: Option<Instant>,
+    /// Compression of this call's messages; the connection default otherwise.
+    pub encoding: Option<Encoding>,
+}
+
+impl CallOptions {
+    /// Options for a call to `path` with nothing else set.
+    pub fn new(path: impl Into<String>) -> Self {
+        CallOptions {
+            path: path.into(),
+            ..CallOptions::default()
+        }
+    }
+}
+
+enum Rejection {
+    /// Not gRPC at all: an HTTP status, no gRPC status (PROTOCOL-HTTP2.md).
+    Http(u16),
+    Grpc(Status),
+}
+
+fn trailers_only_head() -> Vec<Header> {
+    vec![
+        Header::new(":status", "200"),
+        Header::new("content-type", "application/grpc"),
+    ]
+}
+
+fn is_grpc_content_type(value: &[u8]) -> bool {
+    value == b"application/grpc"
+        || value.starts_with(b"application/grpc+")
+        || value.starts_with(b"application/grpc;")
+}
+
+/// `/Service/Method`, both parts non-empty.
+fn valid_path(path: &str) -> bool {
+    path.strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .is_some_and(|(service, method)| {
+            !service.is_empty() && !method.is_empty() && !method.contains('/')
+        })
+}
+
+fn decode_body(call: &Call, raw: codec::RawMessage, max: usize) -> Result<Bytes, Status> {
+    if !raw.compressed {
+        return Ok(raw.data);
+    }
+    match call.recv_encoding {
+        None | Some(Encoding::Identity) => Err(Status::new(
+            Code::Internal,
+            "a compressed message arrived without grpc-encoding",
+        )),
+        Some(encoding) => compression::decompress(encoding, &raw.data, max)
+            .map(Bytes::from)
+            .map_err(|e| match e {
+                compression::CompressionError::TooLarge { .. } => Status::new(
+                    Code::ResourceExhausted,
+                    format!("a decompressed message exceeds the limit of {max} octets"),
+                ),
+                other => Status::new(Code::Internal, format!("decompression failed: {other}")),
+            }),
+    }
+}
+
+fn codec_status(error: &codec::CodecError) -> Status {
+    match error {
+        codec::CodecError::MessageTooLarge { .. } => {
+            Status::new(Code::ResourceExhausted, error.to_string())
+        }
+        _ => Status::new(Code::Internal, error.to_string()),
+    }
+}
