@@ -134,7 +134,13 @@ impl FrameFactory {
 
     /// Like [`raw`](Self::raw) but with a length field that need not match the
     /// payload (only the low 24 bits of `length` are written).
-    pub fn raw_with_length(length: u32, kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    pub fn raw_with_length(
+        length: u32,
+        kind: u8,
+        flags: u8,
+        stream: u32,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut v = Vec::with_capacity(9 + payload.len());
         v.extend_from_slice(&length.to_be_bytes()[1..]);
         v.push(kind);
@@ -390,7 +396,11 @@ mod tests {
         let block = f.get_request();
         assert_eq!(&block[..2], &[0x3f, 0x61]);
         let block = f.get_request();
-        assert_ne!(block[0] & 0xe0, 0x20, "only the first block carries the update");
+        assert_ne!(
+            block[0] & 0xe0,
+            0x20,
+            "only the first block carries the update"
+        );
     }
 
     #[test]
@@ -405,7 +415,11 @@ mod tests {
     #[test]
     fn request_fields_in_h2spec_order() {
         let f = FrameFactory::new();
-        let names: Vec<_> = f.post_headers().into_iter().map(|h| (h.name, h.value)).collect();
+        let names: Vec<_> = f
+            .post_headers()
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect();
         assert_eq!(names[0], (":method".into(), "POST".into()));
         assert_eq!(names[1].0, ":scheme");
         assert_eq!(names[2].0, ":path");

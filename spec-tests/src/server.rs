@@ -280,10 +280,9 @@ impl TestServer {
                     self.respond(stream);
                 }
             }
-            Event::Reset { .. }
-            | Event::Writable { .. }
-            | Event::PingAck { .. }
-            | Event::GoAway { .. } => {}
+            // Resets, PINGs, GOAWAYs and flow events need no answer from
+            // this application.
+            _ => {}
         }
     }
 
@@ -391,10 +390,7 @@ impl TestServer {
 
     /// stream-err with alternatives ("X or Y").
     pub fn expect_stream_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
-        let expected = format!(
-            "RST_STREAM({0}) or GOAWAY({0}) or close",
-            names(codes)
-        );
+        let expected = format!("RST_STREAM({0}) or GOAWAY({0}) or close", names(codes));
         self.verdict(
             &expected,
             |f| match f {
@@ -571,7 +567,10 @@ impl Default for TestServer {
 
 /// The default response body: `len` octets of `a`..`z`.
 pub fn body_of(len: usize) -> Bytes {
-    (0..len).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+    (0..len)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 fn merge_settings(into: &mut Settings, s: &Settings) {
@@ -602,7 +601,13 @@ fn names(codes: &[ErrorCode]) -> String {
 
 /// A one-line summary of a frame the server sent.
 pub fn describe(frame: &Frame) -> String {
-    let flag = |on: bool, name: &str| if on { format!(", {name}") } else { String::new() };
+    let flag = |on: bool, name: &str| {
+        if on {
+            format!(", {name}")
+        } else {
+            String::new()
+        }
+    };
     match frame {
         Frame::Data(d) => format!(
             "DATA(stream {}, len {}{})",
@@ -620,7 +625,10 @@ pub fn describe(frame: &Frame) -> String {
         Frame::RstStream(r) => format!("RST_STREAM(stream {}, {})", r.stream_id, r.error_code),
         Frame::Settings(s) if s.ack => "SETTINGS(ACK)".to_owned(),
         Frame::Settings(s) => format!("SETTINGS({s:?})"),
-        Frame::PushPromise(p) => format!("PUSH_PROMISE(stream {}, promised {})", p.stream_id, p.promised_id),
+        Frame::PushPromise(p) => format!(
+            "PUSH_PROMISE(stream {}, promised {})",
+            p.stream_id, p.promised_id
+        ),
         Frame::Ping(p) => format!("PING({}{:?})", if p.ack { "ACK, " } else { "" }, p.payload),
         Frame::GoAway(g) => format!(
             "GOAWAY(last {}, {}, {:?})",
@@ -628,12 +636,86 @@ pub fn describe(frame: &Frame) -> String {
             g.error_code,
             String::from_utf8_lossy(&g.debug_data)
         ),
-        Frame::WindowUpdate(w) => format!("WINDOW_UPDATE(stream {}, +{})", w.stream_id, w.increment),
+        Frame::WindowUpdate(w) => {
+            format!("WINDOW_UPDATE(stream {}, +{})", w.stream_id, w.increment)
+        }
         Frame::Continuation(c) => format!(
             "CONTINUATION(stream {}{})",
             c.stream_id,
             flag(c.end_headers, "END_HEADERS")
         ),
         Frame::Unknown(u) => format!("UNKNOWN(type {:#x}, stream {})", u.kind, u.stream_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_records_server_settings() {
+        let s = TestServer::new();
+        let settings = s.server_settings();
+        assert!(!settings.ack);
+        assert!(settings.max_concurrent_streams.is_some());
+        assert!(s.receive_error().is_none());
+        assert!(!s.is_closed());
+    }
+
+    #[test]
+    fn a_request_gets_headers_and_the_body() {
+        let mut s = TestServer::with_body(10);
+        let block = s.factory.get_request();
+        s.send(&FrameFactory::headers(1, &block, true));
+        let frames = s.frames();
+        assert!(
+            matches!(&frames[..], [Frame::Headers(h), Frame::Data(d)]
+                if h.stream_id == StreamId::new(1) && !h.end_stream
+                    && d.data.len() == 10 && d.end_stream),
+            "{:?}",
+            frames.iter().map(describe).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn verdicts_fail_on_the_wrong_reaction() {
+        let mut s = TestServer::new();
+        let block = s.factory.get_request();
+        s.send(&FrameFactory::headers(1, &block, true));
+        let err = s.expect_conn_error(ErrorCode::PROTOCOL_ERROR).unwrap_err();
+        assert!(err.contains("HEADERS(stream 1"), "{err}");
+        assert!(err.contains("timeout"), "{err}");
+        assert!(
+            s.expect_response_headers(1).is_err(),
+            "frames were consumed"
+        );
+        s.send(&FrameFactory::ping(*b"abcdefgh", false));
+        assert!(s.expect_ping_ack(*b"12345678").is_err());
+        s.send(&FrameFactory::ping(*b"abcdefgh", false));
+        s.expect_ping_ack(*b"abcdefgh").unwrap();
+        assert!(s.expect_close().is_err());
+    }
+
+    #[test]
+    fn close_passes_only_with_the_expected_code() {
+        let mut s = TestServer::new();
+        s.send(&FrameFactory::window_update(0, 0));
+        let err = s
+            .expect_conn_error(ErrorCode::FLOW_CONTROL_ERROR)
+            .unwrap_err();
+        assert!(err.contains("GOAWAY(last 0, PROTOCOL_ERROR"), "{err}");
+        assert!(s.is_closed());
+        // The GOAWAY was consumed; the close still carries PROTOCOL_ERROR.
+        s.expect_conn_error(ErrorCode::PROTOCOL_ERROR).unwrap();
+        s.expect_stream_error(ErrorCode::PROTOCOL_ERROR).unwrap();
+        s.expect_close().unwrap();
+    }
+
+    #[test]
+    fn waiting_for_the_timeout_does_not_trip_server_timers() {
+        let mut s = TestServer::new();
+        s.advance(WAIT_TIMEOUT * 4);
+        assert!(s.frames().is_empty());
+        assert!(!s.is_closed());
     }
 }

@@ -313,7 +313,11 @@ fn generic_3_10_1_continuation_frame() {
 fn generic_3_10_2_multiple_continuation_frames() {
     let mut s = TestServer::new();
     let block = s.factory.get_request();
-    assert!(block.len() > 10, "the request block is {} octets", block.len());
+    assert!(
+        block.len() > 10,
+        "the request block is {} octets",
+        block.len()
+    );
     let opts = HeadersOptions {
         end_stream: true,
         end_headers: false,

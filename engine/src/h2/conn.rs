@@ -155,6 +155,9 @@ struct Stream {
     want_writable: bool,
     /// Whether our HEADERS went out, so the peer knows the stream.
     headers_sent: bool,
+    /// Our request, or our final (non-1xx) response, is queued or sent; later
+    /// blocks are trailers.
+    final_headers_queued: bool,
     /// Whether the application has seen the stream (opened it or got its headers).
     announced: bool,
     /// Final (non-1xx) headers received; later blocks are trailers.
@@ -857,7 +860,11 @@ impl Connection {
         if let Some(size) = settings.initial_window_size {
             let delta = i64::from(size) - i64::from(self.peer.initial_window_size);
             self.peer.initial_window_size = size;
-            for (id, stream) in &mut self.streams {
+            // In id order, so that the streams resume in the same order every run.
+            let mut ids: Vec<StreamId> = self.streams.keys().copied().collect();
+            ids.sort_unstable();
+            for id in ids {
+                let stream = self.streams.get_mut(&id).expect("listed stream");
                 if stream.send_window.apply_delta(delta).is_err() {
                     return Err(Error::connection(
                         ErrorCode::FLOW_CONTROL_ERROR,
@@ -866,7 +873,7 @@ impl Connection {
                 }
                 if delta > 0 && !stream.queue.is_empty() && !stream.in_send_ready {
                     stream.in_send_ready = true;
-                    self.send_ready.push_back(*id);
+                    self.send_ready.push_back(id);
                 }
             }
         }
@@ -1311,12 +1318,7 @@ impl Connection {
             .streams
             .get_mut(&stream)
             .ok_or(UserError::UnknownStream(stream))?;
-        let first_response = role == Role::Server
-            && !s.headers_sent
-            && !s
-                .queue
-                .iter()
-                .any(|o| matches!(o, Outbound::Headers { .. }));
+        let first_response = role == Role::Server && !s.final_headers_queued;
         let kind = if first_response {
             BlockKind::Response
         } else {
@@ -1330,6 +1332,7 @@ impl Connection {
         if informational && end_stream {
             return Err(UserError::Malformed("1xx response with END_STREAM"));
         }
+        s.final_headers_queued |= kind == BlockKind::Response && !informational;
         s.state = s
             .state
             .next(stream, Input::SendHeaders { end_stream })
@@ -1573,6 +1576,7 @@ impl Connection {
             in_send_ready: false,
             want_writable: false,
             headers_sent: false,
+            final_headers_queued: local,
             announced: false,
             got_headers: false,
             is_head: false,

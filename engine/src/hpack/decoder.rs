@@ -279,12 +279,13 @@ impl Decoder {
             self.table.set_max_size(size);
             smallest = Some(smallest.map_or(size, |s| s.min(size)));
         }
-        if let Some(required) = self.required_update.take() {
-            if !smallest.is_some_and(|s| s <= required) {
-                return Err(DecodeError::TableSizeUpdateMissing { max: required });
+        match (self.required_update.take(), smallest) {
+            (Some(required), Some(s)) if s > required => {
+                Err(DecodeError::TableSizeUpdateMissing { max: required })
             }
+            (Some(required), None) => Err(DecodeError::TableSizeUpdateMissing { max: required }),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The name and value at a 1-based HPACK index (RFC 7541 §2.3.3).
@@ -620,6 +621,18 @@ mod tests {
         let h = decode(&mut d, &block).unwrap();
         assert_eq!(h[0].value.len(), 32);
         assert_eq!(d.table_size(), 0);
+    }
+
+    #[test]
+    fn name_survives_eviction_of_its_own_entry() {
+        // RFC 7541 §4.4: the new entry may reference a name that the
+        // insertion itself evicts.
+        let mut d = Decoder::new(70);
+        decode(&mut d, &[0x40, 0x04, b'a', b'a', b'a', b'a', 0x01, b'b']).unwrap();
+        let h = decode(&mut d, &[0x7e, 0x02, b'c', b'c']).unwrap();
+        assert_eq!(h, [Header::new("aaaa", "cc")]);
+        assert_eq!(d.table_entries(), [Header::new("aaaa", "cc")]);
+        assert_eq!(d.table_size(), 38);
     }
 
     #[test]

@@ -400,6 +400,18 @@ mod tests {
     }
 
     #[test]
+    fn name_reference_to_an_entry_the_insertion_evicts() {
+        let mut e = Encoder::new();
+        e.set_index_policy(IndexPolicy::Always);
+        e.set_huffman_policy(HuffmanPolicy::Never);
+        e.set_max_table_size(70);
+        encode(&mut e, &[Header::new("aaaa", "b")]);
+        let out = encode(&mut e, &[Header::new("aaaa", "cc")]);
+        assert_eq!(out, [0x7e, 0x02, b'c', b'c']);
+        assert_eq!(e.table_entries(), [Header::new("aaaa", "cc")]);
+    }
+
+    #[test]
     fn shrinking_evicts_our_model_too() {
         let mut e = Encoder::new();
         e.set_huffman_policy(HuffmanPolicy::Never);

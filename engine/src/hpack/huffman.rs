@@ -51,10 +51,11 @@ pub fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), DecodeError> {
     for &octet in src {
         for nibble in [octet >> 4, octet & 0x0f] {
             let step: Step = DECODE[usize::from(state)][usize::from(nibble & 0x0f)];
-            if step.flags & EOS_SEEN != 0 {
-                return Err(HuffmanError::Eos.into());
-            }
-            if step.flags & EMIT != 0 {
+            // One test on the common path: most nibbles neither emit nor fail.
+            if step.flags & (EMIT | EOS_SEEN) != 0 {
+                if step.flags & EOS_SEEN != 0 {
+                    return Err(HuffmanError::Eos.into());
+                }
                 dst.push(step.symbol);
             }
             state = step.next;

@@ -11,7 +11,7 @@
 
 /// `(code, length in bits)` per symbol, code right-aligned; index 256 is EOS.
 ///
-/// A `const` because `const fn`s cannot read statics on our MSRV; runtime code
+/// A `const` for the table builder below to read at compile time; runtime code
 /// uses the [`ENCODE`] static so that the table exists once.
 const CODES: [(u32, u8); 257] = [
     (0x1ff8, 13),     // 0

@@ -165,7 +165,7 @@ impl From<Headers> for Frame {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{conn_err, decode, encode, raw, stream_err};
+    use super::super::test_util::{conn_err, decode, encode, raw};
     use super::*;
 
     #[test]
