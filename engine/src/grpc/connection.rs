@@ -1190,3 +1190,177 @@ fn codec_status(error: &codec::CodecError) -> Status {
         _ => Status::new(Code::Internal, error.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client and a server shuttling bytes in memory on virtual time.
+    struct Pair {
+        now: Instant,
+        client: Connection,
+        server: Connection,
+        client_events: Vec<Event>,
+        server_events: Vec<Event>,
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            let now = Instant::now();
+            Pair {
+                now,
+                client: Connection::client(Config::client(), now),
+                server: Connection::server(Config::server(), now),
+                client_events: Vec::new(),
+                server_events: Vec::new(),
+            }
+        }
+
+        fn drive(&mut self) {
+            for _ in 0..1000 {
+                let mut buf = Vec::new();
+                while self.client.poll_transmit(&mut buf) > 0 {}
+                let moved = !buf.is_empty();
+                self.server.receive(self.now, &buf).unwrap();
+                buf.clear();
+                while self.server.poll_transmit(&mut buf) > 0 {}
+                let moved = moved || !buf.is_empty();
+                self.client.receive(self.now, &buf).unwrap();
+                while let Some(e) = self.client.poll_event() {
+                    self.client_events.push(e);
+                }
+                while let Some(e) = self.server.poll_event() {
+                    self.server_events.push(e);
+                }
+                if !moved {
+                    return;
+                }
+            }
+            panic!("did not converge");
+        }
+    }
+
+    #[test]
+    fn unary_call_round_trip() {
+        let mut pair = Pair::new();
+        let mut md = Metadata::new();
+        md.insert("x-hello", "world").unwrap();
+        let call = pair
+            .client
+            .start_call(
+                pair.now,
+                CallOptions {
+                    metadata: md,
+                    timeout: Some(Duration::from_secs(5)),
+                    ..CallOptions::new("/pkg.Svc/Method")
+                },
+            )
+            .unwrap();
+        pair.client
+            .send_message(call, Bytes::from_static(b"ping"))
+            .unwrap();
+        pair.client.close_send(call).unwrap();
+        pair.drive();
+        let events = std::mem::take(&mut pair.server_events);
+        let Event::CallStarted {
+            call: scall,
+            request,
+        } = &events[0]
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!(request.service(), "pkg.Svc");
+        assert_eq!(request.method(), "Method");
+        assert_eq!(request.metadata.get("x-hello"), Some("world"));
+        assert_eq!(request.timeout, Some(Duration::from_secs(5)));
+        assert!(
+            matches!(&events[1], Event::Message { message, .. } if message == &Bytes::from_static(b"ping"))
+        );
+        assert!(matches!(&events[2], Event::HalfClosed { .. }));
+        let scall = *scall;
+        pair.server
+            .send_message(scall, Bytes::from_static(b"pong"))
+            .unwrap();
+        let mut trailers = Metadata::new();
+        trailers.insert_bin("x-t-bin", vec![0xab, 0xab]).unwrap();
+        pair.server
+            .finish(scall, &Status::new(Code::Ok, ""), &trailers)
+            .unwrap();
+        pair.drive();
+        let events = std::mem::take(&mut pair.client_events);
+        assert!(matches!(&events[0], Event::Headers { .. }), "{events:?}");
+        assert!(
+            matches!(&events[1], Event::Message { message, .. } if message == &Bytes::from_static(b"pong"))
+        );
+        let Event::Finished {
+            status, trailers, ..
+        } = &events[2]
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!(status.code(), Code::Ok);
+        assert_eq!(&trailers.get_bin("x-t-bin").unwrap()[..], &[0xab, 0xab]);
+        assert_eq!(pair.client.active_calls(), 0);
+        assert_eq!(pair.server.active_calls(), 0);
+        assert_eq!(pair.server.h2().active_streams(), 0);
+        assert_eq!(pair.client.h2().active_streams(), 0);
+    }
+
+    #[test]
+    fn trailers_only_error_and_unknown_path() {
+        let mut pair = Pair::new();
+        let call = pair
+            .client
+            .start_call(pair.now, CallOptions::new("/pkg.Svc/Fails"))
+            .unwrap();
+        pair.drive();
+        let Event::CallStarted { call: scall, .. } = pair.server_events[0].clone() else {
+            panic!()
+        };
+        pair.server
+            .finish(
+                scall,
+                &Status::new(Code::NotFound, "no such thing: \u{1F600} 100%"),
+                &Metadata::new(),
+            )
+            .unwrap();
+        pair.drive();
+        let Event::Finished {
+            call: c, status, ..
+        } = &pair.client_events[0]
+        else {
+            panic!("{:?}", pair.client_events)
+        };
+        assert_eq!(*c, call);
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "no such thing: \u{1F600} 100%");
+        assert_eq!(pair.client.h2().active_streams(), 0);
+        assert_eq!(pair.server.h2().active_streams(), 0);
+    }
+
+    #[test]
+    fn deadline_fires_on_both_sides() {
+        let mut pair = Pair::new();
+        let call = pair
+            .client
+            .start_call(
+                pair.now,
+                CallOptions {
+                    timeout: Some(Duration::from_millis(50)),
+                    ..CallOptions::new("/pkg.Svc/Slow")
+                },
+            )
+            .unwrap();
+        pair.drive();
+        assert!(matches!(pair.server_events[0], Event::CallStarted { .. }));
+        let deadline = pair.client.poll_timeout().unwrap();
+        pair.now = deadline;
+        pair.client.handle_timeout(pair.now);
+        pair.server.handle_timeout(pair.now);
+        pair.drive();
+        assert!(pair.client_events.iter().any(|e| matches!(e,
+            Event::Finished { call: c, status, .. } if *c == call && status.code() == Code::DeadlineExceeded)));
+        assert!(pair.server_events.iter().any(|e| matches!(e,
+            Event::Cancelled { status, .. } if status.code() == Code::DeadlineExceeded)));
+    }
+}
