@@ -512,7 +512,10 @@ pub fn trailers(fields: &[(&'static str, &'static str)]) -> Vec<Header> {
 pub fn body(events: &[Event], stream: StreamId) -> Vec<u8> {
     let mut out = Vec::new();
     for event in events {
-        if let Event::Data { stream: s, data, .. } = event {
+        if let Event::Data {
+            stream: s, data, ..
+        } = event
+        {
             if *s == stream {
                 out.extend_from_slice(data);
             }

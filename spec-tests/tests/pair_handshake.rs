@@ -139,7 +139,11 @@ fn a_peer_that_never_acks_gets_settings_timeout() {
     let error = pair.client().error().expect("the timer fired").clone();
     assert_eq!(error.code(), ErrorCode::SETTINGS_TIMEOUT);
     assert_eq!(error.reason(), &Reason::LocalSettingsTimeout);
-    assert_eq!(pair.client().poll_timeout(), None, "a failed connection has no timers");
+    assert_eq!(
+        pair.client().poll_timeout(),
+        None,
+        "a failed connection has no timers"
+    );
 
     // The GOAWAY reached the server.
     let server_events = pair.server_events();
@@ -163,8 +167,14 @@ fn a_peer_that_never_acks_gets_settings_timeout() {
     assert_eq!(goaways[0].error_code, ErrorCode::SETTINGS_TIMEOUT);
 
     assert!(pair.client().is_closed());
-    assert!(pair.server().is_closed(), "the server saw GOAWAY and has no streams");
-    assert!(pair.client().ping([1; 8]).is_err(), "a failed connection takes no work");
+    assert!(
+        pair.server().is_closed(),
+        "the server saw GOAWAY and has no streams"
+    );
+    assert!(
+        pair.client().ping([1; 8]).is_err(),
+        "a failed connection takes no work"
+    );
 }
 
 #[test]

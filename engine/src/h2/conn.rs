@@ -542,6 +542,11 @@ impl Connection {
                 return Err(local_misuse(e));
             }
         };
+        if !stream.got_headers {
+            // §8.1: a response starts with its final HEADERS, never with DATA.
+            self.release_connection(flow_len);
+            return Err(malformed(id, "DATA before the response HEADERS"));
+        }
         if let Err(e) = stream.recv_window.receive(flow_len) {
             self.release_connection(flow_len);
             return Err(Error::stream(
@@ -1388,6 +1393,9 @@ impl Connection {
                 stream,
                 state: s.state.name(),
             });
+        }
+        if !s.final_headers_queued {
+            return Err(UserError::HeadersFirst(stream));
         }
         if s.queued_bytes > 0 && s.queued_bytes + len > stream_limit {
             s.want_writable = true;

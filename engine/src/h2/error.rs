@@ -291,6 +291,9 @@ pub enum UserError {
         /// Its state.
         state: &'static str,
     },
+    /// A response must start with its final HEADERS before any DATA.
+    #[error("stream {0} must send its response headers before data")]
+    HeadersFirst(StreamId),
     /// The stream's send buffer is full; wait for [`Event::Writable`](super::Event::Writable).
     #[error("the send buffer of stream {0} is full")]
     SendBufferFull(StreamId),
