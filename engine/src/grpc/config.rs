@@ -20,6 +20,10 @@ pub struct Config {
     /// The encoding new calls compress with when the peer accepts it. Default
     /// identity (no compression).
     pub send_encoding: Encoding,
+    /// Return a message's flow-control credit when `poll_event` hands it out
+    /// (default). Off, the application calls `message_consumed` instead, when it
+    /// has really processed the message: for adapters that queue messages.
+    pub release_on_poll: bool,
     /// Client: `:scheme` of requests. Default "http".
     pub scheme: String,
     /// Client: `:authority` of requests unless a call names its own.
@@ -68,6 +72,7 @@ impl Config {
             max_send_message_size: usize::MAX,
             accept_encodings: EncodingSet::all(),
             send_encoding: Encoding::Identity,
+            release_on_poll: true,
             scheme: "http".into(),
             authority: "localhost".into(),
             user_agent: concat!("grpc-sansio/", env!("CARGO_PKG_VERSION")).into(),

@@ -101,6 +101,8 @@ struct Call {
     released: u64,
     /// Octets of whole messages queued as events, not yet taken.
     held: u64,
+    /// Credit of messages taken but not yet consumed (`release_on_poll` off).
+    unconsumed: VecDeque<u32>,
 }
 
 impl Call {
@@ -118,6 +120,7 @@ impl Call {
             received: 0,
             released: 0,
             held: 0,
+            unconsumed: VecDeque::new(),
         }
     }
 }
@@ -507,7 +510,7 @@ impl Connection {
 
     /// A client call got its trailers: if we are still sending, stop the stream.
     fn finish_client_call(&mut self, id: StreamId, status: Status, trailers: Metadata) {
-        let Some(call) = self.calls.remove(&id) else {
+        let Some(call) = self.remove_call(id) else {
             return;
         };
         if !call.send_closed {
@@ -645,7 +648,7 @@ impl Connection {
 
     /// Ends a call with a terminal event and forgets it.
     fn end_call(&mut self, id: StreamId, status: Status) {
-        if self.calls.remove(&id).is_none() {
+        if self.remove_call(id).is_none() {
             return;
         }
         let call = CallId(id);
@@ -817,18 +820,50 @@ impl Connection {
 
     // ----- output -----
 
-    /// The next event. Taking a [`Event::Message`] returns its flow-control credit.
+    /// The next event. Taking a [`Event::Message`] returns its flow-control
+    /// credit, unless `release_on_poll` is off: then
+    /// [`message_consumed`](Self::message_consumed) does.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let queued = self.events.pop_front()?;
         if let Some((id, wire)) = queued.release {
-            if let Some(call) = self.calls.get_mut(&id) {
-                call.held -= u64::from(wire);
-                call.released += u64::from(wire);
+            match self.calls.get_mut(&id) {
+                Some(call) if !self.config.release_on_poll => {
+                    call.held -= u64::from(wire);
+                    call.unconsumed.push_back(wire);
+                }
+                Some(call) => {
+                    call.held -= u64::from(wire);
+                    call.released += u64::from(wire);
+                    self.h2.release_capacity(id, wire);
+                }
+                None => self.h2.release_capacity(id, wire),
             }
-            self.h2.release_capacity(id, wire);
         }
         Some(queued.event)
+    }
+
+    /// With `release_on_poll` off: the oldest message of `call` handed out by
+    /// `poll_event` has been consumed, so its flow-control credit goes back to
+    /// the peer. Adapters that queue messages for a handler call this when the
+    /// handler takes one, so a slow handler slows its peer.
+    pub fn message_consumed(&mut self, call: CallId) {
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            if let Some(wire) = c.unconsumed.pop_front() {
+                c.released += u64::from(wire);
+                self.h2.release_capacity(call.0, wire);
+            }
+        }
+    }
+
+    /// Forgets a call, returning the credit of messages nobody will consume.
+    fn remove_call(&mut self, id: StreamId) -> Option<Call> {
+        let call = self.calls.remove(&id)?;
+        let unconsumed: u32 = call.unconsumed.iter().sum();
+        if unconsumed > 0 {
+            self.h2.release_capacity(id, unconsumed);
+        }
+        Some(call)
     }
 
     /// Appends bytes to write to `buf`; call until it returns 0.
@@ -1062,7 +1097,7 @@ impl Connection {
         if !recv_closed {
             self.h2.reset_after_send(call.0, ErrorCode::NO_ERROR)?;
         }
-        self.calls.remove(&call.0);
+        self.remove_call(call.0);
         self.update_idle_now();
         Ok(())
     }
@@ -1078,7 +1113,7 @@ impl Connection {
                 Status::new(Code::Cancelled, "cancelled by the client"),
             ),
             Role::Server => {
-                self.calls.remove(&call.0);
+                self.remove_call(call.0);
             }
         }
         self.update_idle_now();
