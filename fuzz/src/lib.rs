@@ -21,8 +21,11 @@ use grpc_sansio::h2::frame::{Frame, Head, HEAD_LEN, MAX_MAX_FRAME_SIZE};
 use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId, PREFACE};
 use grpc_sansio::hpack::{self, huffman, Decoder, Encoder, Header, HuffmanPolicy, IndexPolicy};
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name, as the corpus folders are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("frame_decode", frame_decode),
     ("hpack_decode", hpack_decode),
     ("server_conn", server_conn),
@@ -250,6 +253,7 @@ fn config(knobs: Knobs) -> Config {
         max_continuation_frames: 2,
         settings_timeout: Duration::from_secs(1),
         max_send_buffer_per_stream: 64,
+        max_send_buffer_per_connection: 128,
         max_resets_per_window: 4,
         reset_window: Duration::from_secs(1),
         max_pending_control_frames: 8,
@@ -435,15 +439,30 @@ impl Driver {
         }
     }
 
-    /// Server: response headers and a message as soon as the request arrives
-    /// (or a reset, now and then).
+    /// Server: response headers and a message as soon as the request arrives.
+    /// With the `resets` knob, now and then a reset instead, or a gRPC
+    /// trailers-only response followed by RST_STREAM(NO_ERROR).
     fn answer(&mut self, stream: StreamId) {
-        if self.knobs.resets() && self.rng.one_in(3) {
-            let _ = self.conn.reset(stream, ErrorCode::CANCEL);
-            return;
+        if self.knobs.resets() {
+            match self.rng.below(4) {
+                0 => {
+                    let _ = self.conn.reset(stream, ErrorCode::CANCEL);
+                    return;
+                }
+                1 => {
+                    let mut headers = response_headers();
+                    headers.push(Header::new("grpc-status", "12"));
+                    let _ = self.conn.send_headers(stream, headers, true);
+                    let _ = self.conn.reset_after_send(stream, ErrorCode::NO_ERROR);
+                    self.finished.insert(stream);
+                    return;
+                }
+                _ => {}
+            }
         }
         let _ = self.conn.send_headers(stream, response_headers(), false);
-        let _ = self.conn.send_data(stream, grpc_message(b"hello"), false);
+        let (prefix, body) = grpc_message_parts(b"hello");
+        let _ = self.conn.send_data_parts(stream, &[prefix, body], false);
     }
 
     /// The peer finished its side: a server sends its trailers.
@@ -526,10 +545,15 @@ fn check_frames(mut wire: &[u8]) {
 
 /// A gRPC length-prefixed message, uncompressed.
 fn grpc_message(body: &[u8]) -> Bytes {
-    let mut msg = vec![0];
-    msg.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
-    msg.extend_from_slice(body);
-    msg.into()
+    let (prefix, body) = grpc_message_parts(body);
+    [prefix, body].concat().into()
+}
+
+/// A gRPC message as its 5-octet prefix and its body.
+fn grpc_message_parts(body: &[u8]) -> (Bytes, Bytes) {
+    let mut prefix = vec![0];
+    prefix.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_be_bytes());
+    (prefix.into(), Bytes::copy_from_slice(body))
 }
 
 /// A typical gRPC unary request's headers.
