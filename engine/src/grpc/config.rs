@@ -7,7 +7,8 @@ use crate::h2;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The HTTP/2 layer's limits. `h2.max_header_list_size` defaults here to
-    /// 8 KiB, the gRPC spec's metadata limit.
+    /// 8 KiB, the gRPC spec's metadata limit, and `h2.max_pending_streams` to
+    /// 1024 so calls over the server's concurrency limit wait for a slot.
     pub h2: h2::Config,
     /// The largest message we accept (after decompression); larger ones end the
     /// call with RESOURCE_EXHAUSTED. Default 4 MiB.
@@ -66,6 +67,9 @@ impl Config {
         Config {
             h2: h2::Config {
                 max_header_list_size: 8 << 10,
+                // Calls beyond the server's concurrency limit wait for a slot,
+                // as in grpc-go, instead of failing.
+                max_pending_streams: 1024,
                 ..h2::Config::default()
             },
             max_recv_message_size: 4 << 20,

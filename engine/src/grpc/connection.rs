@@ -68,6 +68,8 @@ pub struct Connection {
     last_peer_ping: Option<Instant>,
     /// Server: since when no call has been active.
     idle_since: Option<Instant>,
+    /// A mutator ended the last call; `handle_timeout` stamps `idle_since`.
+    idle_unstamped: bool,
     /// Server: when calls still running after `max_connection_age` are cut off.
     age_grace_deadline: Option<Instant>,
     going_away: bool,
@@ -96,10 +98,10 @@ struct Call {
     sent_message: bool,
     send_closed: bool,
     recv_closed: bool,
-    /// Received DATA octets, and those whose credit went back to the peer.
-    received: u64,
-    released: u64,
-    /// Octets of whole messages queued as events, not yet taken.
+    /// Octets of the message in progress whose credit already went back.
+    partial_released: u64,
+    /// Octets of whole messages queued as events, not yet taken (or, with
+    /// manual release, not yet consumed).
     held: u64,
     /// Credit of messages taken but not yet consumed (`release_on_poll` off).
     unconsumed: VecDeque<u32>,
@@ -117,8 +119,7 @@ impl Call {
             sent_message: false,
             send_closed: false,
             recv_closed: false,
-            received: 0,
-            released: 0,
+            partial_released: 0,
             held: 0,
             unconsumed: VecDeque::new(),
         }
@@ -148,6 +149,7 @@ impl Connection {
             ping_strikes: 0,
             last_peer_ping: None,
             idle_since: Some(now),
+            idle_unstamped: false,
             age_grace_deadline: None,
             going_away: false,
             dead: false,
@@ -530,18 +532,23 @@ impl Connection {
             self.h2.release_capacity(id, len);
             return;
         };
-        call.received += u64::from(len);
         call.decoder.push(data);
         let mut failure = None;
         let mut messages = Vec::new();
         loop {
             match call.decoder.next_message() {
                 Ok(Some(raw)) => {
-                    let wire = raw.wire_len() as u32;
+                    // Credit of a part that arrived while the message was
+                    // incomplete may have gone back already; the rest waits for
+                    // the application to take the message.
+                    let wire = raw.wire_len() as u64;
+                    let early = wire.min(call.partial_released);
+                    call.partial_released -= early;
+                    let hold = wire - early;
                     match decode_body(call, raw, self.config.max_recv_message_size) {
                         Ok(message) => {
-                            call.held += u64::from(wire);
-                            messages.push((message, wire));
+                            call.held += hold;
+                            messages.push((message, hold as u32));
                         }
                         Err(status) => {
                             failure = Some(status);
@@ -559,11 +566,7 @@ impl Connection {
         // Octets of a message still incomplete go back at once: the message size
         // limit bounds them, and holding them could deadlock a message larger
         // than the window.
-        let release = call.received - call.held - call.released;
-        call.released += release;
-        if release > 0 {
-            self.h2.release_capacity(id, release as u32);
-        }
+        self.release_partial(id);
         for (message, wire) in messages {
             self.events.push_back(Queued {
                 event: Event::Message {
@@ -716,6 +719,7 @@ impl Connection {
     }
 
     fn update_idle(&mut self, now: Instant) {
+        self.idle_unstamped = false;
         if self.calls.is_empty() {
             self.idle_since.get_or_insert(now);
         } else {
@@ -745,6 +749,10 @@ impl Connection {
         if !self.going_away {
             if let (Some(idle), Some(since)) = (self.config.max_connection_idle, self.idle_since) {
                 consider(Some(since + idle));
+            }
+            if self.idle_unstamped && self.config.max_connection_idle.is_some() {
+                // Due at once: any `now` the caller passes is later.
+                consider(Some(self.last_read));
             }
             consider(self.config.max_connection_age.map(|age| self.created + age));
         }
@@ -828,14 +836,12 @@ impl Connection {
         let queued = self.events.pop_front()?;
         if let Some((id, wire)) = queued.release {
             match self.calls.get_mut(&id) {
-                Some(call) if !self.config.release_on_poll => {
-                    call.held -= u64::from(wire);
-                    call.unconsumed.push_back(wire);
-                }
+                // Still held until the application says it consumed it.
+                Some(call) if !self.config.release_on_poll => call.unconsumed.push_back(wire),
                 Some(call) => {
                     call.held -= u64::from(wire);
-                    call.released += u64::from(wire);
                     self.h2.release_capacity(id, wire);
+                    self.release_partial(id);
                 }
                 None => self.h2.release_capacity(id, wire),
             }
@@ -850,9 +856,31 @@ impl Connection {
     pub fn message_consumed(&mut self, call: CallId) {
         if let Some(c) = self.calls.get_mut(&call.0) {
             if let Some(wire) = c.unconsumed.pop_front() {
-                c.released += u64::from(wire);
+                c.held -= u64::from(wire);
                 self.h2.release_capacity(call.0, wire);
+                self.release_partial(call.0);
             }
+        }
+    }
+
+    /// Every received octet stays counted against the window until the
+    /// application takes its message, so a receiver that reads nothing stops
+    /// its peer. The one exception, as in grpc-go: once the application holds
+    /// no whole message, the octets of the incomplete one go back, or a message
+    /// larger than the window could never complete (its size is bounded by
+    /// `max_recv_message_size`).
+    fn release_partial(&mut self, id: StreamId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.held > 0 {
+            return;
+        }
+        let partial = call.decoder.buffered() as u64;
+        if partial > call.partial_released {
+            let release = partial - call.partial_released;
+            call.partial_released = partial;
+            self.h2.release_capacity(id, release as u32);
         }
     }
 
@@ -868,9 +896,8 @@ impl Connection {
 
     /// Appends bytes to write to `buf`; call until it returns 0.
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
-        if self.dead {
-            return 0;
-        }
+        // Even after an abort, what the HTTP/2 layer queued (a GOAWAY saying
+        // why) still goes out if the transport can take it.
         let n = self.h2.poll_transmit(buf);
         // Writable events surface from transmission.
         if n > 0 {
@@ -929,9 +956,10 @@ impl Connection {
             Header::new("content-type", "application/grpc"),
             Header::new("user-agent", self.config.user_agent.clone()),
         ];
+        let after = |t: Duration| now.checked_add(t).unwrap_or_else(|| far_future(now));
         let deadline = match (options.deadline, options.timeout) {
-            (Some(d), Some(t)) => Some(d.min(now + t)),
-            (d, t) => d.or_else(|| t.map(|t| now + t)),
+            (Some(d), Some(t)) => Some(d.min(after(t))),
+            (d, t) => d.or_else(|| t.map(after)),
         };
         if let Some(deadline) = deadline {
             let remaining = deadline.saturating_duration_since(now);
@@ -1012,21 +1040,22 @@ impl Connection {
         message: Bytes,
         compress: bool,
     ) -> Result<(), CallError> {
-        if self.role() == Role::Server && !self.call_mut(call)?.headers_done {
-            self.send_headers(call, &Metadata::new())?;
-        }
         let max = self.config.max_send_message_size;
         let c = self.call_mut(call)?;
         if c.send_closed {
             return Err(CallError::SendClosed(call));
         }
+        // Refused before anything goes out, so Trailers-Only stays possible.
         if message.len() > max {
             return Err(CallError::MessageTooLarge {
                 len: message.len(),
                 max,
             });
         }
-        let encoding = c.send_encoding;
+        let (encoding, headers_done) = (c.send_encoding, c.headers_done);
+        if self.role() == Role::Server && !headers_done {
+            self.send_headers(call, &Metadata::new())?;
+        }
         let (compressed, body) = if compress && encoding != Encoding::Identity {
             let mut out = Vec::new();
             compression::compress(encoding, &message, &mut out)
@@ -1067,8 +1096,10 @@ impl Connection {
         if c.send_closed {
             return Ok(());
         }
-        c.send_closed = true;
         self.h2.send_data(call.0, Bytes::new(), true)?;
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            c.send_closed = true;
+        }
         Ok(())
     }
 
@@ -1133,10 +1164,11 @@ impl Connection {
             .ok_or(CallError::UnknownCall(call))
     }
 
+    /// Mutators have no clock: the idle period is stamped by the next
+    /// `handle_timeout`, which `poll_timeout` asks for at once.
     fn update_idle_now(&mut self) {
         if self.calls.is_empty() && self.idle_since.is_none() {
-            // No clock here: the last read is the best "now" a mutator has.
-            self.idle_since = Some(self.last_read);
+            self.idle_unstamped = true;
         }
     }
 }
@@ -1172,6 +1204,13 @@ enum Rejection {
     /// Not gRPC at all: an HTTP status, no gRPC status (PROTOCOL-HTTP2.md).
     Http(u16),
     Grpc(Status),
+}
+
+/// A deadline too far to matter, for timeouts an `Instant` cannot hold.
+fn far_future(now: Instant) -> Instant {
+    // 99,999,999 hours, the largest grpc-timeout, fits every platform's Instant.
+    now.checked_add(Duration::from_secs(99_999_999 * 3600))
+        .unwrap_or(now)
 }
 
 fn trailers_only_head() -> Vec<Header> {
@@ -1397,5 +1436,53 @@ mod tests {
             Event::Finished { call: c, status, .. } if *c == call && status.code() == Code::DeadlineExceeded)));
         assert!(pair.server_events.iter().any(|e| matches!(e,
             Event::Cancelled { status, .. } if status.code() == Code::DeadlineExceeded)));
+    }
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    use super::*;
+
+    #[test]
+    fn calls_beyond_the_stream_limit_wait_for_a_slot() {
+        let now = Instant::now();
+        let mut client = Connection::client(Config::client(), now);
+        let mut server = Connection::server(Config::server(), now);
+        let mut calls = Vec::new();
+        for i in 0..250usize {
+            let call = client.start_call(now, CallOptions::new("/a.B/C")).unwrap();
+            client
+                .send_message(call, Bytes::from(vec![i as u8; 1 + i * 100]))
+                .unwrap();
+            client.close_send(call).unwrap();
+            calls.push(call);
+        }
+        let mut finished = 0;
+        for _ in 0..10_000 {
+            let mut buf = Vec::new();
+            while client.poll_transmit(&mut buf) > 0 {}
+            server.receive(now, &buf).unwrap();
+            while let Some(e) = server.poll_event() {
+                if let Event::Message { call, message } = e {
+                    server.send_message(call, message).unwrap();
+                    server
+                        .finish(call, &Status::ok(), &Metadata::new())
+                        .unwrap();
+                }
+            }
+            buf.clear();
+            while server.poll_transmit(&mut buf) > 0 {}
+            client.receive(now, &buf).unwrap();
+            while let Some(e) = client.poll_event() {
+                if let Event::Finished { status, .. } = e {
+                    assert!(status.is_ok(), "{status:?}");
+                    finished += 1;
+                }
+            }
+            if finished == calls.len() {
+                return;
+            }
+        }
+        panic!("only {finished} calls finished");
     }
 }

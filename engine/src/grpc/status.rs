@@ -353,14 +353,23 @@ fn is_unreserved(b: u8) -> bool {
 /// than `%` pass as they are, every other byte of the UTF-8 encoding becomes
 /// `%XX` with upper-case hex. Borrows when nothing needs escaping.
 pub fn encode_message(msg: &str) -> Cow<'_, str> {
-    let escapes = msg.bytes().filter(|&b| !is_unreserved(b)).count();
+    let bytes = msg.as_bytes();
+    // HTTP/2 forbids whitespace around a field value (RFC 9113 §8.2.1), so a
+    // leading or trailing space is escaped too; decoders accept any `%XX`.
+    let passes =
+        |i: usize, b: u8| is_unreserved(b) && !(b == b' ' && (i == 0 || i + 1 == bytes.len()));
+    let escapes = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| !passes(i, b))
+        .count();
     if escapes == 0 {
         return Cow::Borrowed(msg);
     }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(msg.len() + 2 * escapes);
-    for b in msg.bytes() {
-        if is_unreserved(b) {
+    for (i, &b) in bytes.iter().enumerate() {
+        if passes(i, b) {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -587,7 +596,8 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", ""),
             ("plain text", "plain text"),
-            (" ~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}", " ~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}"),
+            // A space at either end would make an invalid HTTP/2 field value.
+            (" ~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|} ", "%20~!\"#$&'()*+,-./:;<=>?@[\\]^_`{|}%20"),
             ("100%", "100%25"),
             ("%25", "%2525"),
             ("a\tb", "a%09b"),

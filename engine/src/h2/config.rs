@@ -39,6 +39,10 @@ pub struct Config {
     /// Octets the application may queue for sending over all streams together;
     /// past it `send_data` is refused the same way. Default 16 MiB.
     pub max_send_buffer_per_connection: usize,
+    /// Streams we may open beyond the peer's SETTINGS_MAX_CONCURRENT_STREAMS:
+    /// they wait, in order, for a slot. Past this, `open_stream` says
+    /// [`StreamLimit`](super::UserError::StreamLimit). Default 0 (never wait).
+    pub max_pending_streams: usize,
     /// Streams reset by the peer, or by us for the peer's fault, allowed within
     /// `reset_window` before the connection is closed with ENHANCE_YOUR_CALM (the
     /// rapid-reset bound, CVE-2023-44487). Default 200.
@@ -71,6 +75,7 @@ impl Default for Config {
             settings_timeout: Duration::from_secs(10),
             max_send_buffer_per_stream: 1 << 20,
             max_send_buffer_per_connection: 16 << 20,
+            max_pending_streams: 0,
             max_resets_per_window: 200,
             reset_window: Duration::from_secs(30),
             max_pending_control_frames: 1000,

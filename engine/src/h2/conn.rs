@@ -17,6 +17,9 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// connection cannot build an unbounded write buffer.
 const TRANSMIT_BUDGET: usize = 256 << 10;
 
+/// The peer's stream limit we assume before its SETTINGS arrive.
+const ASSUMED_MAX_CONCURRENT_STREAMS: u32 = 100;
+
 /// Opaque data of the PING that completes a graceful shutdown.
 const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
@@ -34,7 +37,9 @@ pub enum Role {
 pub struct PeerSettings {
     /// SETTINGS_HEADER_TABLE_SIZE.
     pub header_table_size: u32,
-    /// SETTINGS_MAX_CONCURRENT_STREAMS (unlimited until stated).
+    /// SETTINGS_MAX_CONCURRENT_STREAMS. Unlimited by the RFC until stated, but
+    /// until the peer's first SETTINGS arrives we assume 100, the minimum RFC
+    /// 9113 §6.5.2 recommends, so early streams are not refused.
     pub max_concurrent_streams: u32,
     /// SETTINGS_INITIAL_WINDOW_SIZE.
     pub initial_window_size: u32,
@@ -48,7 +53,7 @@ impl Default for PeerSettings {
     fn default() -> Self {
         PeerSettings {
             header_table_size: 4096,
-            max_concurrent_streams: u32::MAX,
+            max_concurrent_streams: ASSUMED_MAX_CONCURRENT_STREAMS,
             initial_window_size: DEFAULT_WINDOW,
             max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             max_header_list_size: u32::MAX,
@@ -95,8 +100,11 @@ pub struct Connection {
     next_local_id: u32,
     max_remote_id: StreamId,
     active_local: u32,
+    /// Our streams waiting for a concurrency slot, oldest first.
+    pending_opens: VecDeque<StreamId>,
     active_remote: u32,
     peer: PeerSettings,
+    peer_settings_received: bool,
     /// When our SETTINGS must be acknowledged by.
     settings_deadline: Option<Instant>,
     /// The receive window new streams get; our advertised value once ACKed.
@@ -155,6 +163,8 @@ struct Stream {
     want_writable: bool,
     /// Whether our HEADERS went out, so the peer knows the stream.
     headers_sent: bool,
+    /// Opened by us beyond the peer's concurrency limit: queued until a slot frees.
+    waiting: bool,
     /// Our request, or our final (non-1xx) response, is queued or sent; later
     /// blocks are trailers.
     final_headers_queued: bool,
@@ -249,8 +259,10 @@ impl Connection {
             },
             max_remote_id: StreamId::ZERO,
             active_local: 0,
+            pending_opens: VecDeque::new(),
             active_remote: 0,
             peer: PeerSettings::default(),
+            peer_settings_received: false,
             settings_deadline: Some(now + config.settings_timeout),
             // Until the peer ACKs, it may still use the default window; a larger
             // one we advertise is honoured at once.
@@ -853,9 +865,15 @@ impl Connection {
                 },
             ));
         }
-        if let Some(n) = settings.max_concurrent_streams {
-            self.peer.max_concurrent_streams = n;
+        let first = !self.peer_settings_received;
+        self.peer_settings_received = true;
+        match settings.max_concurrent_streams {
+            Some(n) => self.peer.max_concurrent_streams = n,
+            // The assumption ends: the peer states no limit.
+            None if first => self.peer.max_concurrent_streams = u32::MAX,
+            None => {}
         }
+        self.open_pending();
         if let Some(n) = settings.max_frame_size {
             self.peer.max_frame_size = n;
         }
@@ -1278,7 +1296,9 @@ impl Connection {
         if self.goaway_received.is_some() || self.goaway_sent.is_some() {
             return Err(UserError::GoingAway);
         }
-        if self.active_local >= self.peer.max_concurrent_streams {
+        let waiting =
+            self.active_local >= self.peer.max_concurrent_streams || !self.pending_opens.is_empty();
+        if waiting && self.pending_opens.len() >= self.config.max_pending_streams {
             return Err(UserError::StreamLimit(self.peer.max_concurrent_streams));
         }
         if self.next_local_id > StreamId::MAX.get() {
@@ -1293,11 +1313,18 @@ impl Connection {
             .map_err(|_| UserError::Closed)?;
         let mut stream = self.new_stream(state, true);
         stream.announced = true;
+        stream.waiting = waiting;
         stream.is_head = headers
             .iter()
             .any(|h| &h.name[..] == b":method" && &h.value[..] == b"HEAD");
         self.streams.insert(id, stream);
-        self.active_local += 1;
+        if waiting {
+            // Ids are taken in order and slots granted in order, so the peer
+            // still sees them increase.
+            self.pending_opens.push_back(id);
+        } else {
+            self.active_local += 1;
+        }
         self.enqueue(
             id,
             Outbound::Headers {
@@ -1397,11 +1424,12 @@ impl Connection {
         if !s.final_headers_queued {
             return Err(UserError::HeadersFirst(stream));
         }
-        if s.queued_bytes > 0 && s.queued_bytes + len > stream_limit {
+        // An empty END_STREAM costs no buffer, so it is never refused.
+        if len > 0 && s.queued_bytes > 0 && s.queued_bytes + len > stream_limit {
             s.want_writable = true;
             return Err(UserError::SendBufferFull(stream));
         }
-        if conn_full {
+        if len > 0 && conn_full {
             s.want_writable = true;
             if !self.blocked_writers.contains(&stream) {
                 self.blocked_writers.push(stream);
@@ -1584,6 +1612,7 @@ impl Connection {
             in_send_ready: false,
             want_writable: false,
             headers_sent: false,
+            waiting: false,
             final_headers_queued: local,
             announced: false,
             got_headers: false,
@@ -1596,7 +1625,7 @@ impl Connection {
     fn enqueue(&mut self, id: StreamId, item: Outbound) {
         if let Some(stream) = self.streams.get_mut(&id) {
             stream.queue.push_back(item);
-            if !stream.in_send_ready {
+            if !stream.in_send_ready && !stream.waiting {
                 stream.in_send_ready = true;
                 self.send_ready.push_back(id);
             }
@@ -1632,6 +1661,25 @@ impl Connection {
         );
     }
 
+    /// Grants free slots under the peer's SETTINGS_MAX_CONCURRENT_STREAMS to
+    /// streams waiting for one, oldest first.
+    fn open_pending(&mut self) {
+        while self.active_local < self.peer.max_concurrent_streams {
+            let Some(id) = self.pending_opens.pop_front() else {
+                return;
+            };
+            let Some(stream) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            stream.waiting = false;
+            self.active_local += 1;
+            if !stream.queue.is_empty() && !stream.in_send_ready {
+                stream.in_send_ready = true;
+                self.send_ready.push_back(id);
+            }
+        }
+    }
+
     /// Forgets a stream that both sides have finished with.
     fn maybe_remove(&mut self, id: StreamId) {
         if self
@@ -1646,8 +1694,11 @@ impl Connection {
     fn remove_stream(&mut self, id: StreamId, closure: Closure) -> Stream {
         let stream = self.streams.remove(&id).expect("stream to remove");
         self.queued_total -= stream.queued_bytes;
-        if stream.local {
+        if stream.waiting {
+            self.pending_opens.retain(|p| *p != id);
+        } else if stream.local {
             self.active_local -= 1;
+            self.open_pending();
         } else {
             self.active_remote -= 1;
         }

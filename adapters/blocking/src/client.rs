@@ -1,0 +1,233 @@
+//! The blocking client: a `Channel` multiplexing calls over one connection,
+//! driven by its own thread.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection};
+
+use crate::driver::{self, Inbound, Input, Transport};
+
+/// A connection to a server, shared by any number of calls and threads.
+/// The connection shuts down gracefully when the last clone is dropped.
+#[derive(Clone)]
+pub struct Channel {
+    tx: Sender<Input>,
+    _owner: Arc<Owner>,
+}
+
+/// Tells the connection thread when no `Channel` is left.
+struct Owner(Sender<Input>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.send(Input::Shutdown);
+    }
+}
+
+impl Channel {
+    /// Connects over TCP.
+    pub fn connect(addr: impl ToSocketAddrs, config: Config) -> io::Result<Channel> {
+        let socket = TcpStream::connect(addr)?;
+        Self::over_tcp(socket, config)
+    }
+
+    /// Connects over TCP, giving up after `timeout`.
+    pub fn connect_timeout(
+        addr: &SocketAddr,
+        timeout: Duration,
+        config: Config,
+    ) -> io::Result<Channel> {
+        let socket = TcpStream::connect_timeout(addr, timeout)?;
+        Self::over_tcp(socket, config)
+    }
+
+    /// Connects over a unix domain socket.
+    #[cfg(unix)]
+    pub fn connect_unix(path: impl AsRef<std::path::Path>, config: Config) -> io::Result<Channel> {
+        let socket = std::os::unix::net::UnixStream::connect(path)?;
+        Ok(Self::over(socket, config))
+    }
+
+    fn over_tcp(socket: TcpStream, config: Config) -> io::Result<Channel> {
+        socket.set_nodelay(true)?;
+        Ok(Self::over(socket, config))
+    }
+
+    /// Runs a channel over any connected transport.
+    pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
+        let (tx, rx) = mpsc::channel();
+        let input_tx = tx.clone();
+        thread::spawn(move || {
+            let config = Config {
+                release_on_poll: false,
+                ..config
+            };
+            let conn = Connection::client(config, Instant::now());
+            driver::run(conn, socket, rx, input_tx, |_, _, _| {});
+        });
+        Channel {
+            _owner: Arc::new(Owner(tx.clone())),
+            tx,
+        }
+    }
+
+    /// Starts a call. Its deadline, metadata and compression are in `options`.
+    pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
+        let (reply, wait) = mpsc::channel();
+        self.tx
+            .send(Input::Start { options, reply })
+            .map_err(|_| gone())?;
+        let (call, inbox) = wait.recv().map_err(|_| gone())??;
+        Ok(ClientCall {
+            call,
+            inbox,
+            tx: self.tx.clone(),
+            headers: None,
+            end: None,
+        })
+    }
+
+    /// A unary call: one request, one response.
+    pub fn unary(&self, options: CallOptions, request: Bytes) -> Result<UnaryResponse, Status> {
+        let mut call = self.call(options)?;
+        call.send(request)?;
+        call.close_send();
+        let message = call.recv()?;
+        let headers = call.headers.take().unwrap_or_default();
+        let (status, trailers) = call.finish();
+        if !status.is_ok() {
+            return Err(status);
+        }
+        let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
+        Ok(UnaryResponse {
+            headers,
+            message,
+            trailers,
+        })
+    }
+}
+
+/// What a unary call returns.
+#[derive(Debug, Clone)]
+pub struct UnaryResponse {
+    /// The server's initial metadata.
+    pub headers: Metadata,
+    /// The response message.
+    pub message: Bytes,
+    /// The server's trailing metadata.
+    pub trailers: Metadata,
+}
+
+/// The client side of one call. Dropping it before the end cancels the call.
+pub struct ClientCall {
+    call: CallId,
+    inbox: Receiver<Inbound>,
+    tx: Sender<Input>,
+    headers: Option<Metadata>,
+    end: Option<(Status, Metadata)>,
+}
+
+impl ClientCall {
+    /// Sends a request message, blocking while the send buffer is full.
+    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        if let Some((status, _)) = &self.end {
+            return Err(status.clone());
+        }
+        let (done, wait) = mpsc::channel();
+        self.tx
+            .send(Input::Send {
+                call: self.call,
+                message,
+                done,
+            })
+            .map_err(|_| gone())?;
+        wait.recv().map_err(|_| gone())?
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn close_send(&mut self) {
+        let _ = self.tx.send(Input::CloseSend(self.call));
+    }
+
+    /// The server's initial metadata, waiting for it if needed (empty for a
+    /// Trailers-Only response).
+    pub fn headers(&mut self) -> Result<&Metadata, Status> {
+        while self.headers.is_none() && self.end.is_none() {
+            self.next()?;
+        }
+        Ok(self.headers.get_or_insert_with(Metadata::new))
+    }
+
+    /// The next response message; `Ok(None)` when the call ended with OK;
+    /// `Err(status)` when it ended otherwise.
+    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some((status, _)) = &self.end {
+                return if status.is_ok() {
+                    Ok(None)
+                } else {
+                    Err(status.clone())
+                };
+            }
+            if let Some(message) = self.next()? {
+                return Ok(Some(message));
+            }
+        }
+    }
+
+    /// Waits for the end of the call (discarding unread messages) and returns
+    /// its status and trailing metadata.
+    pub fn finish(mut self) -> (Status, Metadata) {
+        while self.end.is_none() {
+            if self.next().is_err() {
+                break;
+            }
+        }
+        self.end.take().unwrap_or_else(|| (gone(), Metadata::new()))
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL).
+    pub fn cancel(mut self) {
+        self.cancel_now();
+    }
+
+    fn cancel_now(&mut self) {
+        if self.end.is_none() {
+            self.end = Some((Status::new(Code::Cancelled, "cancelled"), Metadata::new()));
+            let _ = self.tx.send(Input::Cancel(self.call));
+        }
+    }
+
+    /// Takes one inbound item; returns a message if it was one.
+    fn next(&mut self) -> Result<Option<Bytes>, Status> {
+        match self.inbox.recv() {
+            Ok(Inbound::Headers(metadata)) => self.headers = Some(metadata),
+            Ok(Inbound::Message(message)) => {
+                let _ = self.tx.send(Input::Consumed(self.call));
+                return Ok(Some(message));
+            }
+            Ok(Inbound::HalfClosed) => {}
+            Ok(Inbound::End(status, trailers)) => self.end = Some((status, trailers)),
+            Err(_) => self.end = Some((gone(), Metadata::new())),
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for ClientCall {
+    fn drop(&mut self) {
+        self.cancel_now();
+    }
+}
+
+fn gone() -> Status {
+    Status::new(Code::Unavailable, "the connection is gone")
+}

@@ -1,0 +1,31 @@
+//! Blocking `std::net` server and client for the grpc-sansio engine.
+//!
+//! A thread per connection drives the engine; handlers are plain functions,
+//! each call on its own thread. Calls take their deadline in [`CallOptions`].
+//!
+//! ```no_run
+//! use bytes::Bytes;
+//! use grpc_sansio::grpc::{metadata::Metadata, status::Status, CallOptions, Config};
+//! use grpc_sansio_blocking::{Channel, Server};
+//!
+//! let server = Server::bind("127.0.0.1:0", Config::server(), |mut call| {
+//!     let request = call.recv().ok().flatten().unwrap_or_default();
+//!     let _ = call.send(request);
+//!     call.finish(Status::ok(), Metadata::new());
+//! })?;
+//! let channel = Channel::connect(server.local_addr(), Config::client())?;
+//! let reply = channel.unary(CallOptions::new("/echo.Echo/Say"), Bytes::from_static(b"hi"));
+//! assert_eq!(reply.unwrap().message, "hi");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod driver;
+mod server;
+
+pub use client::{Channel, ClientCall, UnaryResponse};
+pub use driver::Transport;
+pub use grpc_sansio::grpc::CallOptions;
+pub use server::{Handler, Server, ServerCall};

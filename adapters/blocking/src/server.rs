@@ -1,0 +1,277 @@
+//! The blocking server: an accept thread, a thread per connection, and a
+//! thread per call running the handler.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallId, Config, Connection, Request};
+
+use crate::driver::{self, Inbound, Input};
+
+/// A call handler: a plain function run on its own thread for each call.
+pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
+impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
+
+/// A running server. [`shutdown`](Server::shutdown) drains it gracefully.
+pub struct Server {
+    local_addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<(Sender<Input>, JoinHandle<()>)>>>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds to `addr` and serves every call with `handler`.
+    pub fn bind(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<dyn Fn(ServerCall) + Send + Sync> = Arc::new(handler);
+        let accept = {
+            let (stopping, connections) = (stopping.clone(), connections.clone());
+            thread::spawn(move || {
+                for socket in listener.incoming() {
+                    if stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(socket) = socket else { continue };
+                    let peer = socket
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    let _ = socket.set_nodelay(true);
+                    let entry = serve_connection(
+                        socket,
+                        local_addr.to_string(),
+                        peer,
+                        config.clone(),
+                        handler.clone(),
+                    );
+                    let mut list = connections.lock().expect("connection list");
+                    list.retain(|(_, h): &(Sender<Input>, JoinHandle<()>)| !h.is_finished());
+                    list.push(entry);
+                }
+            })
+        };
+        Ok(Server {
+            local_addr,
+            stopping,
+            connections,
+            accept: Some(accept),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Graceful shutdown: no new connections or calls; calls in flight finish
+    /// (GOAWAY, PING, final GOAWAY), then every thread is joined.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the accept loop with a connection of our own.
+        let _ = TcpStream::connect(self.local_addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        let connections = std::mem::take(&mut *self.connections.lock().expect("connection list"));
+        for (tx, _) in &connections {
+            let _ = tx.send(Input::Shutdown);
+        }
+        for (_, handle) in connections {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.accept.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// Serves one connection on its own thread; returns its input channel and thread.
+pub(crate) fn serve_connection<T: driver::Transport>(
+    socket: T,
+    local: String,
+    peer: String,
+    config: Config,
+    handler: Arc<dyn Fn(ServerCall) + Send + Sync>,
+) -> (Sender<Input>, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let input_tx = tx.clone();
+    let handle = thread::spawn(move || {
+        let config = Config {
+            release_on_poll: false,
+            ..config
+        };
+        let conn = Connection::server(config, Instant::now());
+        let calls_tx = input_tx.clone();
+        driver::run(conn, socket, rx, input_tx, |call, request, inbox| {
+            let call = ServerCall {
+                call,
+                request,
+                local_addr: local.clone(),
+                peer_addr: peer.clone(),
+                inbox,
+                tx: calls_tx.clone(),
+                state: CallState::Open,
+            };
+            let handler = handler.clone();
+            thread::spawn(move || handler(call));
+        });
+    });
+    (tx, handle)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CallState {
+    Open,
+    HalfClosed,
+    Ended(Status),
+    Finished,
+}
+
+/// The server side of one call, handed to the handler on its own thread.
+///
+/// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
+pub struct ServerCall {
+    call: CallId,
+    request: Request,
+    local_addr: String,
+    peer_addr: String,
+    inbox: Receiver<Inbound>,
+    tx: Sender<Input>,
+    state: CallState,
+}
+
+impl ServerCall {
+    /// The request head: path, metadata, deadline, encodings.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> &str {
+        &self.peer_addr
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> &str {
+        &self.local_addr
+    }
+
+    /// The next request message; `Ok(None)` once the client half-closed;
+    /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
+    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        match &self.state {
+            CallState::Open => {}
+            CallState::HalfClosed => return Ok(None),
+            CallState::Ended(status) => return Err(status.clone()),
+            CallState::Finished => return Err(Status::new(Code::Internal, "the call is finished")),
+        }
+        match self.inbox.recv() {
+            Ok(Inbound::Message(message)) => {
+                let _ = self.tx.send(Input::Consumed(self.call));
+                Ok(Some(message))
+            }
+            Ok(Inbound::HalfClosed) => {
+                self.state = CallState::HalfClosed;
+                Ok(None)
+            }
+            Ok(Inbound::End(status, _)) => {
+                self.state = CallState::Ended(status.clone());
+                Err(status)
+            }
+            Ok(Inbound::Headers(_)) => self.recv(),
+            Err(_) => {
+                let status = Status::new(Code::Cancelled, "the connection is gone");
+                self.state = CallState::Ended(status.clone());
+                Err(status)
+            }
+        }
+    }
+
+    /// Whether the call was cancelled (by the client, its deadline, or the
+    /// connection), checked without blocking.
+    pub fn is_cancelled(&mut self) -> bool {
+        if let Ok(Inbound::End(status, _)) = self.inbox.try_recv() {
+            self.state = CallState::Ended(status);
+        }
+        matches!(self.state, CallState::Ended(_))
+    }
+
+    /// Sends the response headers with initial metadata (optional: the first
+    /// message sends empty ones).
+    pub fn send_headers(&mut self, metadata: Metadata) {
+        let _ = self.tx.send(Input::Headers {
+            call: self.call,
+            metadata,
+        });
+    }
+
+    /// Sends a response message, blocking while the connection's send buffer
+    /// is full.
+    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        if let CallState::Ended(status) = &self.state {
+            return Err(status.clone());
+        }
+        let (done, wait) = mpsc::channel();
+        let input = Input::Send {
+            call: self.call,
+            message,
+            done,
+        };
+        if self.tx.send(input).is_err() {
+            return Err(Status::new(Code::Cancelled, "the connection is gone"));
+        }
+        wait.recv()
+            .unwrap_or_else(|_| Err(Status::new(Code::Cancelled, "the connection is gone")))
+    }
+
+    /// Ends the call with `status` and trailing metadata.
+    pub fn finish(mut self, status: Status, trailers: Metadata) {
+        self.finish_with(status, trailers);
+    }
+
+    fn finish_with(&mut self, status: Status, trailers: Metadata) {
+        if matches!(self.state, CallState::Finished | CallState::Ended(_)) {
+            return;
+        }
+        self.state = CallState::Finished;
+        let _ = self.tx.send(Input::Finish {
+            call: self.call,
+            status,
+            trailers,
+        });
+    }
+}
+
+impl Drop for ServerCall {
+    fn drop(&mut self) {
+        self.finish_with(
+            Status::new(Code::Unknown, "the handler returned without a status"),
+            Metadata::new(),
+        );
+    }
+}
