@@ -3,6 +3,6 @@
 //! server pairs on virtual time for HTTP/2 ([`pair::Pair`]) and gRPC ([`grpc_pair`]).
 
 pub mod factory;
+pub mod grpc_pair;
 pub mod pair;
 pub mod server;
-pub mod grpc_pair;

@@ -20,11 +20,14 @@ use crate::driver::{self, Inbound, Input};
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
 impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
 
+/// A connection thread and its input channel.
+type ConnectionThread = (Sender<Input>, JoinHandle<()>);
+
 /// A running server. [`shutdown`](Server::shutdown) drains it gracefully.
 pub struct Server {
     local_addr: SocketAddr,
     stopping: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<(Sender<Input>, JoinHandle<()>)>>>,
+    connections: Arc<Mutex<Vec<ConnectionThread>>>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -61,7 +64,7 @@ impl Server {
                         handler.clone(),
                     );
                     let mut list = connections.lock().expect("connection list");
-                    list.retain(|(_, h): &(Sender<Input>, JoinHandle<()>)| !h.is_finished());
+                    list.retain(|(_, h): &ConnectionThread| !h.is_finished());
                     list.push(entry);
                 }
             })
@@ -117,7 +120,7 @@ pub(crate) fn serve_connection<T: driver::Transport>(
     peer: String,
     config: Config,
     handler: Arc<dyn Fn(ServerCall) + Send + Sync>,
-) -> (Sender<Input>, JoinHandle<()>) {
+) -> ConnectionThread {
     let (tx, rx) = mpsc::channel();
     let input_tx = tx.clone();
     let handle = thread::spawn(move || {

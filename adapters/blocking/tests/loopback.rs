@@ -52,9 +52,8 @@ fn handler(mut call: ServerCall) {
         }
         "Sleep" => {
             let status = loop {
-                match call.recv() {
-                    Err(status) => break status,
-                    Ok(_) => {}
+                if let Err(status) = call.recv() {
+                    break status;
                 }
             };
             assert!(matches!(
