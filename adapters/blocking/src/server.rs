@@ -20,12 +20,20 @@ use crate::driver::{self, Inbound, Input};
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
 impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
 
+/// How to wake a blocked accept: connect to ourselves.
+enum Waker {
+    Tcp(SocketAddr),
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+}
+
 /// A connection thread and its input channel.
 type ConnectionThread = (Sender<Input>, JoinHandle<()>);
 
 /// A running server. [`shutdown`](Server::shutdown) drains it gracefully.
 pub struct Server {
-    local_addr: SocketAddr,
+    local: String,
+    waker: Waker,
     stopping: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<ConnectionThread>>>,
     accept: Option<JoinHandle<()>>,
@@ -40,46 +48,91 @@ impl Server {
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
+        let accept = move || {
+            let (socket, peer) = listener.accept()?;
+            let _ = socket.set_nodelay(true);
+            Ok((socket, peer.to_string()))
+        };
+        Ok(Self::serve(
+            accept,
+            local_addr.to_string(),
+            Waker::Tcp(local_addr),
+            config,
+            handler,
+        ))
+    }
+
+    /// Binds to a unix domain socket at `path` and serves every call with `handler`.
+    #[cfg(unix)]
+    pub fn bind_unix(
+        path: impl AsRef<std::path::Path>,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        let path = path.as_ref().to_path_buf();
+        let listener = std::os::unix::net::UnixListener::bind(&path)?;
+        let accept = move || {
+            let (socket, _) = listener.accept()?;
+            Ok((socket, "unix".to_owned()))
+        };
+        Ok(Self::serve(
+            accept,
+            path.display().to_string(),
+            Waker::Unix(path),
+            config,
+            handler,
+        ))
+    }
+
+    fn serve<T: driver::Transport>(
+        mut accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
+        local: String,
+        waker: Waker,
+        config: Config,
+        handler: impl Handler,
+    ) -> Server {
         let stopping = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<dyn Fn(ServerCall) + Send + Sync> = Arc::new(handler);
         let accept = {
-            let (stopping, connections) = (stopping.clone(), connections.clone());
-            thread::spawn(move || {
-                for socket in listener.incoming() {
-                    if stopping.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(socket) = socket else { continue };
-                    let peer = socket
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    let _ = socket.set_nodelay(true);
-                    let entry = serve_connection(
-                        socket,
-                        local_addr.to_string(),
-                        peer,
-                        config.clone(),
-                        handler.clone(),
-                    );
-                    let mut list = connections.lock().expect("connection list");
-                    list.retain(|(_, h): &ConnectionThread| !h.is_finished());
-                    list.push(entry);
+            let (stopping, connections, local) =
+                (stopping.clone(), connections.clone(), local.clone());
+            thread::spawn(move || loop {
+                let accepted = accept();
+                if stopping.load(Ordering::SeqCst) {
+                    return;
                 }
+                let Ok((socket, peer)) = accepted else {
+                    continue;
+                };
+                let entry =
+                    serve_connection(socket, local.clone(), peer, config.clone(), handler.clone());
+                let mut list = connections.lock().expect("connection list");
+                list.retain(|(_, h): &ConnectionThread| !h.is_finished());
+                list.push(entry);
             })
         };
-        Ok(Server {
-            local_addr,
+        Server {
+            local,
+            waker,
             stopping,
             connections,
             accept: Some(accept),
-        })
+        }
     }
 
-    /// The address the server listens on.
+    /// The TCP address the server listens on (unspecified for a unix socket).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        match &self.waker {
+            Waker::Tcp(addr) => *addr,
+            #[cfg(unix)]
+            Waker::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// Where the server listens, as text (an address or a socket path).
+    pub fn local(&self) -> &str {
+        &self.local
     }
 
     /// Graceful shutdown: no new connections or calls; calls in flight finish
@@ -91,7 +144,11 @@ impl Server {
     fn stop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
         // Wake the accept loop with a connection of our own.
-        let _ = TcpStream::connect(self.local_addr);
+        match &self.waker {
+            Waker::Tcp(addr) => drop(TcpStream::connect(addr)),
+            #[cfg(unix)]
+            Waker::Unix(path) => drop(std::os::unix::net::UnixStream::connect(path)),
+        }
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }

@@ -50,6 +50,16 @@ fn handler(mut call: ServerCall) {
             }
             call.finish(Status::ok(), Metadata::new());
         }
+        "Stream" => {
+            call.recv().unwrap();
+            for i in 0..5u8 {
+                std::thread::sleep(Duration::from_millis(20));
+                if call.send(Bytes::from(vec![i])).is_err() {
+                    return;
+                }
+            }
+            call.finish(Status::ok(), Metadata::new());
+        }
         "Sleep" => {
             let status = loop {
                 if let Err(status) = call.recv() {
@@ -153,4 +163,99 @@ fn many_concurrent_calls_on_one_connection() {
         t.join().unwrap();
     }
     server.shutdown();
+}
+
+#[test]
+fn shutdown_lets_calls_in_flight_finish() {
+    let (server, channel) = setup();
+    let mut call = channel.call(CallOptions::new("/test.Svc/Stream")).unwrap();
+    call.send(Bytes::from_static(b"go")).unwrap();
+    call.close_send();
+    assert_eq!(call.recv().unwrap().unwrap(), Bytes::from(vec![0u8]));
+    let stopper = std::thread::spawn(move || server.shutdown());
+    let mut rest = Vec::new();
+    while let Some(m) = call.recv().unwrap() {
+        rest.push(m[0]);
+    }
+    assert_eq!(rest, [1, 2, 3, 4]);
+    stopper.join().unwrap();
+    // The connection went away: new calls fail fast instead of hanging.
+    let err = channel
+        .unary(CallOptions::new("/test.Svc/Unary"), Bytes::new())
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+}
+
+#[test]
+fn a_server_that_vanishes_mid_call_gives_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let vanisher = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        // Read the preface and the request, then drop the socket unanswered.
+        let _ = std::io::Read::read(&mut socket, &mut buf);
+    });
+    let channel = Channel::connect(addr, Config::client()).unwrap();
+    let err = channel
+        .unary(
+            CallOptions::new("/test.Svc/Unary"),
+            Bytes::from_static(b"x"),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    vanisher.join().unwrap();
+}
+
+#[test]
+fn a_client_that_vanishes_mid_call_cancels_the_handler() {
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let server = Server::bind(
+        "127.0.0.1:0",
+        Config::server(),
+        move |mut call: ServerCall| {
+            let outcome = loop {
+                match call.recv() {
+                    Ok(Some(_)) => continue,
+                    other => break other,
+                }
+            };
+            seen_tx
+                .send(outcome.map(|_| ()).map_err(|s| s.code()))
+                .unwrap();
+        },
+    )
+    .unwrap();
+    {
+        let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+        let mut call = channel.call(CallOptions::new("/test.Svc/Wait")).unwrap();
+        call.send(Bytes::from_static(b"hello")).unwrap();
+        // Give the request time to reach the handler, then vanish: the drops
+        // cancel the call and close the connection.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let outcome = seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(outcome, Err(Code::Cancelled));
+    server.shutdown();
+}
+
+#[cfg(unix)]
+#[test]
+fn unix_domain_sockets() {
+    let dir = std::env::temp_dir().join(format!("grpc-sansio-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("blocking.sock");
+    let _ = std::fs::remove_file(&path);
+    let server = Server::bind_unix(&path, Config::server(), handler).unwrap();
+    let channel = Channel::connect_unix(&path, Config::client()).unwrap();
+    let reply = channel
+        .unary(
+            CallOptions::new("/test.Svc/Unary"),
+            Bytes::from_static(b"over unix"),
+        )
+        .unwrap();
+    assert_eq!(reply.message, "over unix");
+    drop(channel);
+    server.shutdown();
+    let _ = std::fs::remove_file(&path);
 }
