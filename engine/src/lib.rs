@@ -10,3 +10,4 @@
 pub mod grpc;
 pub mod h2;
 pub mod hpack;
+pub mod service;
