@@ -834,6 +834,13 @@ impl Connection {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let queued = self.events.pop_front()?;
+        self.settle(&queued);
+        Some(queued.event)
+    }
+
+    /// Returns (or, with manual release, records) the credit of a message
+    /// leaving the queue.
+    fn settle(&mut self, queued: &Queued) {
         if let Some((id, wire)) = queued.release {
             match self.calls.get_mut(&id) {
                 // Still held until the application says it consumed it.
@@ -846,7 +853,18 @@ impl Connection {
                 None => self.h2.release_capacity(id, wire),
             }
         }
-        Some(queued.event)
+    }
+
+    /// The application ended a call itself: events still queued for it are
+    /// dropped (their credit returned), so nothing follows the end it chose.
+    fn purge_events(&mut self, id: StreamId) {
+        let (stale, keep): (VecDeque<Queued>, VecDeque<Queued>) = std::mem::take(&mut self.events)
+            .into_iter()
+            .partition(|q| event_call(&q.event) == Some(CallId(id)));
+        self.events = keep;
+        for queued in stale {
+            self.settle(&queued);
+        }
     }
 
     /// With `release_on_poll` off: the oldest message of `call` handed out by
@@ -1128,6 +1146,7 @@ impl Connection {
         if !recv_closed {
             self.h2.reset_after_send(call.0, ErrorCode::NO_ERROR)?;
         }
+        self.purge_events(call.0);
         self.remove_call(call.0);
         self.update_idle_now();
         Ok(())
@@ -1138,6 +1157,7 @@ impl Connection {
     pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
         self.call_mut(call)?;
         let _ = self.h2.reset(call.0, ErrorCode::CANCEL);
+        self.purge_events(call.0);
         match self.role() {
             Role::Client => self.end_call(
                 call.0,
@@ -1253,6 +1273,20 @@ fn decode_body(call: &Call, raw: codec::RawMessage, max: usize) -> Result<Bytes,
                 ),
                 other => Status::new(Code::Internal, format!("decompression failed: {other}")),
             }),
+    }
+}
+
+/// The call an event belongs to.
+fn event_call(event: &Event) -> Option<CallId> {
+    match event {
+        Event::CallStarted { call, .. }
+        | Event::Headers { call, .. }
+        | Event::Message { call, .. }
+        | Event::HalfClosed { call }
+        | Event::Finished { call, .. }
+        | Event::Cancelled { call, .. }
+        | Event::Writable { call } => Some(*call),
+        Event::GoAway { .. } => None,
     }
 }
 

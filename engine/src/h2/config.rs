@@ -31,6 +31,9 @@ pub struct Config {
     /// How long the peer has to acknowledge our SETTINGS before the connection
     /// fails with SETTINGS_TIMEOUT. Default 10 s.
     pub settings_timeout: Duration,
+    /// How long a graceful shutdown waits for its PING to return before it
+    /// sends the final GOAWAY anyway. Default 10 s.
+    pub shutdown_timeout: Duration,
     /// Octets the application may queue for sending on one stream beyond the
     /// first message; past it `send_data` says [`SendBufferFull`](super::UserError::SendBufferFull)
     /// and a [`Writable`](super::Event::Writable) event follows once it drains.
@@ -73,6 +76,7 @@ impl Default for Config {
             max_header_block_size: 64 << 10,
             max_continuation_frames: 32,
             settings_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
             max_send_buffer_per_stream: 1 << 20,
             max_send_buffer_per_connection: 16 << 20,
             max_pending_streams: 0,

@@ -126,6 +126,11 @@ pub struct Connection {
     goaway_sent: Option<StreamId>,
     goaway_received: Option<StreamId>,
     shutdown_pending: bool,
+    /// When the graceful-shutdown PING must have returned; stamped by the first
+    /// `handle_timeout` after `shutdown` (mutators take no `now`).
+    shutdown_deadline: Option<Instant>,
+    /// The latest `now` we were given: an instant never in the caller's future.
+    last_now: Instant,
     reset_window_start: Option<Instant>,
     resets_in_window: u32,
     empty_frames: u32,
@@ -279,6 +284,8 @@ impl Connection {
             goaway_sent: None,
             goaway_received: None,
             shutdown_pending: false,
+            shutdown_deadline: None,
+            last_now: now,
             reset_window_start: None,
             resets_in_window: 0,
             empty_frames: 0,
@@ -368,6 +375,7 @@ impl Connection {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
+        self.last_now = self.last_now.max(now);
         self.read_buf.extend_from_slice(data);
         loop {
             match self.process_next(now) {
@@ -918,8 +926,7 @@ impl Connection {
     fn recv_ping(&mut self, ping: frame::Ping) -> Result<(), Error> {
         if ping.ack {
             if ping.payload == SHUTDOWN_PING && self.shutdown_pending {
-                self.shutdown_pending = false;
-                self.send_goaway(self.max_remote_id, ErrorCode::NO_ERROR, Bytes::new());
+                self.finish_shutdown();
             }
             self.events.push_back(Event::PingAck {
                 payload: ping.payload,
@@ -1108,7 +1115,15 @@ impl Connection {
         if self.error.is_some() {
             return None;
         }
-        self.settings_deadline
+        let shutdown = match (self.shutdown_pending, self.shutdown_deadline) {
+            (true, None) => Some(self.last_now),
+            (true, deadline) => deadline,
+            (false, _) => None,
+        };
+        match (self.settings_deadline, shutdown) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Acts on timers that expired at `now`: a SETTINGS ACK overdue fails the
@@ -1116,6 +1131,16 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.error.is_some() {
             return;
+        }
+        self.last_now = self.last_now.max(now);
+        if self.shutdown_pending {
+            match self.shutdown_deadline {
+                None => self.shutdown_deadline = Some(now + self.config.shutdown_timeout),
+                // The PING never came back: stop waiting for streams the
+                // client may still have sent, and name the last one we saw.
+                Some(deadline) if now >= deadline => self.finish_shutdown(),
+                Some(_) => {}
+            }
         }
         if self
             .settings_deadline
@@ -1659,6 +1684,13 @@ impl Connection {
             }
             .into(),
         );
+    }
+
+    /// The second step of a graceful shutdown: the final GOAWAY.
+    fn finish_shutdown(&mut self) {
+        self.shutdown_pending = false;
+        self.shutdown_deadline = None;
+        self.send_goaway(self.max_remote_id, ErrorCode::NO_ERROR, Bytes::new());
     }
 
     /// Grants free slots under the peer's SETTINGS_MAX_CONCURRENT_STREAMS to

@@ -1,0 +1,204 @@
+//! The client: one connection driven by its own event-loop thread, and
+//! blocking call handles usable from any thread.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallOptions, Config, Event};
+use mio::Token;
+
+use crate::event_loop::{gone, Cmd, EventLoop, Input, Link, Remote};
+
+/// A connection to a server, shared by any number of calls and threads. It
+/// shuts down gracefully (GOAWAY, then close once calls end) when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    remote: Remote,
+    token: Token,
+    local_addr: SocketAddr,
+    _owner: Arc<Owner>,
+}
+
+/// Tells the loop when no `Client` is left.
+struct Owner(Remote);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.send(Cmd::Shutdown(None));
+    }
+}
+
+impl Client {
+    /// Connects over TCP and starts the connection's event-loop thread.
+    pub fn connect(addr: impl ToSocketAddrs, config: Config) -> io::Result<Client> {
+        let socket = std::net::TcpStream::connect(addr)?;
+        socket.set_nonblocking(true)?;
+        let local_addr = socket.local_addr()?;
+        let mut event_loop = EventLoop::new(config, None, None)?;
+        let token = event_loop.add(mio::net::TcpStream::from_std(socket), false)?;
+        let (remote, _) = event_loop.spawn()?;
+        Ok(Client {
+            _owner: Arc::new(Owner(remote.clone())),
+            remote,
+            token,
+            local_addr,
+        })
+    }
+
+    /// Our end of the connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Starts a call. Its deadline, metadata and compression are in `options`.
+    pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
+        let (reply, wait) = mpsc::channel();
+        if !self
+            .remote
+            .send(Cmd::Call(self.token, Input::Start(options, reply)))
+        {
+            return Err(gone());
+        }
+        let (call, inbox) = wait.recv().map_err(|_| gone())??;
+        Ok(ClientCall {
+            link: Link {
+                remote: self.remote.clone(),
+                token: self.token,
+                call,
+            },
+            inbox,
+            headers: None,
+            end: None,
+        })
+    }
+
+    /// A unary call: one request, one response.
+    pub fn unary(&self, options: CallOptions, request: Bytes) -> Result<UnaryResponse, Status> {
+        let mut call = self.call(options)?;
+        // A refused send shows in the call's status.
+        let _ = call.send(request);
+        call.close_send();
+        let message = call.recv()?;
+        let headers = call.headers.take().unwrap_or_default();
+        let (status, trailers) = call.finish();
+        if !status.is_ok() {
+            return Err(status);
+        }
+        let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
+        Ok(UnaryResponse {
+            headers,
+            message,
+            trailers,
+        })
+    }
+}
+
+/// What a unary call returns.
+#[derive(Debug, Clone)]
+pub struct UnaryResponse {
+    /// The server's initial metadata.
+    pub headers: Metadata,
+    /// The response message.
+    pub message: Bytes,
+    /// The server's trailing metadata.
+    pub trailers: Metadata,
+}
+
+/// The client side of one call. Dropping it before the end cancels the call.
+pub struct ClientCall {
+    link: Link,
+    inbox: Receiver<Event>,
+    headers: Option<Metadata>,
+    end: Option<(Status, Metadata)>,
+}
+
+impl ClientCall {
+    /// Sends a request message, blocking while the send buffer is full.
+    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        match &self.end {
+            Some((status, _)) => Err(status.clone()),
+            None => self.link.send(message),
+        }
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn close_send(&mut self) {
+        self.link.input(Input::CloseSend);
+    }
+
+    /// The server's initial metadata, waiting for it if needed (empty for a
+    /// Trailers-Only response).
+    pub fn headers(&mut self) -> Result<&Metadata, Status> {
+        while self.headers.is_none() && self.end.is_none() {
+            self.next();
+        }
+        Ok(self.headers.get_or_insert_with(Metadata::new))
+    }
+
+    /// The next response message; `Ok(None)` when the call ended with OK;
+    /// `Err(status)` when it ended otherwise.
+    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some((status, _)) = &self.end {
+                return if status.is_ok() {
+                    Ok(None)
+                } else {
+                    Err(status.clone())
+                };
+            }
+            if let Some(message) = self.next() {
+                return Ok(Some(message));
+            }
+        }
+    }
+
+    /// Waits for the end of the call (discarding unread messages) and returns
+    /// its status and trailing metadata.
+    pub fn finish(mut self) -> (Status, Metadata) {
+        while self.end.is_none() {
+            self.next();
+        }
+        self.end.take().unwrap_or_else(|| (gone(), Metadata::new()))
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL).
+    pub fn cancel(mut self) {
+        self.cancel_now();
+    }
+
+    fn cancel_now(&mut self) {
+        if self.end.is_none() {
+            self.end = Some((Status::new(Code::Cancelled, "cancelled"), Metadata::new()));
+            self.link.input(Input::Cancel);
+        }
+    }
+
+    /// Takes one event; returns a message if it was one.
+    fn next(&mut self) -> Option<Bytes> {
+        match self.inbox.recv() {
+            Ok(Event::Headers { metadata, .. }) => self.headers = Some(metadata),
+            Ok(Event::Message { message, .. }) => {
+                self.link.input(Input::Consumed);
+                return Some(message);
+            }
+            Ok(Event::Finished {
+                status, trailers, ..
+            }) => self.end = Some((status, trailers)),
+            Ok(_) => {}
+            Err(_) => self.end = Some((gone(), Metadata::new())),
+        }
+        None
+    }
+}
+
+impl Drop for ClientCall {
+    fn drop(&mut self) {
+        self.cancel_now();
+    }
+}

@@ -1,0 +1,508 @@
+//! The event loop: one `mio::Poll`, an optional listener, connections keyed by
+//! token, and a command channel with a `Waker` for other threads. It moves
+//! bytes, time and commands in and out of the engine; no protocol decisions
+//! live here.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::server::{Calls, InlineHandler};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// With this many octets unwritten, `poll_transmit` waits: a slow reader
+/// pushes back on the engine's bounded queues instead of growing the buffer.
+const HIGH_WATER: usize = 256 << 10;
+
+/// Makes the inline handler of each new server connection.
+pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
+pub(crate) type Reply<T> = Sender<Result<T, Status>>;
+
+/// Work handed to a loop by another thread.
+pub(crate) enum Cmd {
+    Call(Token, Input),
+    /// Graceful shutdown; connections still open at the instant are cut.
+    Shutdown(Option<Instant>),
+}
+
+/// What a call handle asks of its connection.
+pub(crate) enum Input {
+    Start(CallOptions, Reply<(CallId, Receiver<Event>)>),
+    Headers(CallId, Metadata),
+    Send(CallId, Bytes, Reply<()>),
+    CloseSend(CallId),
+    Finish(CallId, Status, Metadata),
+    Cancel(CallId),
+    Consumed(CallId),
+}
+
+/// The way into a loop from any thread.
+#[derive(Clone)]
+pub(crate) struct Remote {
+    tx: Sender<Cmd>,
+    waker: Arc<Waker>,
+}
+
+impl Remote {
+    pub(crate) fn send(&self, cmd: Cmd) -> bool {
+        self.tx.send(cmd).is_ok() && self.waker.wake().is_ok()
+    }
+}
+
+/// Where a call handle's inputs go: its loop, connection and call.
+pub(crate) struct Link {
+    pub(crate) remote: Remote,
+    pub(crate) token: Token,
+    pub(crate) call: CallId,
+}
+
+impl Link {
+    pub(crate) fn input(&self, input: impl FnOnce(CallId) -> Input) -> bool {
+        self.remote.send(Cmd::Call(self.token, input(self.call)))
+    }
+
+    /// Sends a message, waiting while the send buffer is full.
+    pub(crate) fn send(&self, message: Bytes) -> Result<(), Status> {
+        let (done, wait) = mpsc::channel();
+        if !self.input(|call| Input::Send(call, message, done)) {
+            return Err(gone());
+        }
+        wait.recv().unwrap_or_else(|_| Err(gone()))
+    }
+}
+
+/// What a handler may know of its connection.
+pub(crate) struct Info {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) token: Token,
+    pub(crate) remote: Remote,
+}
+
+/// What waits for send capacity, in order.
+enum Outgoing {
+    Message(Bytes, Reply<()>),
+    /// A half-close issued behind parked messages.
+    CloseSend,
+}
+
+/// Calls driven by blocking handles on other threads.
+#[derive(Default)]
+pub(crate) struct Handles {
+    pub(crate) inboxes: HashMap<CallId, Sender<Event>>,
+    parked: HashMap<CallId, VecDeque<Outgoing>>,
+}
+
+impl Handles {
+    /// Delivers an event of a handle's call; gives back any other event.
+    fn route(&mut self, engine: &mut Connection, event: Event) -> Option<Event> {
+        let call = match &event {
+            Event::Headers { call, .. }
+            | Event::Message { call, .. }
+            | Event::HalfClosed { call }
+            | Event::Finished { call, .. }
+            | Event::Cancelled { call, .. }
+            | Event::Writable { call } => *call,
+            _ => return Some(event),
+        };
+        let Some(tx) = self.inboxes.get(&call) else {
+            return Some(event);
+        };
+        match event {
+            Event::Writable { .. } => self.unpark(call, engine),
+            Event::Finished { .. } | Event::Cancelled { .. } => {
+                let _ = tx.send(event);
+                self.forget(call);
+            }
+            // A handle that is gone has its finish or cancel on the way.
+            _ => drop(tx.send(event)),
+        }
+        None
+    }
+
+    fn forget(&mut self, call: CallId) {
+        self.inboxes.remove(&call);
+        for item in self.parked.remove(&call).into_iter().flatten() {
+            if let Outgoing::Message(_, done) = item {
+                let _ = done.send(Err(Status::new(Code::Cancelled, "the call ended")));
+            }
+        }
+    }
+
+    /// Hands parked messages to the engine until it is full again.
+    fn unpark(&mut self, call: CallId, engine: &mut Connection) {
+        let Some(queue) = self.parked.get_mut(&call) else {
+            return;
+        };
+        while let Some(item) = queue.pop_front() {
+            let Outgoing::Message(message, done) = item else {
+                let _ = engine.close_send(call);
+                continue;
+            };
+            match engine.send_message(call, message.clone()) {
+                Err(CallError::Full(_)) => {
+                    return queue.push_front(Outgoing::Message(message, done))
+                }
+                result => drop(done.send(result.map_err(|e| call_status(&e)))),
+            }
+        }
+        self.parked.remove(&call);
+    }
+}
+
+struct Conn {
+    socket: TcpStream,
+    engine: Connection,
+    /// Unwritten output from `out[pos..]`.
+    out: Vec<u8>,
+    pos: usize,
+    /// WRITABLE interest is registered (only while output waits).
+    writable: bool,
+    /// Writing failed or was given up: output is discarded.
+    broken: bool,
+    handles: Handles,
+    inline: Option<Box<dyn InlineHandler>>,
+    info: Info,
+}
+
+impl Conn {
+    /// Reads until WouldBlock (the poll is edge-triggered).
+    fn read(&mut self, now: Instant, buf: &mut [u8]) {
+        loop {
+            match self.socket.read(buf) {
+                // A connection error queues GOAWAY; `drive` flushes it.
+                Ok(n) if n > 0 => drop(self.engine.receive(now, &buf[..n])),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => return self.engine.transport_closed(),
+            }
+        }
+    }
+
+    /// Writes until done or WouldBlock; says whether anything changed.
+    fn flush(&mut self) -> bool {
+        let before = (self.pos, self.broken);
+        while !self.broken && self.pos < self.out.len() {
+            match self.socket.write(&self.out[self.pos..]) {
+                Ok(n) if n > 0 => self.pos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => {
+                    self.broken = true;
+                    self.engine.transport_closed();
+                }
+            }
+        }
+        let changed = before != (self.pos, self.broken);
+        if self.broken || self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+        }
+        changed
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let Some(event) = self.handles.route(&mut self.engine, event) else {
+            return;
+        };
+        let consumed = match &event {
+            Event::Message { call, .. } => Some(*call),
+            _ => None,
+        };
+        if let Some(handler) = &mut self.inline {
+            let mut calls = Calls {
+                engine: &mut self.engine,
+                handles: &mut self.handles,
+                info: &self.info,
+            };
+            // A handler that panics loses its connection, not the loop.
+            if catch_unwind(AssertUnwindSafe(|| handler.on_event(&mut calls, event))).is_err() {
+                self.inline = None;
+                self.broken = true;
+                self.engine.transport_closed();
+            }
+        }
+        // The inline handler took the message: its credit goes back.
+        if let Some(call) = consumed {
+            self.engine.message_consumed(call);
+        }
+    }
+
+    fn apply(&mut self, now: Instant, input: Input) {
+        let (engine, handles) = (&mut self.engine, &mut self.handles);
+        match input {
+            Input::Start(options, reply) => {
+                let result = engine.start_call(now, options).map(|call| {
+                    let (tx, rx) = mpsc::channel();
+                    handles.inboxes.insert(call, tx);
+                    (call, rx)
+                });
+                let _ = reply.send(result.map_err(|e| call_status(&e)));
+            }
+            Input::Headers(call, metadata) => drop(engine.send_headers(call, &metadata)),
+            Input::Send(call, message, done) => {
+                let queue = handles.parked.entry(call).or_default();
+                queue.push_back(Outgoing::Message(message, done));
+                handles.unpark(call, engine);
+            }
+            Input::CloseSend(call) => match handles.parked.get_mut(&call) {
+                Some(queue) => queue.push_back(Outgoing::CloseSend),
+                None => drop(engine.close_send(call)),
+            },
+            Input::Finish(call, status, trailers) => {
+                handles.forget(call);
+                let _ = engine.finish(call, &status, &trailers);
+            }
+            Input::Cancel(call) => {
+                handles.forget(call);
+                let _ = engine.cancel(call);
+            }
+            Input::Consumed(call) => engine.message_consumed(call),
+        }
+    }
+}
+
+/// One event-loop thread's state.
+pub(crate) struct EventLoop {
+    poll: Poll,
+    rx: Receiver<Cmd>,
+    remote: Remote,
+    listener: Option<TcpListener>,
+    factory: Option<Factory>,
+    config: Config,
+    conns: HashMap<Token, Conn>,
+    /// Tokens are never reused, so a stale handle cannot reach a new connection.
+    next: usize,
+    /// Shutting down, with the instant to cut the connections still open.
+    drain: Option<Option<Instant>>,
+}
+
+impl EventLoop {
+    pub(crate) fn new(
+        config: Config,
+        mut listener: Option<TcpListener>,
+        factory: Option<Factory>,
+    ) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        if let Some(l) = &mut listener {
+            poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        }
+        let (tx, rx) = mpsc::channel();
+        Ok(EventLoop {
+            poll,
+            rx,
+            remote: Remote { tx, waker },
+            listener,
+            factory,
+            // Handles take messages later than `poll_event`: they say when.
+            config: Config {
+                release_on_poll: false,
+                ..config
+            },
+            conns: HashMap::new(),
+            next: 2,
+            drain: None,
+        })
+    }
+
+    /// Adds a connected socket, as a server or a client connection.
+    pub(crate) fn add(&mut self, mut socket: TcpStream, server: bool) -> io::Result<Token> {
+        let token = Token(self.next);
+        self.next += 1;
+        let _ = socket.set_nodelay(true);
+        let (peer, local) = (socket.peer_addr()?, socket.local_addr()?);
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.poll
+            .registry()
+            .register(&mut socket, token, interest)?;
+        let (config, now) = (self.config.clone(), Instant::now());
+        let engine = match server {
+            true => Connection::server(config, now),
+            false => Connection::client(config, now),
+        };
+        let remote = self.remote.clone();
+        let conn = Conn {
+            inline: self.factory.as_mut().filter(|_| server).map(|f| f()),
+            info: Info {
+                peer,
+                local,
+                token,
+                remote,
+            },
+            socket,
+            engine,
+            out: Vec::with_capacity(64 << 10),
+            pos: 0,
+            writable: true,
+            broken: false,
+            handles: Handles::default(),
+        };
+        self.conns.insert(token, conn);
+        self.drive(token);
+        Ok(token)
+    }
+
+    /// Runs the loop on its own thread.
+    pub(crate) fn spawn(self) -> io::Result<(Remote, JoinHandle<()>)> {
+        let remote = self.remote.clone();
+        let thread = thread::Builder::new()
+            .name("grpc-mio".into())
+            .spawn(move || self.run())?;
+        Ok((remote, thread))
+    }
+
+    /// Runs until shut down (server) or until the connection closes (client).
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut rbuf = vec![0u8; 64 << 10];
+        let mut touched = Vec::new();
+        while self.listener.is_some() || !self.conns.is_empty() {
+            let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
+            let next = timers.chain(self.drain.flatten()).min();
+            let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != ErrorKind::Interrupted {
+                    return;
+                }
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    token => {
+                        if let Some(c) = self.conns.get_mut(&token) {
+                            if event.is_readable() || event.is_read_closed() {
+                                c.read(now, &mut rbuf);
+                            }
+                            touched.push(token);
+                        }
+                    }
+                }
+            }
+            while let Ok(cmd) = self.rx.try_recv() {
+                self.command(now, cmd, &mut touched);
+            }
+            let cut = self.drain.flatten().is_some_and(|d| d <= now);
+            for (token, c) in &mut self.conns {
+                if cut {
+                    c.broken = true;
+                    c.engine.transport_closed();
+                } else if c.engine.poll_timeout().is_some_and(|t| t <= now) {
+                    c.engine.handle_timeout(now);
+                } else {
+                    continue;
+                }
+                touched.push(*token);
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            for token in touched.drain(..) {
+                self.drive(token);
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        while let Some(listener) = &self.listener {
+            match listener.accept() {
+                Ok((socket, _)) => drop(self.add(socket, true)),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(_) => return, // WouldBlock, or out of descriptors
+            }
+        }
+    }
+
+    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut Vec<Token>) {
+        match cmd {
+            Cmd::Call(token, input) => {
+                // A connection that is gone drops the input: its handle sees that.
+                if let Some(c) = self.conns.get_mut(&token) {
+                    c.apply(now, input);
+                    touched.push(token);
+                }
+            }
+            Cmd::Shutdown(deadline) => {
+                if let Some(mut listener) = self.listener.take() {
+                    let _ = self.poll.registry().deregister(&mut listener);
+                }
+                self.drain = Some(deadline);
+                for (token, c) in &mut self.conns {
+                    c.engine.shutdown();
+                    touched.push(*token);
+                }
+            }
+        }
+    }
+
+    /// Drains events and output; closes the connection once the engine is done.
+    fn drive(&mut self, token: Token) {
+        let Some(c) = self.conns.get_mut(&token) else {
+            return;
+        };
+        loop {
+            while let Some(event) = c.engine.poll_event() {
+                c.dispatch(event);
+            }
+            if c.pos > 0 {
+                c.out.drain(..c.pos);
+                c.pos = 0;
+            }
+            let mut more = false;
+            while c.out.len() < HIGH_WATER && c.engine.poll_transmit(&mut c.out) > 0 {
+                more = true;
+            }
+            // New output may bring `Writable` events, written output room for
+            // more, a failed write the calls' ends: go round until nothing moves.
+            if !c.flush() && !more {
+                break;
+            }
+        }
+        let pending = c.pos < c.out.len();
+        if c.engine.is_closed() && !pending {
+            let _ = self.poll.registry().deregister(&mut c.socket);
+            self.conns.remove(&token);
+        } else if pending != c.writable {
+            c.writable = pending;
+            let interest = if pending {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = self
+                .poll
+                .registry()
+                .reregister(&mut c.socket, token, interest);
+        }
+    }
+}
+
+/// A local refusal, as the status a handle reports.
+pub(crate) fn call_status(error: &CallError) -> Status {
+    let code = match error {
+        CallError::UnknownCall(_) => Code::Cancelled,
+        CallError::MessageTooLarge { .. } => Code::ResourceExhausted,
+        CallError::Closed | CallError::H2(_) => Code::Unavailable,
+        _ => Code::Internal,
+    };
+    Status::new(code, error.to_string())
+}
+
+pub(crate) fn gone() -> Status {
+    Status::new(Code::Unavailable, "the connection is gone")
+}

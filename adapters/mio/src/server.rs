@@ -1,0 +1,170 @@
+//! The server: event-loop threads sharing one listener, running inline
+//! handlers.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::grpc::{CallError, CallId, Config, Connection, Event};
+
+use crate::event_loop::{Cmd, EventLoop, Factory, Handles, Info, Remote};
+
+/// A handler run on the event-loop thread; each connection gets its own clone
+/// of the one given to [`Server::serve`].
+///
+/// It must not block: it answers through [`Calls`] on the spot, or
+/// [`detach`](Calls::detach)es a call to another thread. A message it is
+/// given counts as consumed when `on_event` returns (flow-control credit goes
+/// back). It may still see events of a call it has just finished (queued
+/// before): ignore calls it does not know.
+pub trait InlineHandler: Send + 'static {
+    /// Acts on one event of this connection.
+    fn on_event(&mut self, calls: &mut Calls<'_>, event: Event);
+}
+
+/// The connection an [`InlineHandler`] runs on: answers calls without blocking.
+pub struct Calls<'a> {
+    pub(crate) engine: &'a mut Connection,
+    pub(crate) handles: &'a mut Handles,
+    pub(crate) info: &'a Info,
+}
+
+impl Calls<'_> {
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.info.peer
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.info.local
+    }
+
+    /// Sends the response headers (optional: the first message or `finish` does).
+    pub fn send_headers(&mut self, call: CallId, metadata: &Metadata) -> Result<(), CallError> {
+        self.engine.send_headers(call, metadata)
+    }
+
+    /// Sends a message. On [`CallError::Full`] keep it and retry when
+    /// [`Event::Writable`] comes for the call.
+    pub fn send(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
+        self.engine.send_message(call, message)
+    }
+
+    /// Octets `call` may still queue before `send` says Full.
+    pub fn send_capacity(&self, call: CallId) -> usize {
+        self.engine.send_capacity(call)
+    }
+
+    /// Ends the call with a status and trailing metadata.
+    pub fn finish(
+        &mut self,
+        call: CallId,
+        status: &Status,
+        trailers: &Metadata,
+    ) -> Result<(), CallError> {
+        self.engine.finish(call, status, trailers)
+    }
+
+    /// Resets the call (RST_STREAM CANCEL).
+    pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
+        self.engine.cancel(call)
+    }
+}
+
+/// Server settings; [`serve`](Self::serve) or [`serve_pool`](Self::serve_pool)
+/// starts it.
+pub struct Server {
+    config: Config,
+    threads: usize,
+}
+
+impl Server {
+    /// A server with one event-loop thread.
+    pub fn new(config: Config) -> Server {
+        Server { config, threads: 1 }
+    }
+
+    /// Runs `n` event-loop threads, all accepting from one listener.
+    pub fn threads(self, n: usize) -> Server {
+        Server {
+            threads: n.max(1),
+            ..self
+        }
+    }
+
+    /// Binds to `addr` and runs `handler` inline on the event loops.
+    pub fn serve<H: InlineHandler + Clone>(
+        self,
+        addr: impl ToSocketAddrs,
+        handler: H,
+    ) -> io::Result<ServerHandle> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let mut handle = ServerHandle {
+            local_addr: listener.local_addr()?,
+            loops: Vec::new(),
+            workers: Vec::new(),
+        };
+        for _ in 0..self.threads {
+            let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
+            let proto = handler.clone();
+            let factory: Factory = Box::new(move || Box::new(proto.clone()));
+            let event_loop = EventLoop::new(self.config.clone(), Some(listener), Some(factory))?;
+            handle.loops.push(event_loop.spawn()?);
+        }
+        Ok(handle)
+    }
+}
+
+/// A running server. Dropping it is a graceful [`shutdown`](Self::shutdown).
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    loops: Vec<(Remote, JoinHandle<()>)>,
+    pub(crate) workers: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Graceful shutdown: no new connections or calls; every connection sends
+    /// GOAWAY and closes once its calls finish; then every thread is joined.
+    /// A peer that stops reading, or a call that never ends, holds it:
+    /// [`shutdown_timeout`](Self::shutdown_timeout) bounds the wait.
+    pub fn shutdown(mut self) {
+        self.stop(None);
+    }
+
+    /// [`shutdown`](Self::shutdown), but connections still open after `grace`
+    /// are closed: their calls end (CANCELLED for handlers, UNAVAILABLE for
+    /// clients).
+    pub fn shutdown_timeout(mut self, grace: Duration) {
+        self.stop(Some(Instant::now() + grace));
+    }
+
+    fn stop(&mut self, deadline: Option<Instant>) {
+        for (remote, _) in &self.loops {
+            remote.send(Cmd::Shutdown(deadline));
+        }
+        for (_, thread) in self.loops.drain(..) {
+            let _ = thread.join();
+        }
+        // The loops are gone, and with them the pool's queue: workers return.
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop(None);
+    }
+}

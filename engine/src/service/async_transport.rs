@@ -1,0 +1,63 @@
+//! What an async adapter implements for its call handles: the blocking
+//! interfaces with boxed futures, naming no runtime.
+
+use bytes::Bytes;
+
+use super::BoxFuture;
+use crate::grpc::metadata::Metadata;
+use crate::grpc::status::Status;
+use crate::grpc::CallOptions;
+
+/// The server side of one call, as an async adapter runs it. See
+/// [`ServerStream`](super::ServerStream); the methods mean the same.
+pub trait AsyncServerStream: Send {
+    /// The next request message; `Ok(None)` once the client half-closed.
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>>;
+
+    /// Sends the response headers with this initial metadata.
+    fn send_headers(&mut self, metadata: Metadata) -> BoxFuture<'_, Result<(), Status>>;
+
+    /// Sends a response message, waiting while the send buffer is full.
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>>;
+}
+
+/// Starts client calls: what an async adapter's channel implements.
+pub trait AsyncClientTransport: Send + Sync {
+    /// Starts a call described by `options`.
+    fn call(
+        &self,
+        options: CallOptions,
+    ) -> BoxFuture<'_, Result<Box<dyn AsyncClientStream>, Status>>;
+}
+
+impl<T: AsyncClientTransport + ?Sized> AsyncClientTransport for std::sync::Arc<T> {
+    fn call(
+        &self,
+        options: CallOptions,
+    ) -> BoxFuture<'_, Result<Box<dyn AsyncClientStream>, Status>> {
+        (**self).call(options)
+    }
+}
+
+/// The client side of one call, as an async adapter runs it. See
+/// [`ClientStream`](super::ClientStream); the methods mean the same. Dropping
+/// it before the end must cancel the call.
+pub trait AsyncClientStream: Send {
+    /// Sends a request message.
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>>;
+
+    /// Half-closes.
+    fn close_send(&mut self) -> BoxFuture<'_, ()>;
+
+    /// The server's initial metadata.
+    fn headers(&mut self) -> BoxFuture<'_, Result<Metadata, Status>>;
+
+    /// The next response message; `Ok(None)` once the call ended with OK.
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>>;
+
+    /// Waits for the end of the call and returns its status and trailers.
+    fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)>;
+
+    /// Cancels the call, without waiting (it is called from `Drop`).
+    fn cancel(&mut self);
+}
