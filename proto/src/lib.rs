@@ -1,0 +1,59 @@
+//! Code generation for grpc-sansio: from `.proto` files to prost messages,
+//! service traits and typed client stubs, in a `build.rs`, with no `protoc`
+//! installed (protox parses the files).
+//!
+//! ```no_run
+//! // In build.rs's `main`:
+//! grpc_sansio_build::compile_protos(&["proto/user.proto"], &["proto"]).unwrap();
+//! ```
+//!
+//! ```ignore
+//! // src/lib.rs: one module per proto package.
+//! pub mod user {
+//!     include!(concat!(env!("OUT_DIR"), "/user.rs"));
+//! }
+//! ```
+//!
+//! For each service `package.Name`, next to the messages of its package:
+//!
+//! - `name_paths` (snake case): `SERVICE_NAME` and one path constant per method
+//!   (`GET_USER = "/user.UserService/GetUser"`);
+//! - `name_server`: the traits `Name` (blocking) and `AsyncName` (async), one
+//!   method per RPC whose default body answers UNIMPLEMENTED (so adding an RPC
+//!   never breaks an implementation), and `into_service` / `register`
+//!   (`into_async_service` / `register_async`) to serve an implementation on a
+//!   `grpc_sansio::service::Router` (`AsyncRouter`);
+//! - `name_client`: `NameClient` (blocking) and `AsyncNameClient`, with a
+//!   method per RPC and a `…_with` variant taking per-call
+//!   `grpc_sansio::service::RequestOptions`.
+//!
+//! Each package with services also gets `FILE_DESCRIPTOR_SET`, the encoded
+//! descriptor set for server reflection. Proto comments become doc comments;
+//! items without one get a generated doc, so the code builds under
+//! `#![deny(missing_docs)]`.
+//!
+//! The generated code uses the `grpc-sansio` and `prost` crates (and
+//! `prost-types` for well-known types): depend on them.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod builder;
+mod docs;
+mod error;
+mod generator;
+
+use std::path::Path;
+
+pub use builder::Builder;
+pub use error::Error;
+/// The prost-build configuration type, for [`Builder::prost_config`].
+pub use prost_build::Config as ProstConfig;
+
+/// Compiles `protos` (found in `includes`) and writes the generated code to
+/// `OUT_DIR`, with every option on: see [`Builder`].
+pub fn compile_protos(
+    protos: &[impl AsRef<Path>],
+    includes: &[impl AsRef<Path>],
+) -> Result<(), Error> {
+    Builder::new().compile(protos, includes)
+}
