@@ -13,6 +13,8 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection};
 
+use grpc_sansio::service;
+
 use crate::driver::{self, Inbound, Input, Transport};
 
 /// A connection to a server, shared by any number of calls and threads.
@@ -71,7 +73,7 @@ impl Channel {
                 ..config
             };
             let conn = Connection::client(config, Instant::now());
-            driver::run(conn, socket, rx, input_tx, |_, _, _| {});
+            driver::run(conn, socket, rx, input_tx, |_, _, _, _| {});
         });
         Channel {
             _owner: Arc::new(Owner(tx.clone())),
@@ -186,12 +188,18 @@ impl ClientCall {
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailing metadata.
     pub fn finish(mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+
+    fn wait_end(&mut self) -> (Status, Metadata) {
         while self.end.is_none() {
             if self.next().is_err() {
                 break;
             }
         }
-        self.end.take().unwrap_or_else(|| (gone(), Metadata::new()))
+        self.end
+            .clone()
+            .unwrap_or_else(|| (gone(), Metadata::new()))
     }
 
     /// Cancels the call (RST_STREAM CANCEL).
@@ -225,6 +233,39 @@ impl ClientCall {
 impl Drop for ClientCall {
     fn drop(&mut self) {
         self.cancel_now();
+    }
+}
+
+/// Generated client stubs and the service layer's `Client` run over a `Channel`.
+impl service::ClientTransport for Channel {
+    fn call(&self, options: CallOptions) -> Result<Box<dyn service::ClientStream>, Status> {
+        Ok(Box::new(Channel::call(self, options)?))
+    }
+}
+
+impl service::ClientStream for ClientCall {
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        let result = ClientCall::send(self, message);
+        if result.is_err() {
+            // A refused send ends the call, so `finish` returns at once.
+            self.cancel_now();
+        }
+        result
+    }
+    fn close_send(&mut self) {
+        ClientCall::close_send(self)
+    }
+    fn headers(&mut self) -> Result<Metadata, Status> {
+        ClientCall::headers(self).cloned()
+    }
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ClientCall::recv(self)
+    }
+    fn finish(&mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+    fn cancel(&mut self) {
+        self.cancel_now()
     }
 }
 

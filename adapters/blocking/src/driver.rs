@@ -11,6 +11,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Connection, Event, Request};
+use grpc_sansio::service::CancelToken;
 
 /// A byte stream the driver can read on one thread and write on another.
 pub trait Transport: Read + Write + Send + Sized + 'static {
@@ -76,6 +77,10 @@ pub(crate) enum Inbound {
     End(Status, Metadata),
 }
 
+/// Each call's handle: its inbox, and the token that tells a handler the call
+/// was cancelled even while it is not reading.
+type Inboxes = HashMap<CallId, (Sender<Inbound>, CancelToken)>;
+
 /// What waits for send capacity, in order.
 enum Outgoing {
     Message(Bytes, Sender<Result<(), Status>>),
@@ -91,14 +96,14 @@ pub(crate) fn run<T: Transport>(
     socket: T,
     inputs: Receiver<Input>,
     input_tx: Sender<Input>,
-    mut on_call: impl FnMut(CallId, Request, Receiver<Inbound>),
+    mut on_call: impl FnMut(CallId, Request, Receiver<Inbound>, CancelToken),
 ) {
     let Ok(reader) = socket.try_clone() else {
         return;
     };
     thread::spawn(move || read_loop(reader, input_tx));
     let mut socket = socket;
-    let mut inboxes: HashMap<CallId, Sender<Inbound>> = HashMap::new();
+    let mut inboxes: Inboxes = HashMap::new();
     let mut parked: HashMap<CallId, Parked> = HashMap::new();
     let mut wbuf = Vec::with_capacity(64 << 10);
     loop {
@@ -153,15 +158,16 @@ fn read_loop<T: Transport>(mut socket: T, tx: Sender<Input>) {
 fn route(
     event: Event,
     conn: &mut Connection,
-    inboxes: &mut HashMap<CallId, Sender<Inbound>>,
+    inboxes: &mut Inboxes,
     parked: &mut HashMap<CallId, Parked>,
-    on_call: &mut impl FnMut(CallId, Request, Receiver<Inbound>),
+    on_call: &mut impl FnMut(CallId, Request, Receiver<Inbound>, CancelToken),
 ) {
     let (call, inbound) = match event {
         Event::CallStarted { call, request } => {
             let (tx, rx) = mpsc::channel();
-            inboxes.insert(call, tx);
-            on_call(call, request, rx);
+            let token = CancelToken::new();
+            inboxes.insert(call, (tx, token.clone()));
+            on_call(call, request, rx, token);
             return;
         }
         Event::Headers { call, metadata } => (call, Inbound::Headers(metadata)),
@@ -179,8 +185,15 @@ fn route(
     let terminal = matches!(inbound, Inbound::End(..));
     if terminal {
         fail_parked(parked.remove(&call), Code::Cancelled);
-        inboxes.remove(&call).map(|tx| tx.send(inbound));
-    } else if let Some(tx) = inboxes.get(&call) {
+        if let Some((tx, token)) = inboxes.remove(&call) {
+            if let Inbound::End(status, _) = &inbound {
+                if !status.is_ok() {
+                    token.cancel_for(status);
+                }
+            }
+            let _ = tx.send(inbound);
+        }
+    } else if let Some((tx, _)) = inboxes.get(&call) {
         // A handle that is gone has its finish or cancel on the way: the
         // event is dropped and the call's credit returns when it ends.
         let _ = tx.send(inbound);
@@ -191,14 +204,14 @@ fn apply(
     input: Input,
     now: Instant,
     conn: &mut Connection,
-    inboxes: &mut HashMap<CallId, Sender<Inbound>>,
+    inboxes: &mut Inboxes,
     parked: &mut HashMap<CallId, Parked>,
 ) {
     match input {
         Input::Start { options, reply } => {
             let result = conn.start_call(now, options).map(|call| {
                 let (tx, rx) = mpsc::channel();
-                inboxes.insert(call, tx);
+                inboxes.insert(call, (tx, CancelToken::new()));
                 (call, rx)
             });
             let _ = reply.send(result.map_err(|e| call_status(&e)));

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, Config, Connection, Request};
+use grpc_sansio::service::{self, CallContext, CancelToken, Router};
 
 use crate::driver::{self, Inbound, Input};
 
@@ -40,6 +41,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it); unknown methods are answered UNIMPLEMENTED.
+    pub fn bind_router(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        router: Arc<Router>,
+    ) -> io::Result<Server> {
+        Self::bind(addr, config, move |mut call: ServerCall| {
+            let context = call.context();
+            let outcome = router.dispatch(&mut call, context);
+            call.finish(outcome.status, outcome.trailers);
+        })
+    }
+
     /// Binds to `addr` and serves every call with `handler`.
     pub fn bind(
         addr: impl ToSocketAddrs,
@@ -187,19 +202,26 @@ pub(crate) fn serve_connection<T: driver::Transport>(
         };
         let conn = Connection::server(config, Instant::now());
         let calls_tx = input_tx.clone();
-        driver::run(conn, socket, rx, input_tx, |call, request, inbox| {
-            let call = ServerCall {
-                call,
-                request,
-                local_addr: local.clone(),
-                peer_addr: peer.clone(),
-                inbox,
-                tx: calls_tx.clone(),
-                state: CallState::Open,
-            };
-            let handler = handler.clone();
-            thread::spawn(move || handler(call));
-        });
+        driver::run(
+            conn,
+            socket,
+            rx,
+            input_tx,
+            |call, request, inbox, cancel| {
+                let call = ServerCall {
+                    cancel,
+                    call,
+                    request,
+                    local_addr: local.clone(),
+                    peer_addr: peer.clone(),
+                    inbox,
+                    tx: calls_tx.clone(),
+                    state: CallState::Open,
+                };
+                let handler = handler.clone();
+                thread::spawn(move || handler(call));
+            },
+        );
     });
     (tx, handle)
 }
@@ -216,6 +238,7 @@ enum CallState {
 ///
 /// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
 pub struct ServerCall {
+    cancel: CancelToken,
     call: CallId,
     request: Request,
     local_addr: String,
@@ -272,6 +295,15 @@ impl ServerCall {
         }
     }
 
+    /// The service layer's view of the call: deadline, metadata, peer address
+    /// and a cancellation token the connection fires.
+    pub fn context(&self) -> CallContext {
+        CallContext::new(&self.request, Instant::now())
+            .with_peer_addr(self.peer_addr.clone())
+            .with_cancel_token(self.cancel.clone())
+            .with_clock(Arc::new(Instant::now))
+    }
+
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without blocking.
     pub fn is_cancelled(&mut self) -> bool {
@@ -324,6 +356,19 @@ impl ServerCall {
             status,
             trailers,
         });
+    }
+}
+
+impl service::ServerStream for ServerCall {
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ServerCall::recv(self)
+    }
+    fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
+        ServerCall::send_headers(self, metadata);
+        Ok(())
+    }
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        ServerCall::send(self, message)
     }
 }
 

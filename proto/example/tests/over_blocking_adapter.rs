@@ -1,0 +1,66 @@
+//! Generated code over real sockets: `user.UserService` and the chat service
+//! served by the blocking adapter's `Server::bind_router` and called through
+//! generated stubs over its `Channel`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grpc_sansio::grpc::status::Code;
+use grpc_sansio::grpc::Config;
+use grpc_sansio::service::{RequestOptions, Router};
+use grpc_sansio_blocking::{Channel, Server};
+use grpc_sansio_example::user::user_service_client::UserServiceClient;
+use grpc_sansio_example::user::user_service_server;
+use grpc_sansio_example::user::{UserRequest, UserResponse};
+use grpc_sansio_example::UserDirectory;
+
+#[test]
+fn get_user_over_loopback() {
+    let mut router = Router::new();
+    user_service_server::register(&mut router, UserDirectory::new().with_user("1", "Ada", 36));
+    let server = Server::bind_router("127.0.0.1:0", Config::server(), Arc::new(router)).unwrap();
+    let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+    let client = UserServiceClient::new(channel);
+
+    let ada = client
+        .get_user_with(
+            &UserRequest {
+                user_id: "1".into(),
+            },
+            RequestOptions::new().with_timeout(Duration::from_secs(5)),
+        )
+        .unwrap()
+        .message;
+    assert_eq!(
+        ada,
+        UserResponse {
+            name: "Ada".into(),
+            age: 36
+        }
+    );
+
+    let missing = client
+        .get_user(&UserRequest {
+            user_id: "9".into(),
+        })
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    drop(client);
+    server.shutdown();
+}
+
+#[test]
+fn an_unregistered_service_is_unimplemented_over_loopback() {
+    let server =
+        Server::bind_router("127.0.0.1:0", Config::server(), Arc::new(Router::new())).unwrap();
+    let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+    let client = UserServiceClient::new(channel);
+    let err = client
+        .get_user(&UserRequest {
+            user_id: "1".into(),
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    drop(client);
+    server.shutdown();
+}
