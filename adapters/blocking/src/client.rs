@@ -151,7 +151,20 @@ impl ClientCall {
                 done,
             })
             .map_err(|_| gone())?;
-        wait.recv().map_err(|_| gone())?
+        let refused = match wait.recv() {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(status)) => status,
+            Err(_) => gone(),
+        };
+        // If the call already ended (the server answered first), its end is
+        // queued behind what we have not read: report that status instead.
+        while let Ok(inbound) = self.inbox.try_recv() {
+            self.take(inbound);
+        }
+        match &self.end {
+            Some((status, _)) if !status.is_ok() => Err(status.clone()),
+            _ => Err(refused),
+        }
     }
 
     /// Half-closes: no more request messages.
@@ -217,16 +230,27 @@ impl ClientCall {
     /// Takes one inbound item; returns a message if it was one.
     fn next(&mut self) -> Result<Option<Bytes>, Status> {
         match self.inbox.recv() {
-            Ok(Inbound::Headers(metadata)) => self.headers = Some(metadata),
-            Ok(Inbound::Message(message)) => {
-                let _ = self.tx.send(Input::Consumed(self.call));
-                return Ok(Some(message));
+            Ok(inbound) => Ok(self.take(inbound)),
+            Err(_) => {
+                self.end = Some((gone(), Metadata::new()));
+                Ok(None)
             }
-            Ok(Inbound::HalfClosed) => {}
-            Ok(Inbound::End(status, trailers)) => self.end = Some((status, trailers)),
-            Err(_) => self.end = Some((gone(), Metadata::new())),
         }
-        Ok(None)
+    }
+
+    fn take(&mut self, inbound: Inbound) -> Option<Bytes> {
+        match inbound {
+            Inbound::Headers(metadata) => self.headers = Some(metadata),
+            Inbound::Message(message) => {
+                let _ = self.tx.send(Input::Consumed(self.call));
+                if self.end.is_none() {
+                    return Some(message);
+                }
+            }
+            Inbound::HalfClosed => {}
+            Inbound::End(status, trailers) => self.end = Some((status, trailers)),
+        }
+        None
     }
 }
 
@@ -246,8 +270,9 @@ impl service::ClientTransport for Channel {
 impl service::ClientStream for ClientCall {
     fn send(&mut self, message: Bytes) -> Result<(), Status> {
         let result = ClientCall::send(self, message);
-        if result.is_err() {
-            // A refused send ends the call, so `finish` returns at once.
+        if result.is_err() && self.end.is_none() {
+            // A refused send (too large, say) ends the call, so `finish`
+            // returns at once.
             self.cancel_now();
         }
         result

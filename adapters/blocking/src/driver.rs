@@ -107,14 +107,24 @@ pub(crate) fn run<T: Transport>(
     let mut parked: HashMap<CallId, Parked> = HashMap::new();
     let mut wbuf = Vec::with_capacity(64 << 10);
     loop {
-        while let Some(event) = conn.poll_event() {
-            route(event, &mut conn, &mut inboxes, &mut parked, &mut on_call);
-        }
-        wbuf.clear();
-        while conn.poll_transmit(&mut wbuf) > 0 {}
-        if !wbuf.is_empty() && socket.write_all(&wbuf).is_err() {
-            conn.transport_closed();
-            continue;
+        // Until quiet: transmitting can itself free capacity (Writable events).
+        loop {
+            let mut progressed = false;
+            while let Some(event) = conn.poll_event() {
+                route(event, &mut conn, &mut inboxes, &mut parked, &mut on_call);
+                progressed = true;
+            }
+            wbuf.clear();
+            while conn.poll_transmit(&mut wbuf) > 0 {}
+            if !wbuf.is_empty() {
+                progressed = true;
+                if socket.write_all(&wbuf).is_err() {
+                    conn.transport_closed();
+                }
+            }
+            if !progressed {
+                break;
+            }
         }
         if conn.is_closed() {
             socket.shutdown();

@@ -307,10 +307,7 @@ impl ServerCall {
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without blocking.
     pub fn is_cancelled(&mut self) -> bool {
-        if let Ok(Inbound::End(status, _)) = self.inbox.try_recv() {
-            self.state = CallState::Ended(status);
-        }
-        matches!(self.state, CallState::Ended(_))
+        self.cancel.is_cancelled() || matches!(self.state, CallState::Ended(_))
     }
 
     /// Sends the response headers with initial metadata (optional: the first

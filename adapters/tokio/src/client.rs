@@ -1,0 +1,194 @@
+//! The async client: a `Channel` multiplexing calls over one connection,
+//! driven by its own task.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallOptions, Config, Connection};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::driver::{self, Commands, Handle, Input, Transport};
+
+/// A connection to a server, shared by any number of calls and tasks. The
+/// connection shuts down gracefully once the last clone and the last call
+/// are dropped.
+#[derive(Clone)]
+pub struct Channel {
+    owner: Arc<Owner>,
+}
+
+/// Tells the connection task when no `Channel` or call is left.
+struct Owner(Commands);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.send(Input::Shutdown);
+    }
+}
+
+impl Channel {
+    /// Connects over TCP.
+    pub async fn connect(addr: impl ToSocketAddrs, config: Config) -> io::Result<Channel> {
+        let socket = TcpStream::connect(addr).await?;
+        socket.set_nodelay(true)?;
+        Ok(Self::over(socket, config))
+    }
+
+    /// Connects over TCP, giving up after `timeout`.
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+        config: Config,
+    ) -> io::Result<Channel> {
+        let connect = tokio::time::timeout(timeout, Self::connect(addr, config));
+        let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+        connect.await.map_err(|_| timed_out())?
+    }
+
+    /// Connects over a unix domain socket.
+    #[cfg(unix)]
+    pub async fn connect_unix(
+        path: impl AsRef<std::path::Path>,
+        config: Config,
+    ) -> io::Result<Channel> {
+        let socket = tokio::net::UnixStream::connect(path).await?;
+        Ok(Self::over(socket, config))
+    }
+
+    /// Runs a channel over any connected transport, in a task of the current
+    /// tokio runtime (panics outside one).
+    pub fn over(socket: impl Transport, config: Config) -> Channel {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let config = Config {
+            release_on_poll: false,
+            ..config
+        };
+        let conn = Connection::client(config, Instant::now());
+        tokio::spawn(driver::run(conn, socket, (tx.clone(), rx), |_, _| {}));
+        Channel {
+            owner: Arc::new(Owner(tx)),
+        }
+    }
+
+    /// Starts a call. Its deadline, metadata and compression are in `options`.
+    pub async fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
+        let gone = || Status::new(Code::Unavailable, "the connection is gone");
+        let (reply, wait) = oneshot::channel();
+        self.owner
+            .0
+            .send(Input::Start(options, reply))
+            .map_err(|_| gone())?;
+        let handle = wait.await.map_err(|_| gone())??;
+        Ok(ClientCall {
+            handle,
+            _owner: self.owner.clone(),
+        })
+    }
+
+    /// A unary call: one request, one response.
+    pub async fn unary(
+        &self,
+        options: CallOptions,
+        request: Bytes,
+    ) -> Result<UnaryResponse, Status> {
+        let mut call = self.call(options).await?;
+        call.send(request).await?;
+        call.close_send();
+        let message = call.recv().await?;
+        let headers = call.handle.headers.take().unwrap_or_default();
+        let (status, trailers) = call.finish().await;
+        if !status.is_ok() {
+            return Err(status);
+        }
+        let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
+        Ok(UnaryResponse {
+            headers,
+            message,
+            trailers,
+        })
+    }
+}
+
+/// What a unary call returns.
+#[derive(Debug, Clone)]
+pub struct UnaryResponse {
+    /// The server's initial metadata.
+    pub headers: Metadata,
+    /// The response message.
+    pub message: Bytes,
+    /// The server's trailing metadata.
+    pub trailers: Metadata,
+}
+
+/// The client side of one call. Dropping it before the end cancels the call
+/// (RST_STREAM CANCEL).
+pub struct ClientCall {
+    handle: Handle,
+    _owner: Arc<Owner>,
+}
+
+impl ClientCall {
+    /// Sends a request message, waiting while the send buffer is full. An
+    /// error is the call's status when it has ended, or why the message was
+    /// refused.
+    pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.handle.send(message).await
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn close_send(&mut self) {
+        let _ = self.handle.tx.send(Input::CloseSend(self.handle.call));
+    }
+
+    /// The server's initial metadata, waiting for it if needed (empty for a
+    /// Trailers-Only response).
+    pub async fn headers(&mut self) -> Result<&Metadata, Status> {
+        while self.handle.headers.is_none() && self.handle.end.is_none() {
+            self.handle.wait().await;
+        }
+        Ok(self.handle.headers.get_or_insert_with(Metadata::new))
+    }
+
+    /// The next response message; `Ok(None)` when the call ended with OK;
+    /// `Err(status)` when it ended otherwise.
+    pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(message) = self.handle.message() {
+                return Ok(Some(message));
+            }
+            match &self.handle.end {
+                Some((status, _)) if status.is_ok() => return Ok(None),
+                Some((status, _)) => return Err(status.clone()),
+                None => self.handle.wait().await,
+            }
+        }
+    }
+
+    /// Waits for the end of the call (discarding unread messages) and returns
+    /// its status and trailing metadata.
+    pub async fn finish(mut self) -> (Status, Metadata) {
+        loop {
+            while self.handle.message().is_some() {}
+            if let Some(end) = &self.handle.end {
+                return end.clone();
+            }
+            self.handle.wait().await;
+        }
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
+    pub fn cancel(self) {}
+}
+
+impl Drop for ClientCall {
+    fn drop(&mut self) {
+        let input = Input::Cancel(self.handle.call);
+        self.handle
+            .end_with(Status::new(Code::Cancelled, "cancelled"), input);
+    }
+}

@@ -1,0 +1,296 @@
+//! The async server: an accept task, a task per connection, and a task per
+//! call running the handler.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{Config, Connection, Request};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::driver::{self, Commands, Handle, Input, Transport};
+
+/// A call handler: an async function run as its own task for each call.
+/// Implemented by every `Fn(ServerCall) -> impl Future<Output = ()>`.
+pub trait Handler: Send + Sync + 'static {
+    /// The future that serves one call.
+    type Future: Future<Output = ()> + Send + 'static;
+    /// Starts serving `call`.
+    fn call(&self, call: ServerCall) -> Self::Future;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(ServerCall) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Future = Fut;
+    fn call(&self, call: ServerCall) -> Fut {
+        self(call)
+    }
+}
+
+/// A running server. [`shutdown`](Server::shutdown) drains it gracefully;
+/// dropping it starts the same drain without waiting for it.
+pub struct Server {
+    local: String,
+    local_addr: SocketAddr,
+    /// Dropped to stop accepting and drain every connection.
+    stop: oneshot::Sender<()>,
+    accept: JoinHandle<()>,
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixListener),
+}
+
+/// What every connection of a server shares.
+struct Shared<H> {
+    local: String,
+    config: Config,
+    handler: H,
+}
+
+impl Server {
+    /// Binds to `addr` and serves every call with `handler`.
+    pub async fn bind(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        Ok(Self::start(
+            Listener::Tcp(listener),
+            addr.to_string(),
+            addr,
+            config,
+            handler,
+        ))
+    }
+
+    /// Binds to a unix domain socket at `path` (which must not exist yet).
+    #[cfg(unix)]
+    pub async fn bind_unix(
+        path: impl AsRef<std::path::Path>,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        let listener = Listener::Unix(tokio::net::UnixListener::bind(&path)?);
+        let local = path.as_ref().display().to_string();
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Ok(Self::start(listener, local, unspecified, config, handler))
+    }
+
+    fn start(
+        listener: Listener,
+        local: String,
+        local_addr: SocketAddr,
+        config: Config,
+        handler: impl Handler,
+    ) -> Server {
+        let (stop, mut stopped) = oneshot::channel();
+        let config = Config {
+            release_on_poll: false,
+            ..config
+        };
+        let shared = Arc::new(Shared {
+            local: local.clone(),
+            config,
+            handler,
+        });
+        let accept = tokio::spawn(async move {
+            let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stopped => break,
+                    accepted = listener.accept(&shared, &mut tasks) => accepted,
+                };
+                let Ok(commands) = accepted else {
+                    // Out of descriptors, most likely: give it a moment.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                connections.retain(|c| !c.is_closed());
+                connections.push(commands);
+                while tasks.try_join_next().is_some() {}
+            }
+            for commands in connections {
+                let _ = commands.send(Input::Shutdown);
+            }
+            while tasks.join_next().await.is_some() {}
+        });
+        Server {
+            local,
+            local_addr,
+            stop,
+            accept,
+        }
+    }
+
+    /// The TCP address the server listens on (unspecified for a unix socket).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where the server listens, as text (an address or a socket path).
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// Graceful shutdown: no new connections or calls; calls in flight finish
+    /// (GOAWAY, PING, final GOAWAY), then every connection task has ended.
+    pub async fn shutdown(self) {
+        drop(self.stop);
+        let _ = self.accept.await;
+    }
+}
+
+impl Listener {
+    /// Accepts a connection and starts its task; returns its command queue.
+    async fn accept<H: Handler>(
+        &self,
+        shared: &Arc<Shared<H>>,
+        tasks: &mut JoinSet<()>,
+    ) -> io::Result<Commands> {
+        Ok(match self {
+            Listener::Tcp(listener) => {
+                let (socket, peer) = listener.accept().await?;
+                let _ = socket.set_nodelay(true);
+                serve(socket, peer.to_string(), shared, tasks)
+            }
+            #[cfg(unix)]
+            Listener::Unix(listener) => {
+                serve(listener.accept().await?.0, "unix".into(), shared, tasks)
+            }
+        })
+    }
+}
+
+/// Serves one connection as its own task.
+fn serve<H: Handler>(
+    socket: impl Transport,
+    peer: String,
+    shared: &Arc<Shared<H>>,
+    tasks: &mut JoinSet<()>,
+) -> Commands {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let conn = Connection::server(shared.config.clone(), Instant::now());
+    let shared = shared.clone();
+    tasks.spawn(driver::run(
+        conn,
+        socket,
+        (tx.clone(), rx),
+        move |handle, request| {
+            let local_addr = shared.local.clone();
+            let call = ServerCall {
+                handle,
+                request,
+                local_addr,
+                peer_addr: peer.clone(),
+            };
+            tokio::spawn(shared.handler.call(call));
+        },
+    ));
+    tx
+}
+
+/// The server side of one call, handed to the handler in its own task.
+///
+/// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
+pub struct ServerCall {
+    handle: Handle,
+    request: Request,
+    local_addr: String,
+    peer_addr: String,
+}
+
+impl ServerCall {
+    /// The request head: path, metadata, deadline, encodings.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The client's address (`ip:port`, or "unix").
+    pub fn peer_addr(&self) -> &str {
+        &self.peer_addr
+    }
+
+    /// Our address (`ip:port`, or the unix socket's path).
+    pub fn local_addr(&self) -> &str {
+        &self.local_addr
+    }
+
+    /// The next request message; `Ok(None)` once the client half-closed;
+    /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
+    pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(message) = self.handle.message() {
+                return Ok(Some(message));
+            }
+            if let Some((status, _)) = &self.handle.end {
+                return Err(status.clone());
+            }
+            if self.handle.half_closed {
+                return Ok(None);
+            }
+            self.handle.wait().await;
+        }
+    }
+
+    /// Whether the call was cancelled (by the client, its deadline, or the
+    /// connection), checked without waiting.
+    pub fn is_cancelled(&mut self) -> bool {
+        self.handle.poll();
+        self.handle.end.is_some()
+    }
+
+    /// Waits until the call is cancelled and says why. Messages that arrive
+    /// meanwhile stay for [`recv`](Self::recv).
+    pub async fn cancelled(&mut self) -> Status {
+        loop {
+            if let Some((status, _)) = &self.handle.end {
+                return status.clone();
+            }
+            self.handle.wait().await;
+        }
+    }
+
+    /// Sends the response headers with initial metadata (optional: the first
+    /// message sends empty ones).
+    pub fn send_headers(&mut self, metadata: Metadata) {
+        let _ = self
+            .handle
+            .tx
+            .send(Input::Headers(self.handle.call, metadata));
+    }
+
+    /// Sends a response message, waiting while the connection's send buffer
+    /// is full. An error says why the call ended.
+    pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.handle.send(message).await
+    }
+
+    /// Ends the call with `status` and trailing metadata.
+    pub fn finish(mut self, status: Status, trailers: Metadata) {
+        let input = Input::Finish(self.handle.call, status.clone(), trailers);
+        self.handle.end_with(status, input);
+    }
+}
+
+impl Drop for ServerCall {
+    fn drop(&mut self) {
+        let status = Status::new(Code::Unknown, "the handler returned without a status");
+        let input = Input::Finish(self.handle.call, status.clone(), Metadata::new());
+        self.handle.end_with(status, input);
+    }
+}
