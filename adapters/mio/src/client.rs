@@ -1,6 +1,7 @@
 //! The client: one connection driven by its own event-loop thread, and
 //! blocking call handles usable from any thread.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver};
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Event};
+use grpc_sansio::service;
 use mio::Token;
 
 use crate::event_loop::{gone, Cmd, EventLoop, Input, Link, Remote};
@@ -73,6 +75,7 @@ impl Client {
                 call,
             },
             inbox,
+            backlog: VecDeque::new(),
             headers: None,
             end: None,
         })
@@ -114,6 +117,8 @@ pub struct UnaryResponse {
 pub struct ClientCall {
     link: Link,
     inbox: Receiver<Event>,
+    /// Events taken after a refused send, before `recv` asked.
+    backlog: VecDeque<Event>,
     headers: Option<Metadata>,
     end: Option<(Status, Metadata)>,
 }
@@ -121,10 +126,34 @@ pub struct ClientCall {
 impl ClientCall {
     /// Sends a request message, blocking while the send buffer is full.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        match &self.end {
-            Some((status, _)) => Err(status.clone()),
-            None => self.link.send(message),
+        if let Some((status, _)) = &self.end {
+            return Err(status.clone());
         }
+        let refused = match self.link.send(message) {
+            Ok(()) => return Ok(()),
+            Err(status) => status,
+        };
+        // If the call already ended (the server answered first), its end is
+        // queued behind what we have not read: report that status instead.
+        while let Ok(event) = self.inbox.try_recv() {
+            let ended = matches!(event, Event::Finished { .. } | Event::Cancelled { .. });
+            self.backlog.push_back(event);
+            if ended {
+                break;
+            }
+        }
+        match self.queued_end() {
+            Some(status) if !status.is_ok() => Err(status.clone()),
+            _ => Err(refused),
+        }
+    }
+
+    /// The status of an end taken into the backlog, not yet seen by `recv`.
+    fn queued_end(&self) -> Option<&Status> {
+        self.backlog.iter().find_map(|event| match event {
+            Event::Finished { status, .. } | Event::Cancelled { status, .. } => Some(status),
+            _ => None,
+        })
     }
 
     /// Half-closes: no more request messages.
@@ -161,10 +190,16 @@ impl ClientCall {
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailing metadata.
     pub fn finish(mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+
+    fn wait_end(&mut self) -> (Status, Metadata) {
         while self.end.is_none() {
             self.next();
         }
-        self.end.take().unwrap_or_else(|| (gone(), Metadata::new()))
+        self.end
+            .clone()
+            .unwrap_or_else(|| (gone(), Metadata::new()))
     }
 
     /// Cancels the call (RST_STREAM CANCEL).
@@ -181,7 +216,8 @@ impl ClientCall {
 
     /// Takes one event; returns a message if it was one.
     fn next(&mut self) -> Option<Bytes> {
-        match self.inbox.recv() {
+        let next = self.backlog.pop_front().ok_or(());
+        match next.or_else(|_| self.inbox.recv()) {
             Ok(Event::Headers { metadata, .. }) => self.headers = Some(metadata),
             Ok(Event::Message { message, .. }) => {
                 self.link.input(Input::Consumed);
@@ -190,6 +226,7 @@ impl ClientCall {
             Ok(Event::Finished {
                 status, trailers, ..
             }) => self.end = Some((status, trailers)),
+            Ok(Event::Cancelled { status, .. }) => self.end = Some((status, Metadata::new())),
             Ok(_) => {}
             Err(_) => self.end = Some((gone(), Metadata::new())),
         }
@@ -200,5 +237,39 @@ impl ClientCall {
 impl Drop for ClientCall {
     fn drop(&mut self) {
         self.cancel_now();
+    }
+}
+
+/// Generated client stubs and the service layer's `Client` run over a `Client`.
+impl service::ClientTransport for Client {
+    fn call(&self, options: CallOptions) -> Result<Box<dyn service::ClientStream>, Status> {
+        Ok(Box::new(Client::call(self, options)?))
+    }
+}
+
+impl service::ClientStream for ClientCall {
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        let result = ClientCall::send(self, message);
+        if result.is_err() && self.end.is_none() && self.queued_end().is_none() {
+            // A refused send (too large, say) ends the call, so `finish`
+            // returns at once.
+            self.cancel_now();
+        }
+        result
+    }
+    fn close_send(&mut self) {
+        ClientCall::close_send(self)
+    }
+    fn headers(&mut self) -> Result<Metadata, Status> {
+        ClientCall::headers(self).cloned()
+    }
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ClientCall::recv(self)
+    }
+    fn finish(&mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+    fn cancel(&mut self) {
+        self.cancel_now()
     }
 }

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::service::CancelToken;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -103,6 +104,9 @@ enum Outgoing {
 #[derive(Default)]
 pub(crate) struct Handles {
     pub(crate) inboxes: HashMap<CallId, Sender<Event>>,
+    /// The tokens of detached server calls: fired when the call ends with a
+    /// non-OK status, so a handler that is not reading still sees it.
+    pub(crate) tokens: HashMap<CallId, CancelToken>,
     parked: HashMap<CallId, VecDeque<Outgoing>>,
 }
 
@@ -124,6 +128,15 @@ impl Handles {
         match event {
             Event::Writable { .. } => self.unpark(call, engine),
             Event::Finished { .. } | Event::Cancelled { .. } => {
+                if let (
+                    Event::Finished { status, .. } | Event::Cancelled { status, .. },
+                    Some(token),
+                ) = (&event, self.tokens.get(&call))
+                {
+                    if !status.is_ok() {
+                        token.cancel_for(status);
+                    }
+                }
                 let _ = tx.send(event);
                 self.forget(call);
             }
@@ -135,6 +148,7 @@ impl Handles {
 
     fn forget(&mut self, call: CallId) {
         self.inboxes.remove(&call);
+        self.tokens.remove(&call);
         for item in self.parked.remove(&call).into_iter().flatten() {
             if let Outgoing::Message(_, done) = item {
                 let _ = done.send(Err(Status::new(Code::Cancelled, "the call ended")));

@@ -8,11 +8,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Instant;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, Event, Request};
+use grpc_sansio::service::{self, CallContext, CancelToken, Router};
 
 use crate::event_loop::{gone, Input, Link};
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
@@ -23,6 +25,8 @@ impl Calls<'_> {
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
         self.handles.inboxes.insert(call, tx);
+        let cancel = CancelToken::new();
+        self.handles.tokens.insert(call, cancel.clone());
         let info = self.info;
         let (remote, token) = (info.remote.clone(), info.token);
         ServerCall {
@@ -32,6 +36,7 @@ impl Calls<'_> {
                 call,
             },
             request,
+            cancel,
             peer: info.peer,
             local: info.local,
             inbox,
@@ -42,6 +47,22 @@ impl Calls<'_> {
 }
 
 impl Server {
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it) on `workers` threads; unknown methods are answered
+    /// UNIMPLEMENTED.
+    pub fn serve_router(
+        self,
+        addr: impl ToSocketAddrs,
+        workers: usize,
+        router: Arc<Router>,
+    ) -> io::Result<ServerHandle> {
+        self.serve_pool(addr, workers, move |mut call: ServerCall| {
+            let context = call.context();
+            let outcome = router.dispatch(&mut call, context);
+            call.finish(outcome.status, outcome.trailers);
+        })
+    }
+
     /// Binds to `addr` and runs `handler` on `workers` threads, one call at a
     /// time each, with blocking [`ServerCall`] handles.
     pub fn serve_pool(
@@ -97,6 +118,7 @@ enum State {
 pub struct ServerCall {
     link: Link,
     request: Request,
+    cancel: CancelToken,
     peer: SocketAddr,
     local: SocketAddr,
     inbox: Receiver<Event>,
@@ -145,6 +167,15 @@ impl ServerCall {
         }
     }
 
+    /// The service layer's view of the call: deadline, metadata, peer address
+    /// and a cancellation token the connection fires.
+    pub fn context(&self) -> CallContext {
+        CallContext::new(&self.request, Instant::now())
+            .with_peer_addr(self.peer.to_string())
+            .with_cancel_token(self.cancel.clone())
+            .with_clock(Arc::new(Instant::now))
+    }
+
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without blocking.
     pub fn is_cancelled(&mut self) -> bool {
@@ -154,7 +185,7 @@ impl ServerCall {
                 event => self.backlog.push_back(event),
             }
         }
-        matches!(self.state, State::Ended(_))
+        self.cancel.is_cancelled() || matches!(self.state, State::Ended(_))
     }
 
     /// Sends the response headers with initial metadata (optional).
@@ -185,9 +216,58 @@ impl ServerCall {
     }
 }
 
+impl service::ServerStream for ServerCall {
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ServerCall::recv(self)
+    }
+    fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
+        ServerCall::send_headers(self, metadata);
+        Ok(())
+    }
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        ServerCall::send(self, message)
+    }
+}
+
 impl Drop for ServerCall {
     fn drop(&mut self) {
         let status = Status::new(Code::Unknown, "the handler returned without a status");
         self.finish_with(status, Metadata::new());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Client;
+    use grpc_sansio::grpc::{CallOptions, Config};
+
+    /// A handler that is not reading still sees its call cancelled, through
+    /// the context's token.
+    #[test]
+    fn the_context_token_fires_when_the_client_cancels() {
+        let (seen, outcome) = mpsc::channel();
+        let seen = Mutex::new(seen);
+        let server = Server::new(Config::server())
+            .serve_pool("127.0.0.1:0", 1, move |call: ServerCall| {
+                let context = call.context();
+                let seen = seen.lock().unwrap().clone();
+                let _ = seen.send(None);
+                while !context.is_cancelled() {
+                    thread::sleep(std::time::Duration::from_millis(1));
+                }
+                let _ = seen.send(Some(context.check()));
+                drop(call);
+            })
+            .unwrap();
+        let client = Client::connect(server.local_addr(), Config::client()).unwrap();
+        let mut call = client.call(CallOptions::new("/x.Y/Z")).unwrap();
+        call.send(Bytes::from_static(b"hi")).unwrap();
+        assert_eq!(outcome.recv().unwrap(), None, "the handler started");
+        call.cancel();
+        let checked = outcome.recv().unwrap().unwrap();
+        assert_eq!(checked.unwrap_err().code(), Code::Cancelled);
+        drop(client);
+        server.shutdown();
     }
 }

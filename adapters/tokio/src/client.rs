@@ -9,6 +9,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Connection};
+use grpc_sansio::service::{AsyncClientStream, AsyncClientTransport, BoxFuture};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
@@ -172,6 +173,10 @@ impl ClientCall {
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailing metadata.
     pub async fn finish(mut self) -> (Status, Metadata) {
+        self.wait_end().await
+    }
+
+    async fn wait_end(&mut self) -> (Status, Metadata) {
         loop {
             while self.handle.message().is_some() {}
             if let Some(end) = &self.handle.end {
@@ -185,10 +190,60 @@ impl ClientCall {
     pub fn cancel(self) {}
 }
 
-impl Drop for ClientCall {
-    fn drop(&mut self) {
+impl ClientCall {
+    fn cancel_now(&mut self) {
         let input = Input::Cancel(self.handle.call);
         self.handle
             .end_with(Status::new(Code::Cancelled, "cancelled"), input);
+    }
+}
+
+impl Drop for ClientCall {
+    fn drop(&mut self) {
+        self.cancel_now();
+    }
+}
+
+/// Generated async client stubs and the service layer's `AsyncClient` run
+/// over a `Channel`.
+impl AsyncClientTransport for Channel {
+    fn call(
+        &self,
+        options: CallOptions,
+    ) -> BoxFuture<'_, Result<Box<dyn AsyncClientStream>, Status>> {
+        Box::pin(async move {
+            let call = Channel::call(self, options).await?;
+            Ok(Box::new(call) as Box<dyn AsyncClientStream>)
+        })
+    }
+}
+
+impl AsyncClientStream for ClientCall {
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            let result = ClientCall::send(self, message).await;
+            if result.is_err() && self.handle.end.is_none() {
+                // A refused send (too large, say) ends the call, so `finish`
+                // returns at once.
+                self.cancel_now();
+            }
+            result
+        })
+    }
+    fn close_send(&mut self) -> BoxFuture<'_, ()> {
+        ClientCall::close_send(self);
+        Box::pin(std::future::ready(()))
+    }
+    fn headers(&mut self) -> BoxFuture<'_, Result<Metadata, Status>> {
+        Box::pin(async move { ClientCall::headers(self).await.cloned() })
+    }
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
+        Box::pin(ClientCall::recv(self))
+    }
+    fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)> {
+        Box::pin(self.wait_end())
+    }
+    fn cancel(&mut self) {
+        self.cancel_now();
     }
 }

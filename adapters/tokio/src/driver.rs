@@ -9,6 +9,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Connection, Event, Request};
+use grpc_sansio::service::CancelToken;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{self, error::TryRecvError, UnboundedSender};
 use tokio::sync::oneshot;
@@ -44,7 +45,9 @@ struct Driver<F> {
     conn: Connection,
     /// For the handles of new calls.
     commands: Commands,
-    inboxes: HashMap<CallId, UnboundedSender<Event>>,
+    /// Each call's inbox, and the token that tells a handler the call was
+    /// cancelled even while it is not reading.
+    inboxes: HashMap<CallId, (UnboundedSender<Event>, CancelToken)>,
     parked: HashMap<CallId, VecDeque<Outgoing>>,
     on_call: F,
 }
@@ -120,12 +123,14 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
     /// A handle for a new call, with its inbox registered.
     fn open(&mut self, call: CallId, gone: Code) -> Handle {
         let (tx, inbox) = mpsc::unbounded_channel();
-        self.inboxes.insert(call, tx);
+        let cancel = CancelToken::new();
+        self.inboxes.insert(call, (tx, cancel.clone()));
         let (tx, messages) = (self.commands.clone(), VecDeque::new());
         let (headers, half_closed, end) = (None, false, None);
         Handle {
             call,
             tx,
+            cancel,
             inbox,
             gone,
             messages,
@@ -152,10 +157,13 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
         };
         if let Event::Finished { status, .. } | Event::Cancelled { status, .. } = &event {
             fail_parked(self.parked.remove(&call), status);
-            if let Some(tx) = self.inboxes.remove(&call) {
+            if let Some((tx, token)) = self.inboxes.remove(&call) {
+                if !status.is_ok() {
+                    token.cancel_for(status);
+                }
                 let _ = tx.send(event);
             }
-        } else if let Some(tx) = self.inboxes.get(&call) {
+        } else if let Some((tx, _)) = self.inboxes.get(&call) {
             // A handle that is gone has its finish or cancel on the way: the
             // event is dropped and the call's credit returns when it ends.
             let _ = tx.send(event);
@@ -248,6 +256,8 @@ pub(crate) fn call_status(error: &CallError) -> Status {
 pub(crate) struct Handle {
     pub(crate) call: CallId,
     pub(crate) tx: Commands,
+    /// Fired when the call ends with a non-OK status.
+    pub(crate) cancel: CancelToken,
     /// Unbounded, but every message in it holds its flow-control credit, so
     /// the peer's window bounds it.
     inbox: mpsc::UnboundedReceiver<Event>,

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{Config, Connection, Request};
+use grpc_sansio::service::{AsyncRouter, AsyncServerStream, BoxFuture, CallContext};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -60,7 +61,40 @@ struct Shared<H> {
     handler: H,
 }
 
+/// Serves every call through `router`, finishing it with the outcome.
+fn route(router: Arc<AsyncRouter>) -> impl Handler {
+    move |mut call: ServerCall| {
+        let router = router.clone();
+        async move {
+            let context = call.context();
+            let outcome = router.dispatch(&mut call, context).await;
+            call.finish(outcome.status, outcome.trailers);
+        }
+    }
+}
+
 impl Server {
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it); unknown methods are answered UNIMPLEMENTED.
+    pub async fn bind_router(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        router: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        Self::bind(addr, config, route(router)).await
+    }
+
+    /// Binds to a unix domain socket at `path` and serves the services of
+    /// `router`.
+    #[cfg(unix)]
+    pub async fn bind_unix_router(
+        path: impl AsRef<std::path::Path>,
+        config: Config,
+        router: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        Self::bind_unix(path, config, route(router)).await
+    }
+
     /// Binds to `addr` and serves every call with `handler`.
     pub async fn bind(
         addr: impl ToSocketAddrs,
@@ -247,11 +281,20 @@ impl ServerCall {
         }
     }
 
+    /// The service layer's view of the call: deadline, metadata, peer address
+    /// and a cancellation token the connection fires.
+    pub fn context(&self) -> CallContext {
+        CallContext::new(&self.request, Instant::now())
+            .with_peer_addr(self.peer_addr.clone())
+            .with_cancel_token(self.handle.cancel.clone())
+            .with_clock(Arc::new(Instant::now))
+    }
+
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without waiting.
     pub fn is_cancelled(&mut self) -> bool {
         self.handle.poll();
-        self.handle.end.is_some()
+        self.handle.cancel.is_cancelled() || self.handle.end.is_some()
     }
 
     /// Waits until the call is cancelled and says why. Messages that arrive
@@ -287,10 +330,61 @@ impl ServerCall {
     }
 }
 
+impl AsyncServerStream for ServerCall {
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
+        Box::pin(ServerCall::recv(self))
+    }
+    fn send_headers(&mut self, metadata: Metadata) -> BoxFuture<'_, Result<(), Status>> {
+        ServerCall::send_headers(self, metadata);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(ServerCall::send(self, message))
+    }
+}
+
 impl Drop for ServerCall {
     fn drop(&mut self) {
         let status = Status::new(Code::Unknown, "the handler returned without a status");
         let input = Input::Finish(self.handle.call, status.clone(), Metadata::new());
         self.handle.end_with(status, input);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Channel;
+    use grpc_sansio::grpc::CallOptions;
+
+    /// A handler that is not reading still sees its call cancelled, through
+    /// the context's token.
+    #[tokio::test]
+    async fn the_context_token_fires_when_the_client_cancels() {
+        let (seen, mut outcome) = mpsc::unbounded_channel();
+        let server = Server::bind("127.0.0.1:0", Config::server(), move |call: ServerCall| {
+            let seen = seen.clone();
+            async move {
+                let context = call.context();
+                assert_eq!(context.peer_addr(), Some(call.peer_addr()));
+                let _ = seen.send(None);
+                context.cancelled().await;
+                let _ = seen.send(Some(context.check()));
+                drop(call);
+            }
+        })
+        .await
+        .unwrap();
+        let channel = Channel::connect(server.local_addr(), Config::client())
+            .await
+            .unwrap();
+        let mut call = channel.call(CallOptions::new("/x.Y/Z")).await.unwrap();
+        call.send(Bytes::from_static(b"hi")).await.unwrap();
+        assert_eq!(outcome.recv().await, Some(None), "the handler started");
+        call.cancel();
+        let checked = outcome.recv().await.flatten().unwrap();
+        assert_eq!(checked.unwrap_err().code(), Code::Cancelled);
+        drop(channel);
+        server.shutdown().await;
     }
 }
