@@ -224,7 +224,7 @@ fn apply(
                 inboxes.insert(call, (tx, CancelToken::new()));
                 (call, rx)
             });
-            let _ = reply.send(result.map_err(|e| call_status(&e)));
+            let _ = reply.send(result.map_err(|e| e.to_status()));
         }
         Input::Headers { call, metadata } => {
             let _ = conn.send_headers(call, &metadata);
@@ -285,7 +285,7 @@ fn unpark(call: CallId, conn: &mut Connection, parked: &mut HashMap<CallId, Park
                 return;
             }
             Err(e) => {
-                let _ = done.send(Err(call_status(&e)));
+                let _ = done.send(Err(e.to_status()));
             }
         }
     }
@@ -298,15 +298,4 @@ fn fail_parked(queue: Option<Parked>, code: Code) {
             let _ = done.send(Err(Status::new(code, "the call ended")));
         }
     }
-}
-
-/// A local refusal, as the status a handle reports.
-pub(crate) fn call_status(error: &CallError) -> Status {
-    let code = match error {
-        CallError::UnknownCall(_) => Code::Cancelled,
-        CallError::MessageTooLarge { .. } => Code::ResourceExhausted,
-        CallError::Closed | CallError::H2(_) => Code::Unavailable,
-        _ => Code::Internal,
-    };
-    Status::new(code, error.to_string())
 }

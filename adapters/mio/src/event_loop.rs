@@ -170,7 +170,7 @@ impl Handles {
                 Err(CallError::Full(_)) => {
                     return queue.push_front(Outgoing::Message(message, done))
                 }
-                result => drop(done.send(result.map_err(|e| call_status(&e)))),
+                result => drop(done.send(result.map_err(|e| e.to_status()))),
             }
         }
         self.parked.remove(&call);
@@ -264,7 +264,7 @@ impl Conn {
                     handles.inboxes.insert(call, tx);
                     (call, rx)
                 });
-                let _ = reply.send(result.map_err(|e| call_status(&e)));
+                let _ = reply.send(result.map_err(|e| e.to_status()));
             }
             Input::Headers(call, metadata) => drop(engine.send_headers(call, &metadata)),
             Input::Send(call, message, done) => {
@@ -504,17 +504,6 @@ impl EventLoop {
                 .reregister(&mut c.socket, token, interest);
         }
     }
-}
-
-/// A local refusal, as the status a handle reports.
-pub(crate) fn call_status(error: &CallError) -> Status {
-    let code = match error {
-        CallError::UnknownCall(_) => Code::Cancelled,
-        CallError::MessageTooLarge { .. } => Code::ResourceExhausted,
-        CallError::Closed | CallError::H2(_) => Code::Unavailable,
-        _ => Code::Internal,
-    };
-    Status::new(code, error.to_string())
 }
 
 pub(crate) fn gone() -> Status {

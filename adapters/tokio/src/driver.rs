@@ -177,7 +177,7 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
             Input::Start(options, reply) => {
                 let started = self.conn.start_call(Instant::now(), options);
                 let result = started.map(|call| self.open(call, Code::Unavailable));
-                if let Err(Ok(handle)) = reply.send(result.map_err(|e| call_status(&e))) {
+                if let Err(Ok(handle)) = reply.send(result.map_err(|e| e.to_status())) {
                     // The caller stopped waiting: nobody owns the call.
                     self.apply(Input::Cancel(handle.call));
                 }
@@ -224,7 +224,7 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
                     queue.push_front(Outgoing::Message(message, done));
                     return;
                 }
-                Err(e) => drop(done.send(Err(call_status(&e)))),
+                Err(e) => drop(done.send(Err(e.to_status()))),
             }
         }
         self.parked.remove(&call);
@@ -238,17 +238,6 @@ fn fail_parked(queue: Option<VecDeque<Outgoing>>, status: &Status) {
             let _ = done.send(Err(status.clone()));
         }
     }
-}
-
-/// A local refusal, as the status a handle reports.
-pub(crate) fn call_status(error: &CallError) -> Status {
-    let code = match error {
-        CallError::UnknownCall(_) => Code::Cancelled,
-        CallError::MessageTooLarge { .. } => Code::ResourceExhausted,
-        CallError::Closed | CallError::H2(_) => Code::Unavailable,
-        _ => Code::Internal,
-    };
-    Status::new(code, error.to_string())
 }
 
 /// One call's end of the connection, shared by client and server calls: its

@@ -1,4 +1,5 @@
 use super::compression::Encoding;
+use super::status::{Code, Status};
 use super::CallId;
 use crate::h2;
 
@@ -46,4 +47,20 @@ pub enum CallError {
     /// The HTTP/2 layer refused (stream limit, going away, header size…).
     #[error(transparent)]
     H2(#[from] h2::UserError),
+}
+
+impl CallError {
+    /// The status a call handle reports for this refusal: a call that is gone
+    /// was CANCELLED, an oversized message is RESOURCE_EXHAUSTED, a connection
+    /// that cannot take calls is UNAVAILABLE (safe to retry elsewhere), and API
+    /// misuse is INTERNAL.
+    pub fn to_status(&self) -> Status {
+        let code = match self {
+            CallError::UnknownCall(_) => Code::Cancelled,
+            CallError::MessageTooLarge { .. } => Code::ResourceExhausted,
+            CallError::Closed | CallError::H2(_) => Code::Unavailable,
+            _ => Code::Internal,
+        };
+        Status::new(code, self.to_string())
+    }
 }
