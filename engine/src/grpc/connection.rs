@@ -75,6 +75,17 @@ pub struct Connection {
     going_away: bool,
     /// The transport is gone or the keepalive failed: nothing more is sent.
     dead: bool,
+    fixed: FixedValues,
+}
+
+/// Header values that are the same for every call, built once so a call
+/// clones a reference count instead of allocating.
+#[derive(Debug)]
+struct FixedValues {
+    scheme: Bytes,
+    authority: Bytes,
+    user_agent: Bytes,
+    accept_encoding: Bytes,
 }
 
 /// An event and the flow-control credit to return when the application takes it.
@@ -153,6 +164,12 @@ impl Connection {
             age_grace_deadline: None,
             going_away: false,
             dead: false,
+            fixed: FixedValues {
+                scheme: Bytes::from(config.scheme.clone()),
+                authority: Bytes::from(config.authority.clone()),
+                user_agent: Bytes::from(config.user_agent.clone()),
+                accept_encoding: Bytes::from(config.accept_encodings.to_header_value()),
+            },
             config,
         }
     }
@@ -290,7 +307,7 @@ impl Connection {
                 if status.code() == Code::Unimplemented {
                     headers.push(Header::new(
                         "grpc-accept-encoding",
-                        self.config.accept_encodings.to_header_value(),
+                        self.fixed.accept_encoding.clone(),
                     ));
                 }
                 status.to_headers(&mut headers);
@@ -962,17 +979,17 @@ impl Connection {
         }
         let mut headers = vec![
             Header::new(":method", "POST"),
-            Header::new(":scheme", self.config.scheme.clone()),
+            Header::new(":scheme", self.fixed.scheme.clone()),
             Header::new(":path", options.path),
             Header::new(
                 ":authority",
                 options
                     .authority
-                    .unwrap_or_else(|| self.config.authority.clone()),
+                    .map_or_else(|| self.fixed.authority.clone(), Bytes::from),
             ),
             Header::new("te", "trailers"),
             Header::new("content-type", "application/grpc"),
-            Header::new("user-agent", self.config.user_agent.clone()),
+            Header::new("user-agent", self.fixed.user_agent.clone()),
         ];
         let after = |t: Duration| now.checked_add(t).unwrap_or_else(|| far_future(now));
         let deadline = match (options.deadline, options.timeout) {
@@ -989,7 +1006,7 @@ impl Connection {
         }
         headers.push(Header::new(
             "grpc-accept-encoding",
-            self.config.accept_encodings.to_header_value(),
+            self.fixed.accept_encoding.clone(),
         ));
         options.metadata.to_headers(&mut headers);
         let id = self.h2.open_stream(headers, false)?;
@@ -1006,7 +1023,7 @@ impl Connection {
         if self.role() != Role::Server {
             return Err(CallError::WrongRole);
         }
-        let accept = self.config.accept_encodings.to_header_value();
+        let accept = self.fixed.accept_encoding.clone();
         let c = self.call_mut(call)?;
         if c.headers_done {
             return Err(CallError::HeadersAlreadySent(call));
