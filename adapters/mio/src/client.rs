@@ -84,34 +84,12 @@ impl Client {
     /// A unary call: one request, one response.
     pub fn unary(&self, options: CallOptions, request: Bytes) -> Result<UnaryResponse, Status> {
         let mut call = self.call(options)?;
-        // A refused send shows in the call's status.
-        let _ = call.send(request);
-        call.close_send();
-        let message = call.recv()?;
-        let headers = call.headers.take().unwrap_or_default();
-        let (status, trailers) = call.finish();
-        if !status.is_ok() {
-            return Err(status);
-        }
-        let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
-        Ok(UnaryResponse {
-            headers,
-            message,
-            trailers,
-        })
+        service::unary_call(&mut call, request)
     }
 }
 
-/// What a unary call returns.
-#[derive(Debug, Clone)]
-pub struct UnaryResponse {
-    /// The server's initial metadata.
-    pub headers: Metadata,
-    /// The response message.
-    pub message: Bytes,
-    /// The server's trailing metadata.
-    pub trailers: Metadata,
-}
+/// What a unary call returns: the message with the server's metadata.
+pub type UnaryResponse = service::Response<Bytes>;
 
 /// The client side of one call. Dropping it before the end cancels the call.
 pub struct ClientCall {

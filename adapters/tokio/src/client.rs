@@ -9,7 +9,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Connection};
-use grpc_sansio::service::{AsyncClientStream, AsyncClientTransport, BoxFuture};
+use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
@@ -98,33 +98,12 @@ impl Channel {
         request: Bytes,
     ) -> Result<UnaryResponse, Status> {
         let mut call = self.call(options).await?;
-        call.send(request).await?;
-        call.close_send();
-        let message = call.recv().await?;
-        let headers = call.handle.headers.take().unwrap_or_default();
-        let (status, trailers) = call.finish().await;
-        if !status.is_ok() {
-            return Err(status);
-        }
-        let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
-        Ok(UnaryResponse {
-            headers,
-            message,
-            trailers,
-        })
+        service::unary_call_async(&mut call, request).await
     }
 }
 
-/// What a unary call returns.
-#[derive(Debug, Clone)]
-pub struct UnaryResponse {
-    /// The server's initial metadata.
-    pub headers: Metadata,
-    /// The response message.
-    pub message: Bytes,
-    /// The server's trailing metadata.
-    pub trailers: Metadata,
-}
+/// What a unary call returns: the message with the server's metadata.
+pub type UnaryResponse = service::Response<Bytes>;
 
 /// The client side of one call. Dropping it before the end cancels the call
 /// (RST_STREAM CANCEL).

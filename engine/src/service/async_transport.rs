@@ -61,3 +61,19 @@ pub trait AsyncClientStream: Send {
     /// Cancels the call, without waiting (it is called from `Drop`).
     fn cancel(&mut self);
 }
+
+/// [`unary_call`](super::unary_call) for async adapters.
+pub async fn unary_call_async(
+    stream: &mut dyn AsyncClientStream,
+    request: Bytes,
+) -> Result<super::Response<Bytes>, Status> {
+    if let Err(refused) = stream.send(request).await {
+        let (status, _) = stream.finish().await;
+        return Err(super::pick_status(status, refused));
+    }
+    stream.close_send().await;
+    let message = stream.recv().await?;
+    let headers = stream.headers().await?;
+    let (status, trailers) = stream.finish().await;
+    super::unary_outcome(status, message, headers, trailers)
+}

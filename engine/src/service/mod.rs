@@ -71,7 +71,9 @@ use std::pin::Pin;
 
 pub use async_client::{AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, AsyncResponseStream};
 pub use async_server::{AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncService};
-pub use async_transport::{AsyncClientStream, AsyncClientTransport, AsyncServerStream};
+pub use async_transport::{
+    unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
+};
 pub use audit::{AuditHook, UnknownCall, UnknownReason};
 pub use cancel::{CancelReason, CancelToken, Cancelled};
 pub use client::{BidiCall, Client, ClientStreamingCall, ResponseStream};
@@ -82,7 +84,7 @@ pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};
 pub use server::{BidiStream, RequestStream, ResponseSink, Service};
-pub use transport::{ClientStream, ClientTransport, ServerStream};
+pub use transport::{unary_call, ClientStream, ClientTransport, ServerStream};
 
 use crate::grpc::status::{Code, Status};
 
@@ -135,4 +137,37 @@ impl MethodKind {
 /// the default bodies of generated service traits return.
 pub fn unimplemented(path: &str) -> Status {
     Status::new(Code::Unimplemented, format!("{path} is not implemented"))
+}
+
+/// After a refused send: the call's own end when the server ended it, else the
+/// refusal (our own cancel shows as CANCELLED and says less).
+fn pick_status(
+    end: crate::grpc::status::Status,
+    refused: crate::grpc::status::Status,
+) -> crate::grpc::status::Status {
+    use crate::grpc::status::Code;
+    if end.is_ok() || end.code() == Code::Cancelled {
+        refused
+    } else {
+        end
+    }
+}
+
+/// The end of a unary call: its status, and exactly one message when OK.
+fn unary_outcome(
+    status: crate::grpc::status::Status,
+    message: Option<bytes::Bytes>,
+    headers: crate::grpc::metadata::Metadata,
+    trailers: crate::grpc::metadata::Metadata,
+) -> Result<Response<bytes::Bytes>, crate::grpc::status::Status> {
+    use crate::grpc::status::{Code, Status};
+    if !status.is_ok() {
+        return Err(status);
+    }
+    let message = message.ok_or_else(|| Status::new(Code::Internal, "no response message"))?;
+    Ok(Response {
+        message,
+        headers,
+        trailers,
+    })
 }

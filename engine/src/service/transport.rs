@@ -90,3 +90,21 @@ pub trait ClientStream: Send {
     /// Cancels the call (RST_STREAM CANCEL), unless it has ended.
     fn cancel(&mut self);
 }
+
+/// One request, one response over a raw call: what every adapter's `unary`
+/// does, written once. A refused send reports the call's own status when the
+/// server already ended it (say, UNIMPLEMENTED), else the refusal.
+pub fn unary_call(
+    stream: &mut dyn ClientStream,
+    request: Bytes,
+) -> Result<super::Response<Bytes>, Status> {
+    if let Err(refused) = stream.send(request) {
+        let (status, _) = stream.finish();
+        return Err(super::pick_status(status, refused));
+    }
+    stream.close_send();
+    let message = stream.recv()?;
+    let headers = stream.headers()?;
+    let (status, trailers) = stream.finish();
+    super::unary_outcome(status, message, headers, trailers)
+}
