@@ -117,7 +117,7 @@ fn main() -> std::io::Result<()> {
             server.pump(now);
             while let Some(event) = server.conn.poll_event() {
                 match event {
-                    Event::Message { call, message } => {
+                    Event::Message { call, message, .. } => {
                         let mut ack = b"accepted ".to_vec();
                         ack.extend_from_slice(&message);
                         let _ = server.conn.send_message(call, ack.into());

@@ -839,7 +839,9 @@ pub fn messages(events: &[grpc::Event], call: CallId) -> Vec<Bytes> {
     events
         .iter()
         .filter_map(|e| match e {
-            grpc::Event::Message { call: c, message } if *c == call => Some(message.clone()),
+            grpc::Event::Message {
+                call: c, message, ..
+            } if *c == call => Some(message.clone()),
             _ => None,
         })
         .collect()

@@ -70,7 +70,10 @@ fn one_octet_window_stalls_and_resumes() {
         // Take the client's events as an application would, one by one.
         let mut took_message = false;
         while let Some(event) = pair.client().poll_event() {
-            if let Event::Message { call: c, message } = event {
+            if let Event::Message {
+                call: c, message, ..
+            } = event
+            {
                 assert_eq!(c, call);
                 got.push(message);
                 took_message = true;
@@ -382,7 +385,10 @@ fn stream_256_mib_with_bounded_memory() {
         let events = pair.client_events();
         let mut unread = 0;
         for e in &events {
-            if let Event::Message { call: c, message } = e {
+            if let Event::Message {
+                call: c, message, ..
+            } = e
+            {
                 assert_eq!(*c, call);
                 unread += message.len();
                 assert_eq!(message.len(), MSG);

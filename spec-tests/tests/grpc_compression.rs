@@ -221,6 +221,15 @@ fn per_message_compression_client_side() {
     assert_eq!(got, [first, second]);
     let total: usize = got.iter().map(Bytes::len).sum();
     assert_eq!(total, 73_086);
+    // The receiver learns how each message travelled.
+    let flags: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { compressed, .. } => Some(*compressed),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags, [false, true]);
 }
 
 /// The same on the server side: mixed flags on the wire, intact messages.

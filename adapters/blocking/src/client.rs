@@ -94,6 +94,7 @@ impl Channel {
             tx: self.tx.clone(),
             headers: None,
             end: None,
+            recv_compressed: false,
         })
     }
 
@@ -114,11 +115,17 @@ pub struct ClientCall {
     tx: Sender<Input>,
     headers: Option<Metadata>,
     end: Option<(Status, Metadata)>,
+    recv_compressed: bool,
 }
 
 impl ClientCall {
     /// Sends a request message, blocking while the send buffer is full.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         if let Some((status, _)) = &self.end {
             return Err(status.clone());
         }
@@ -127,6 +134,7 @@ impl ClientCall {
             .send(Input::Send {
                 call: self.call,
                 message,
+                compress,
                 done,
             })
             .map_err(|_| gone())?;
@@ -177,6 +185,11 @@ impl ClientCall {
         }
     }
 
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
+
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailing metadata.
     pub fn finish(mut self) -> (Status, Metadata) {
@@ -220,9 +233,10 @@ impl ClientCall {
     fn take(&mut self, inbound: Inbound) -> Option<Bytes> {
         match inbound {
             Inbound::Headers(metadata) => self.headers = Some(metadata),
-            Inbound::Message(message) => {
+            Inbound::Message(message, compressed) => {
                 let _ = self.tx.send(Input::Consumed(self.call));
                 if self.end.is_none() {
+                    self.recv_compressed = compressed;
                     return Some(message);
                 }
             }
@@ -247,8 +261,8 @@ impl service::ClientTransport for Channel {
 }
 
 impl service::ClientStream for ClientCall {
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        let result = ClientCall::send(self, message);
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        let result = ClientCall::send_with(self, message, compress);
         if result.is_err() && self.end.is_none() {
             // A refused send (too large, say) ends the call, so `finish`
             // returns at once.
@@ -264,6 +278,9 @@ impl service::ClientStream for ClientCall {
     }
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         ClientCall::recv(self)
+    }
+    fn recv_compressed(&self) -> bool {
+        self.recv_compressed
     }
     fn finish(&mut self) -> (Status, Metadata) {
         self.wait_end()

@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Connection, Event, Request};
@@ -55,8 +56,11 @@ pub(crate) enum Input {
     Send {
         call: CallId,
         message: Bytes,
+        compress: bool,
         done: Sender<Result<(), Status>>,
     },
+    /// Server: the encoding of the responses (checked by the handle).
+    Encoding(CallId, Encoding),
     CloseSend(CallId),
     Finish {
         call: CallId,
@@ -71,7 +75,8 @@ pub(crate) enum Input {
 /// What a call's handle receives.
 pub(crate) enum Inbound {
     Headers(Metadata),
-    Message(Bytes),
+    /// A message and whether it arrived compressed.
+    Message(Bytes, bool),
     HalfClosed,
     /// Terminal: the client's outcome, or why a server call was cancelled.
     End(Status, Metadata),
@@ -83,7 +88,7 @@ type Inboxes = HashMap<CallId, (Sender<Inbound>, CancelToken)>;
 
 /// What waits for send capacity, in order.
 enum Outgoing {
-    Message(Bytes, Sender<Result<(), Status>>),
+    Message(Bytes, bool, Sender<Result<(), Status>>),
     /// A half-close issued behind parked messages.
     CloseSend,
 }
@@ -181,7 +186,11 @@ fn route(
             return;
         }
         Event::Headers { call, metadata } => (call, Inbound::Headers(metadata)),
-        Event::Message { call, message } => (call, Inbound::Message(message)),
+        Event::Message {
+            call,
+            message,
+            compressed,
+        } => (call, Inbound::Message(message, compressed)),
         Event::HalfClosed { call } => (call, Inbound::HalfClosed),
         Event::Finished {
             call,
@@ -226,16 +235,20 @@ fn apply(
             });
             let _ = reply.send(result.map_err(|e| e.to_status()));
         }
+        Input::Encoding(call, encoding) => {
+            let _ = conn.set_send_encoding(call, encoding);
+        }
         Input::Headers { call, metadata } => {
             let _ = conn.send_headers(call, &metadata);
         }
         Input::Send {
             call,
             message,
+            compress,
             done,
         } => {
             let queue = parked.entry(call).or_default();
-            queue.push_back(Outgoing::Message(message, done));
+            queue.push_back(Outgoing::Message(message, compress, done));
             unpark(call, conn, parked);
         }
         Input::CloseSend(call) => {
@@ -272,16 +285,16 @@ fn unpark(call: CallId, conn: &mut Connection, parked: &mut HashMap<CallId, Park
         return;
     };
     while let Some(item) = queue.pop_front() {
-        let Outgoing::Message(message, done) = item else {
+        let Outgoing::Message(message, compress, done) = item else {
             let _ = conn.close_send(call);
             continue;
         };
-        match conn.send_message(call, message.clone()) {
+        match conn.send_message_with(call, message.clone(), compress) {
             Ok(()) => {
                 let _ = done.send(Ok(()));
             }
             Err(CallError::Full(_)) => {
-                queue.push_front(Outgoing::Message(message, done));
+                queue.push_front(Outgoing::Message(message, compress, done));
                 return;
             }
             Err(e) => {
@@ -294,7 +307,7 @@ fn unpark(call: CallId, conn: &mut Connection, parked: &mut HashMap<CallId, Park
 
 fn fail_parked(queue: Option<Parked>, code: Code) {
     for item in queue.into_iter().flatten() {
-        if let Outgoing::Message(_, done) = item {
+        if let Outgoing::Message(_, _, done) = item {
             let _ = done.send(Err(Status::new(code, "the call ended")));
         }
     }

@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, Config, Connection, Request};
@@ -217,6 +218,8 @@ pub(crate) fn serve_connection<T: driver::Transport>(
                     inbox,
                     tx: calls_tx.clone(),
                     state: CallState::Open,
+                    recv_compressed: false,
+                    headers_sent: false,
                 };
                 let handler = handler.clone();
                 thread::spawn(move || handler(call));
@@ -246,6 +249,8 @@ pub struct ServerCall {
     inbox: Receiver<Inbound>,
     tx: Sender<Input>,
     state: CallState,
+    recv_compressed: bool,
+    headers_sent: bool,
 }
 
 impl ServerCall {
@@ -274,8 +279,9 @@ impl ServerCall {
             CallState::Finished => return Err(Status::new(Code::Internal, "the call is finished")),
         }
         match self.inbox.recv() {
-            Ok(Inbound::Message(message)) => {
+            Ok(Inbound::Message(message, compressed)) => {
                 let _ = self.tx.send(Input::Consumed(self.call));
+                self.recv_compressed = compressed;
                 Ok(Some(message))
             }
             Ok(Inbound::HalfClosed) => {
@@ -313,22 +319,43 @@ impl ServerCall {
     /// Sends the response headers with initial metadata (optional: the first
     /// message sends empty ones).
     pub fn send_headers(&mut self, metadata: Metadata) {
+        self.headers_sent = true;
         let _ = self.tx.send(Input::Headers {
             call: self.call,
             metadata,
         });
     }
 
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
+
+    /// Compresses the responses with `encoding`: before the headers, and
+    /// only an encoding the client accepts.
+    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        service::check_compression(&self.request, self.headers_sent, encoding)?;
+        let _ = self.tx.send(Input::Encoding(self.call, encoding));
+        Ok(())
+    }
+
     /// Sends a response message, blocking while the connection's send buffer
     /// is full.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         if let CallState::Ended(status) = &self.state {
             return Err(status.clone());
         }
+        self.headers_sent = true;
         let (done, wait) = mpsc::channel();
         let input = Input::Send {
             call: self.call,
             message,
+            compress,
             done,
         };
         if self.tx.send(input).is_err() {
@@ -360,12 +387,18 @@ impl service::ServerStream for ServerCall {
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         ServerCall::recv(self)
     }
+    fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         ServerCall::send_headers(self, metadata);
         Ok(())
     }
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        ServerCall::send(self, message)
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        ServerCall::set_compression(self, encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        ServerCall::send_with(self, message, compress)
     }
 }
 

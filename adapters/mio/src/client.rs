@@ -77,6 +77,7 @@ impl Client {
             inbox,
             backlog: VecDeque::new(),
             headers: None,
+            recv_compressed: false,
             end: None,
         })
     }
@@ -99,15 +100,21 @@ pub struct ClientCall {
     backlog: VecDeque<Event>,
     headers: Option<Metadata>,
     end: Option<(Status, Metadata)>,
+    recv_compressed: bool,
 }
 
 impl ClientCall {
     /// Sends a request message, blocking while the send buffer is full.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         if let Some((status, _)) = &self.end {
             return Err(status.clone());
         }
-        let refused = match self.link.send(message) {
+        let refused = match self.link.send(message, compress) {
             Ok(()) => return Ok(()),
             Err(status) => status,
         };
@@ -165,6 +172,11 @@ impl ClientCall {
         }
     }
 
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
+
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailing metadata.
     pub fn finish(mut self) -> (Status, Metadata) {
@@ -197,8 +209,13 @@ impl ClientCall {
         let next = self.backlog.pop_front().ok_or(());
         match next.or_else(|_| self.inbox.recv()) {
             Ok(Event::Headers { metadata, .. }) => self.headers = Some(metadata),
-            Ok(Event::Message { message, .. }) => {
+            Ok(Event::Message {
+                message,
+                compressed,
+                ..
+            }) => {
                 self.link.input(Input::Consumed);
+                self.recv_compressed = compressed;
                 return Some(message);
             }
             Ok(Event::Finished {
@@ -226,8 +243,8 @@ impl service::ClientTransport for Client {
 }
 
 impl service::ClientStream for ClientCall {
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        let result = ClientCall::send(self, message);
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        let result = ClientCall::send_with(self, message, compress);
         if result.is_err() && self.end.is_none() && self.queued_end().is_none() {
             // A refused send (too large, say) ends the call, so `finish`
             // returns at once.
@@ -243,6 +260,9 @@ impl service::ClientStream for ClientCall {
     }
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         ClientCall::recv(self)
+    }
+    fn recv_compressed(&self) -> bool {
+        self.recv_compressed
     }
     fn finish(&mut self) -> (Status, Metadata) {
         self.wait_end()

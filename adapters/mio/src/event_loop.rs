@@ -13,6 +13,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
@@ -43,7 +44,10 @@ pub(crate) enum Cmd {
 pub(crate) enum Input {
     Start(CallOptions, Reply<(CallId, Receiver<Event>)>),
     Headers(CallId, Metadata),
-    Send(CallId, Bytes, Reply<()>),
+    /// A message, and whether to compress it.
+    Send(CallId, Bytes, bool, Reply<()>),
+    /// Server: the encoding of the responses (checked by the handle).
+    Encoding(CallId, Encoding),
     CloseSend(CallId),
     Finish(CallId, Status, Metadata),
     Cancel(CallId),
@@ -76,9 +80,9 @@ impl Link {
     }
 
     /// Sends a message, waiting while the send buffer is full.
-    pub(crate) fn send(&self, message: Bytes) -> Result<(), Status> {
+    pub(crate) fn send(&self, message: Bytes, compress: bool) -> Result<(), Status> {
         let (done, wait) = mpsc::channel();
-        if !self.input(|call| Input::Send(call, message, done)) {
+        if !self.input(|call| Input::Send(call, message, compress, done)) {
             return Err(gone());
         }
         wait.recv().unwrap_or_else(|_| Err(gone()))
@@ -95,7 +99,7 @@ pub(crate) struct Info {
 
 /// What waits for send capacity, in order.
 enum Outgoing {
-    Message(Bytes, Reply<()>),
+    Message(Bytes, bool, Reply<()>),
     /// A half-close issued behind parked messages.
     CloseSend,
 }
@@ -150,7 +154,7 @@ impl Handles {
         self.inboxes.remove(&call);
         self.tokens.remove(&call);
         for item in self.parked.remove(&call).into_iter().flatten() {
-            if let Outgoing::Message(_, done) = item {
+            if let Outgoing::Message(_, _, done) = item {
                 let _ = done.send(Err(Status::new(Code::Cancelled, "the call ended")));
             }
         }
@@ -162,13 +166,13 @@ impl Handles {
             return;
         };
         while let Some(item) = queue.pop_front() {
-            let Outgoing::Message(message, done) = item else {
+            let Outgoing::Message(message, compress, done) = item else {
                 let _ = engine.close_send(call);
                 continue;
             };
-            match engine.send_message(call, message.clone()) {
+            match engine.send_message_with(call, message.clone(), compress) {
                 Err(CallError::Full(_)) => {
-                    return queue.push_front(Outgoing::Message(message, done))
+                    return queue.push_front(Outgoing::Message(message, compress, done))
                 }
                 result => drop(done.send(result.map_err(|e| e.to_status()))),
             }
@@ -267,9 +271,10 @@ impl Conn {
                 let _ = reply.send(result.map_err(|e| e.to_status()));
             }
             Input::Headers(call, metadata) => drop(engine.send_headers(call, &metadata)),
-            Input::Send(call, message, done) => {
+            Input::Encoding(call, encoding) => drop(engine.set_send_encoding(call, encoding)),
+            Input::Send(call, message, compress, done) => {
                 let queue = handles.parked.entry(call).or_default();
-                queue.push_back(Outgoing::Message(message, done));
+                queue.push_back(Outgoing::Message(message, compress, done));
                 handles.unpark(call, engine);
             }
             Input::CloseSend(call) => match handles.parked.get_mut(&call) {

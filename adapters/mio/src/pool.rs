@@ -11,6 +11,7 @@ use std::thread;
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, Event, Request};
@@ -42,6 +43,8 @@ impl Calls<'_> {
             inbox,
             backlog: VecDeque::new(),
             state: State::Open,
+            recv_compressed: false,
+            headers_sent: false,
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct ServerCall {
     /// Events taken by `is_cancelled` before `recv` asked.
     backlog: VecDeque<Event>,
     state: State,
+    recv_compressed: bool,
+    headers_sent: bool,
 }
 
 impl ServerCall {
@@ -155,8 +160,13 @@ impl ServerCall {
             }
             let next = self.backlog.pop_front().ok_or(());
             match next.or_else(|_| self.inbox.recv()) {
-                Ok(Event::Message { message, .. }) => {
+                Ok(Event::Message {
+                    message,
+                    compressed,
+                    ..
+                }) => {
                     self.link.input(Input::Consumed);
+                    self.recv_compressed = compressed;
                     return Ok(Some(message));
                 }
                 Ok(Event::HalfClosed { .. }) => self.state = State::HalfClosed,
@@ -190,14 +200,34 @@ impl ServerCall {
 
     /// Sends the response headers with initial metadata (optional).
     pub fn send_headers(&mut self, metadata: Metadata) {
+        self.headers_sent = true;
         self.link.input(|call| Input::Headers(call, metadata));
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
+
+    /// Compresses the responses with `encoding`: before the headers, and
+    /// only an encoding the client accepts.
+    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        service::check_compression(&self.request, self.headers_sent, encoding)?;
+        self.link.input(|call| Input::Encoding(call, encoding));
+        Ok(())
     }
 
     /// Sends a response message, blocking while the send buffer is full.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.headers_sent = true;
         match &self.state {
             State::Ended(status) => Err(status.clone()),
-            _ => self.link.send(message),
+            _ => self.link.send(message, compress),
         }
     }
 
@@ -224,8 +254,14 @@ impl service::ServerStream for ServerCall {
         ServerCall::send_headers(self, metadata);
         Ok(())
     }
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        ServerCall::send(self, message)
+    fn recv_compressed(&self) -> bool {
+        self.recv_compressed
+    }
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        ServerCall::set_compression(self, encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        ServerCall::send_with(self, message, compress)
     }
 }
 

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallError, CallId, Config, Connection, Event};
@@ -53,6 +54,21 @@ impl Calls<'_> {
     /// [`Event::Writable`] comes for the call.
     pub fn send(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
         self.engine.send_message(call, message)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+        compress: bool,
+    ) -> Result<(), CallError> {
+        self.engine.send_message_with(call, message, compress)
+    }
+
+    /// Compresses the call's responses with `encoding` (before its headers).
+    pub fn set_compression(&mut self, call: CallId, encoding: Encoding) -> Result<(), CallError> {
+        self.engine.set_send_encoding(call, encoding)
     }
 
     /// Octets `call` may still queue before `send` says Full.

@@ -167,7 +167,7 @@ impl InlineHandler for Inline {
                 };
                 self.jobs.insert(call, job);
             }
-            Event::Message { call, message } => {
+            Event::Message { call, message, .. } => {
                 let Some(job) = self.jobs.get_mut(&call) else {
                     return;
                 };

@@ -117,7 +117,17 @@ impl ClientCall {
     /// error is the call's status when it has ended, or why the message was
     /// refused.
     pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        self.handle.send(message).await
+        self.handle.send(message, true).await
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.handle.send(message, compress).await
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.handle.recv_compressed
     }
 
     /// Half-closes: no more request messages.
@@ -198,9 +208,9 @@ impl AsyncClientTransport for Channel {
 }
 
 impl AsyncClientStream for ClientCall {
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
-            let result = ClientCall::send(self, message).await;
+            let result = ClientCall::send_with(self, message, compress).await;
             if result.is_err() && self.handle.end.is_none() {
                 // A refused send (too large, say) ends the call, so `finish`
                 // returns at once.
@@ -218,6 +228,9 @@ impl AsyncClientStream for ClientCall {
     }
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
         Box::pin(ClientCall::recv(self))
+    }
+    fn recv_compressed(&self) -> bool {
+        self.handle.recv_compressed
     }
     fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)> {
         Box::pin(self.wait_end())

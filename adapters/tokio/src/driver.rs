@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Connection, Event, Request};
@@ -27,7 +28,10 @@ type Done = oneshot::Sender<Result<(), Status>>;
 pub(crate) enum Input {
     Start(CallOptions, oneshot::Sender<Result<Handle, Status>>),
     Headers(CallId, Metadata),
-    Send(CallId, Bytes, Done),
+    /// A message, and whether to compress it.
+    Send(CallId, Bytes, bool, Done),
+    /// Server: the encoding of the responses (checked by the handle).
+    Encoding(CallId, Encoding),
     CloseSend(CallId),
     Finish(CallId, Status, Metadata),
     Cancel(CallId),
@@ -37,7 +41,7 @@ pub(crate) enum Input {
 
 /// What waits for send capacity, in order: messages, then maybe a half-close.
 enum Outgoing {
-    Message(Bytes, Done),
+    Message(Bytes, bool, Done),
     CloseSend,
 }
 
@@ -134,6 +138,7 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
             inbox,
             gone,
             messages,
+            recv_compressed: false,
             headers,
             half_closed,
             end,
@@ -183,9 +188,10 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
                 }
             }
             Input::Headers(call, metadata) => drop(self.conn.send_headers(call, &metadata)),
-            Input::Send(call, message, done) => {
+            Input::Encoding(call, encoding) => drop(self.conn.set_send_encoding(call, encoding)),
+            Input::Send(call, message, compress, done) => {
                 let queue = self.parked.entry(call).or_default();
-                queue.push_back(Outgoing::Message(message, done));
+                queue.push_back(Outgoing::Message(message, compress, done));
                 self.unpark(call);
             }
             Input::CloseSend(call) => match self.parked.get_mut(&call) {
@@ -214,14 +220,14 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
             return;
         };
         while let Some(item) = queue.pop_front() {
-            let Outgoing::Message(message, done) = item else {
+            let Outgoing::Message(message, compress, done) = item else {
                 let _ = self.conn.close_send(call);
                 continue;
             };
-            match self.conn.send_message(call, message.clone()) {
+            match self.conn.send_message_with(call, message.clone(), compress) {
                 Ok(()) => drop(done.send(Ok(()))),
                 Err(CallError::Full(_)) => {
-                    queue.push_front(Outgoing::Message(message, done));
+                    queue.push_front(Outgoing::Message(message, compress, done));
                     return;
                 }
                 Err(e) => drop(done.send(Err(e.to_status()))),
@@ -234,7 +240,7 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
 /// Parked sends of a call that ended fail with the reason it ended.
 fn fail_parked(queue: Option<VecDeque<Outgoing>>, status: &Status) {
     for item in queue.into_iter().flatten() {
-        if let Outgoing::Message(_, done) = item {
+        if let Outgoing::Message(_, _, done) = item {
             let _ = done.send(Err(status.clone()));
         }
     }
@@ -252,8 +258,11 @@ pub(crate) struct Handle {
     inbox: mpsc::UnboundedReceiver<Event>,
     /// The code of a call whose connection vanished.
     gone: Code,
-    /// Received, not yet handed out (their credit is still held).
-    messages: VecDeque<Bytes>,
+    /// Received, not yet handed out (their credit is still held), with
+    /// their compressed flags.
+    messages: VecDeque<(Bytes, bool)>,
+    /// Whether the message last handed out arrived compressed.
+    pub(crate) recv_compressed: bool,
     pub(crate) headers: Option<Metadata>,
     pub(crate) half_closed: bool,
     pub(crate) end: Option<(Status, Metadata)>,
@@ -262,8 +271,9 @@ pub(crate) struct Handle {
 impl Handle {
     /// The next received message, returning its credit to the peer.
     pub(crate) fn message(&mut self) -> Option<Bytes> {
-        let message = self.messages.pop_front()?;
+        let (message, compressed) = self.messages.pop_front()?;
         let _ = self.tx.send(Input::Consumed(self.call));
+        self.recv_compressed = compressed;
         Some(message)
     }
 
@@ -287,7 +297,11 @@ impl Handle {
     fn note(&mut self, event: Option<Event>) {
         match event {
             Some(Event::Headers { metadata, .. }) => self.headers = Some(metadata),
-            Some(Event::Message { message, .. }) => self.messages.push_back(message),
+            Some(Event::Message {
+                message,
+                compressed,
+                ..
+            }) => self.messages.push_back((message, compressed)),
             Some(Event::HalfClosed { .. }) => self.half_closed = true,
             Some(Event::Finished {
                 status, trailers, ..
@@ -304,12 +318,15 @@ impl Handle {
 
     /// Queues a message and waits until the engine took it. When the call
     /// has ended, the error is its status.
-    pub(crate) async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    pub(crate) async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         if let Some((status, _)) = &self.end {
             return Err(status.clone());
         }
         let (done, wait) = oneshot::channel();
-        let result = match self.tx.send(Input::Send(self.call, message, done)) {
+        let result = match self
+            .tx
+            .send(Input::Send(self.call, message, compress, done))
+        {
             Ok(()) => wait.await.unwrap_or_else(|_| Err(self.gone())),
             Err(_) => Err(self.gone()),
         };

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{Config, Connection, Request};
-use grpc_sansio::service::{AsyncRouter, AsyncServerStream, BoxFuture, CallContext};
+use grpc_sansio::service::{self, AsyncRouter, AsyncServerStream, BoxFuture, CallContext};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -231,6 +232,7 @@ fn serve<H: Handler>(
                 request,
                 local_addr,
                 peer_addr: peer.clone(),
+                headers_sent: false,
             };
             tokio::spawn(shared.handler.call(call));
         },
@@ -246,6 +248,7 @@ pub struct ServerCall {
     request: Request,
     local_addr: String,
     peer_addr: String,
+    headers_sent: bool,
 }
 
 impl ServerCall {
@@ -311,6 +314,7 @@ impl ServerCall {
     /// Sends the response headers with initial metadata (optional: the first
     /// message sends empty ones).
     pub fn send_headers(&mut self, metadata: Metadata) {
+        self.headers_sent = true;
         let _ = self
             .handle
             .tx
@@ -320,7 +324,29 @@ impl ServerCall {
     /// Sends a response message, waiting while the connection's send buffer
     /// is full. An error says why the call ended.
     pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        self.handle.send(message).await
+        self.send_with(message, true).await
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.headers_sent = true;
+        self.handle.send(message, compress).await
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.handle.recv_compressed
+    }
+
+    /// Compresses the responses with `encoding`: before the headers, and
+    /// only an encoding the client accepts.
+    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        service::check_compression(&self.request, self.headers_sent, encoding)?;
+        let _ = self
+            .handle
+            .tx
+            .send(Input::Encoding(self.handle.call, encoding));
+        Ok(())
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -338,8 +364,14 @@ impl AsyncServerStream for ServerCall {
         ServerCall::send_headers(self, metadata);
         Box::pin(std::future::ready(Ok(())))
     }
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
-        Box::pin(ServerCall::send(self, message))
+    fn recv_compressed(&self) -> bool {
+        self.handle.recv_compressed
+    }
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        ServerCall::set_compression(self, encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(ServerCall::send_with(self, message, compress))
     }
 }
 

@@ -562,10 +562,11 @@ impl Connection {
                     let early = wire.min(call.partial_released);
                     call.partial_released -= early;
                     let hold = wire - early;
+                    let compressed = raw.compressed;
                     match decode_body(call, raw, self.config.max_recv_message_size) {
                         Ok(message) => {
                             call.held += hold;
-                            messages.push((message, hold as u32));
+                            messages.push((message, compressed, hold as u32));
                         }
                         Err(status) => {
                             failure = Some(status);
@@ -584,11 +585,12 @@ impl Connection {
         // limit bounds them, and holding them could deadlock a message larger
         // than the window.
         self.release_partial(id);
-        for (message, wire) in messages {
+        for (message, compressed, wire) in messages {
             self.events.push_back(Queued {
                 event: Event::Message {
                     call: CallId(id),
                     message,
+                    compressed,
                 },
                 release: Some((id, wire)),
             });
@@ -1514,7 +1516,7 @@ mod concurrency_tests {
             while client.poll_transmit(&mut buf) > 0 {}
             server.receive(now, &buf).unwrap();
             while let Some(e) = server.poll_event() {
-                if let Event::Message { call, message } = e {
+                if let Event::Message { call, message, .. } = e {
                     server.send_message(call, message).unwrap();
                     server
                         .finish(call, &Status::ok(), &Metadata::new())

@@ -94,6 +94,9 @@ pub enum Event {
         /// The message bytes (a slice of the received data when it sat in one
         /// DATA frame uncompressed).
         message: Bytes,
+        /// Whether it arrived compressed (the prefix's flag): some protocols,
+        /// the interop tests among them, check how the peer sent it.
+        compressed: bool,
     },
     /// Server: the client has sent all its messages (half-close).
     HalfClosed {

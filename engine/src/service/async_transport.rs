@@ -4,6 +4,7 @@
 use bytes::Bytes;
 
 use super::BoxFuture;
+use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::Status;
 use crate::grpc::CallOptions;
@@ -14,11 +15,24 @@ pub trait AsyncServerStream: Send {
     /// The next request message; `Ok(None)` once the client half-closed.
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>>;
 
+    /// Whether the message the last `recv` returned arrived compressed.
+    fn recv_compressed(&self) -> bool;
+
     /// Sends the response headers with this initial metadata.
     fn send_headers(&mut self, metadata: Metadata) -> BoxFuture<'_, Result<(), Status>>;
 
-    /// Sends a response message, waiting while the send buffer is full.
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>>;
+    /// Compresses the response messages with `encoding` from now on (before
+    /// the headers, an encoding the client accepts).
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status>;
+
+    /// Sends a response message, waiting while the send buffer is full;
+    /// `compress: false` sends it uncompressed even when the call compresses.
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>>;
+
+    /// Sends a response message, compressed when the call compresses.
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        self.send_with(message, true)
+    }
 }
 
 /// Starts client calls: what an async adapter's channel implements.
@@ -43,8 +57,14 @@ impl<T: AsyncClientTransport + ?Sized> AsyncClientTransport for std::sync::Arc<T
 /// [`ClientStream`](super::ClientStream); the methods mean the same. Dropping
 /// it before the end must cancel the call.
 pub trait AsyncClientStream: Send {
-    /// Sends a request message.
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>>;
+    /// Sends a request message; `compress: false` sends it uncompressed even
+    /// when the call compresses.
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>>;
+
+    /// Sends a request message, compressed when the call compresses.
+    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        self.send_with(message, true)
+    }
 
     /// Half-closes.
     fn close_send(&mut self) -> BoxFuture<'_, ()>;
@@ -54,6 +74,9 @@ pub trait AsyncClientStream: Send {
 
     /// The next response message; `Ok(None)` once the call ended with OK.
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>>;
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    fn recv_compressed(&self) -> bool;
 
     /// Waits for the end of the call and returns its status and trailers.
     fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)>;

@@ -139,6 +139,29 @@ pub fn unimplemented(path: &str) -> Status {
     Status::new(Code::Unimplemented, format!("{path} is not implemented"))
 }
 
+/// Whether a server call may compress its responses with `encoding` now: what
+/// each adapter's `set_compression` checks before telling its connection.
+pub fn check_compression(
+    request: &crate::grpc::Request,
+    headers_sent: bool,
+    encoding: crate::grpc::compression::Encoding,
+) -> Result<(), Status> {
+    if headers_sent {
+        return Err(Status::new(
+            Code::Internal,
+            "the response compression is chosen before the headers",
+        ));
+    }
+    if !request.accept_encodings.contains(encoding) {
+        let name = encoding.name();
+        return Err(Status::new(
+            Code::Internal,
+            format!("the client does not accept {name} responses"),
+        ));
+    }
+    Ok(())
+}
+
 /// After a refused send: the call's own end when the server ended it, else the
 /// refusal (our own cancel shows as CANCELLED and says less).
 fn pick_status(

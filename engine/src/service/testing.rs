@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::*;
+use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::{Code, Status};
 use crate::grpc::CallOptions;
@@ -50,6 +51,8 @@ pub(crate) struct MemoryStream {
     /// Returned by `recv` once the requests run out, instead of `Ok(None)`.
     pub(crate) recv_error: Option<Status>,
     pub(crate) sent: Vec<Sent>,
+    /// What `set_compression` chose.
+    pub(crate) encoding: Option<Encoding>,
 }
 
 impl MemoryStream {
@@ -92,13 +95,24 @@ impl ServerStream for MemoryStream {
         }
     }
 
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         assert!(self.sent.is_empty(), "headers after a message");
         self.sent.push(Sent::Headers(metadata));
         Ok(())
     }
 
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        assert!(self.sent.is_empty(), "compression chosen after the headers");
+        self.encoding = Some(encoding);
+        Ok(())
+    }
+
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> Result<(), Status> {
         self.sent.push(Sent::Message(message));
         Ok(())
     }
@@ -115,8 +129,18 @@ impl AsyncServerStream for MemoryStream {
         )))
     }
 
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
-        Box::pin(std::future::ready(ServerStream::send(self, message)))
+    fn recv_compressed(&self) -> bool {
+        ServerStream::recv_compressed(self)
+    }
+
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        ServerStream::set_compression(self, encoding)
+    }
+
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(std::future::ready(ServerStream::send_with(
+            self, message, compress,
+        )))
     }
 }
 
@@ -224,7 +248,7 @@ impl LoopbackCall {
 }
 
 impl ClientStream for LoopbackCall {
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> Result<(), Status> {
         if let Some(outcome) = &self.result {
             return Err(outcome.status.clone());
         }
@@ -247,6 +271,11 @@ impl ClientStream for LoopbackCall {
         }
     }
 
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
     fn finish(&mut self) -> (Status, Metadata) {
         let outcome = self.run();
         (outcome.status.clone(), outcome.trailers.clone())
@@ -265,8 +294,14 @@ impl ClientStream for LoopbackCall {
 }
 
 impl AsyncClientStream for LoopbackCall {
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
-        Box::pin(std::future::ready(ClientStream::send(self, message)))
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(std::future::ready(ClientStream::send_with(
+            self, message, compress,
+        )))
+    }
+
+    fn recv_compressed(&self) -> bool {
+        ClientStream::recv_compressed(self)
     }
 
     fn close_send(&mut self) -> BoxFuture<'_, ()> {

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::Status;
 use crate::grpc::CallOptions;
@@ -17,24 +18,44 @@ pub trait ServerStream: Send {
     /// `Err` (CANCELLED, DEADLINE_EXCEEDED, …) once the call is over.
     fn recv(&mut self) -> Result<Option<Bytes>, Status>;
 
+    /// Whether the message the last [`recv`](Self::recv) returned arrived
+    /// compressed.
+    fn recv_compressed(&self) -> bool;
+
     /// Sends the response headers with this initial metadata. Only called
     /// once, before any message; without it the first message sends empty
     /// headers.
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status>;
 
-    /// Sends a response message, blocking while the send buffer is full.
-    fn send(&mut self, message: Bytes) -> Result<(), Status>;
+    /// Compresses the response messages with `encoding` from now on. Only
+    /// before the headers, and only an encoding the client accepts.
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status>;
+
+    /// Sends a response message, blocking while the send buffer is full;
+    /// `compress: false` sends it uncompressed even when the call compresses.
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status>;
+
+    /// Sends a response message, compressed when the call compresses.
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
 }
 
 impl<S: ServerStream + ?Sized> ServerStream for &mut S {
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         (**self).recv()
     }
+    fn recv_compressed(&self) -> bool {
+        (**self).recv_compressed()
+    }
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         (**self).send_headers(metadata)
     }
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        (**self).send(message)
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        (**self).set_compression(encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        (**self).send_with(message, compress)
     }
 }
 
@@ -42,11 +63,17 @@ impl<S: ServerStream + ?Sized> ServerStream for Box<S> {
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         (**self).recv()
     }
+    fn recv_compressed(&self) -> bool {
+        (**self).recv_compressed()
+    }
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         (**self).send_headers(metadata)
     }
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        (**self).send(message)
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        (**self).set_compression(encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        (**self).send_with(message, compress)
     }
 }
 
@@ -69,8 +96,14 @@ impl<T: ClientTransport + ?Sized> ClientTransport for std::sync::Arc<T> {
 /// Dropping it before the end must cancel the call.
 pub trait ClientStream: Send {
     /// Sends a request message, blocking while the send buffer is full; `Err`
-    /// once the call is over.
-    fn send(&mut self, message: Bytes) -> Result<(), Status>;
+    /// once the call is over. `compress: false` sends it uncompressed even
+    /// when the call compresses.
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status>;
+
+    /// Sends a request message, compressed when the call compresses.
+    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
 
     /// Half-closes: no more request messages.
     fn close_send(&mut self);
@@ -82,6 +115,10 @@ pub trait ClientStream: Send {
     /// The next response message; `Ok(None)` once the call ended with OK;
     /// `Err(status)` once it ended otherwise.
     fn recv(&mut self) -> Result<Option<Bytes>, Status>;
+
+    /// Whether the message the last [`recv`](Self::recv) returned arrived
+    /// compressed.
+    fn recv_compressed(&self) -> bool;
 
     /// Waits for the end of the call (discarding unread messages) and returns
     /// its status and trailers. Calling it again returns the same.

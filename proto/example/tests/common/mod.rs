@@ -9,6 +9,7 @@ use std::thread;
 use std::time::Instant;
 
 use bytes::Bytes;
+use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::CallOptions;
@@ -143,7 +144,16 @@ impl ServerStream for MemoryServerStream {
         Ok(())
     }
 
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
+    fn set_compression(&mut self, _encoding: Encoding) -> Result<(), Status> {
+        Ok(())
+    }
+
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> Result<(), Status> {
         if let Some(reason) = self.token.reason() {
             return Err(reason.to_status());
         }
@@ -181,7 +191,12 @@ impl MemoryClientStream {
 }
 
 impl ClientStream for MemoryClientStream {
-    fn send(&mut self, message: Bytes) -> Result<(), Status> {
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> Result<(), Status> {
         if self.end.is_some() {
             return Err(Status::new(Code::Cancelled, "the call is over"));
         }
@@ -328,7 +343,16 @@ impl AsyncServerStream for AsyncMemoryServerStream {
         Box::pin(std::future::ready(Ok(())))
     }
 
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
+    fn set_compression(&mut self, _encoding: Encoding) -> Result<(), Status> {
+        Ok(())
+    }
+
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
             if let Some(reason) = self.token.reason() {
                 return Err(reason.to_status());
@@ -368,7 +392,12 @@ impl AsyncMemoryClientStream {
 }
 
 impl AsyncClientStream for AsyncMemoryClientStream {
-    fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+    /// Nothing in memory is compressed.
+    fn recv_compressed(&self) -> bool {
+        false
+    }
+
+    fn send_with(&mut self, message: Bytes, _compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         let result = if self.end.is_some() {
             Err(Status::new(Code::Cancelled, "the call is over"))
         } else {
