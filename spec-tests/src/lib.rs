@@ -13,3 +13,5 @@ pub mod server;
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/grpc.testing.rs"));
 }
+
+pub mod interop;

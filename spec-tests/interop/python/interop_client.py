@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import grpc  # noqa: E402
@@ -275,7 +276,8 @@ def cancel_after_begin(stub):
     with Pipe() as pipe:
         future = stub.StreamingInputCall.future(pipe, timeout=CALL_TIMEOUT)
         future.cancel()
-        check(future.cancelled(), "the call is not cancelled after cancel()")
+        check(future.cancelled(), "cancel() did not cancel the call (status %s %r)" % (
+            future.code().name if future.code() else None, future.details()))
         check(future.code() == grpc.StatusCode.CANCELLED, "status %s, expected CANCELLED" % future.code())
 
 

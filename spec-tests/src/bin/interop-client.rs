@@ -1,0 +1,97 @@
+//! `interop-client --server_host H --server_port P --test_case CASES [--adapter A]`:
+//! the gRPC interop client cases (flag names as the official clients'),
+//! one line per case (`PASS name` / `FAIL name: why`), then
+//! `N passed, M failed`; exit status 0 only when all passed.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use spec_tests::interop::{cases, client, Adapter};
+
+const USAGE: &str = "usage: interop-client --server_port P [--server_host H] \
+                     [--test_case name|a,b,c|all] [--adapter mio|tokio|blocking]";
+
+struct Args {
+    host: String,
+    port: u16,
+    cases: String,
+    adapter: Adapter,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut host, mut port, mut cases) = ("127.0.0.1".to_owned(), None, "all".to_owned());
+    let mut adapter = Adapter::Mio;
+    while let Some(flag) = args.next() {
+        // Both `--flag value` and `--flag=value`, as the official clients take.
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (flag, None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--server_host" => host = value()?,
+            "--server_port" => {
+                port = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--server_port: {e}"))?,
+                )
+            }
+            "--test_case" => cases = value()?,
+            "--adapter" => adapter = value()?.parse()?,
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(Args {
+        host,
+        port: port.ok_or("--server_port is required")?,
+        cases,
+        adapter,
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("interop-client: {why}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let names = cases::select(&args.cases);
+    let print = |outcome: &cases::Outcome| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", outcome.line());
+        let _ = out.flush();
+    };
+    let outcomes = match client::run(args.adapter, &args.host, args.port, &names, print) {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            // No connection: every case fails, each on its own line.
+            let outcomes: Vec<_> = names
+                .iter()
+                .map(|name| cases::Outcome {
+                    name: name.clone(),
+                    result: Err(format!(
+                        "cannot connect to {}:{}: {e}",
+                        args.host, args.port
+                    )),
+                })
+                .collect();
+            outcomes.iter().for_each(print);
+            outcomes
+        }
+    };
+    println!("{}", cases::summary(&outcomes));
+    if outcomes.iter().all(|o| o.result.is_ok()) && !outcomes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,88 @@
+//! `interop-server --port P [--adapter mio|tokio|blocking] [--threads N]`:
+//! serves `grpc.testing.TestService` on 127.0.0.1:P, prints
+//! `listening on 127.0.0.1:P` once ready, and stops cleanly on SIGTERM or
+//! SIGINT.
+
+use std::process::ExitCode;
+
+use spec_tests::interop::server::InteropServer;
+use spec_tests::interop::Adapter;
+
+const USAGE: &str = "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N]";
+
+struct Args {
+    port: u16,
+    adapter: Adapter,
+    threads: usize,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut port, mut adapter, mut threads) = (None, Adapter::Mio, 1);
+    while let Some(flag) = args.next() {
+        // Both `--flag value` and `--flag=value`.
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+            None => (flag, None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--port" => port = Some(value()?.parse().map_err(|e| format!("--port: {e}"))?),
+            "--adapter" => adapter = value()?.parse()?,
+            "--threads" => threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    let port = port.ok_or("--port is required")?;
+    Ok(Args {
+        port,
+        adapter,
+        threads,
+    })
+}
+
+/// Waits for SIGTERM or SIGINT.
+fn wait_for_signal() -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            result = tokio::signal::ctrl_c() => result?,
+        }
+        Ok(())
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(why) => {
+            eprintln!("interop-server: {why}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let server = match InteropServer::start(args.adapter, args.port, args.threads) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!(
+                "interop-server: cannot listen on 127.0.0.1:{}: {e}",
+                args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", server.local_addr());
+    if let Err(e) = wait_for_signal() {
+        eprintln!("interop-server: waiting for a signal: {e}");
+    }
+    server.stop();
+    ExitCode::SUCCESS
+}
