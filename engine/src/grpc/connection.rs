@@ -805,10 +805,23 @@ impl Connection {
             .collect();
         expired.sort_unstable();
         for id in expired {
-            // Both sides reset with CANCEL; the client builds DEADLINE_EXCEEDED
-            // itself, the server's handler sees the call cancelled with it.
-            let _ = self.h2.reset(id, ErrorCode::CANCEL);
-            self.end_call(id, Status::new(Code::DeadlineExceeded, "deadline exceeded"));
+            let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
+            match self.role() {
+                // The server answers with the status (trailers, then
+                // RST_STREAM NO_ERROR), as grpc-go and C-core do: a client
+                // whose own timer is late would read a reset as CANCELLED.
+                Role::Server => self.fail_call(
+                    id,
+                    CallFailure {
+                        status,
+                        reset: ErrorCode::CANCEL,
+                    },
+                ),
+                Role::Client => {
+                    let _ = self.h2.reset(id, ErrorCode::CANCEL);
+                    self.end_call(id, status);
+                }
+            }
         }
         if self.keepalive_deadline.is_some_and(|d| now >= d) {
             self.abort("keepalive ping unanswered");
