@@ -4,8 +4,13 @@
 
 mod tonic_peer;
 
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Request};
 use tonic_peer::client::{self, CaseOutcome};
+use tonic_peer::pb::test_service_client::TestServiceClient;
+use tonic_peer::pb::{EchoStatus, ResponseParameters, SimpleRequest, StreamingOutputCallRequest};
 use tonic_peer::server::TonicServer;
+use tonic_peer::ECHO_TRAILING;
 
 /// Cases the tonic client cannot run at all (it answers `unsupported: ...`).
 const UNSUPPORTED: [&str; 0] = [];
@@ -57,4 +62,89 @@ fn report_has_the_cases_md_format() {
         client::report(&outcomes),
         "PASS empty_unary\nFAIL special_status_message: status Unknown \"a\\nb\"\n1 passed, 1 failed"
     );
+}
+
+// Server behaviour the 18 cases leave out.
+
+#[tokio::test]
+async fn half_duplex_call_answers_every_request_in_order() {
+    let server = TonicServer::start().await;
+    let mut client = TestServiceClient::connect(format!("http://{}", server.addr()))
+        .await
+        .unwrap();
+    let requests = [31415, 9, 2653].map(|size| StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size,
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let mut responses = client
+        .half_duplex_call(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut sizes = Vec::new();
+    while let Some(response) = responses.message().await.unwrap() {
+        sizes.push(response.payload.unwrap().body.len());
+    }
+    assert_eq!(sizes, [31415, 9, 2653]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_ending_with_an_error_still_echoes_the_trailing_metadata() {
+    let server = TonicServer::start().await;
+    let mut client = TestServiceClient::connect(format!("http://{}", server.addr()))
+        .await
+        .unwrap();
+    let echo = || MetadataValue::from_bytes(&[0xab, 0xab, 0xab]);
+    let status = EchoStatus {
+        code: Code::Internal as i32,
+        message: "asked for".to_owned(),
+    };
+
+    let mut unary = Request::new(SimpleRequest {
+        response_status: Some(status.clone()),
+        ..Default::default()
+    });
+    unary.metadata_mut().insert_bin(ECHO_TRAILING, echo());
+    let error = client.unary_call(unary).await.unwrap_err();
+    assert_eq!(
+        (error.code(), error.message()),
+        (Code::Internal, "asked for")
+    );
+    assert_eq!(error.metadata().get_bin(ECHO_TRAILING), Some(&echo()));
+
+    // After a response: the status comes in trailers that follow a message.
+    let request = StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size: 9,
+            ..Default::default()
+        }],
+        response_status: Some(status),
+        ..Default::default()
+    };
+    let mut duplex = Request::new(tokio_stream::iter([request]));
+    duplex.metadata_mut().insert_bin(ECHO_TRAILING, echo());
+    let mut responses = client.full_duplex_call(duplex).await.unwrap().into_inner();
+    assert_eq!(
+        responses
+            .message()
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .unwrap()
+            .body
+            .len(),
+        9
+    );
+    let error = responses.message().await.unwrap_err();
+    assert_eq!(
+        (error.code(), error.message()),
+        (Code::Internal, "asked for")
+    );
+    assert_eq!(error.metadata().get_bin(ECHO_TRAILING), Some(&echo()));
+    server.stop().await;
 }

@@ -383,10 +383,10 @@ async fn timeout_on_sleeping_server(mut client: Client) -> Result<(), String> {
     match result {
         Err(status) if status.code() == Code::DeadlineExceeded => Ok(()),
         // tonic's own deadline timer, which runs until the response headers
-        // arrive, ends the call as CANCELLED "Timeout expired" (tonic
-        // maps its `TimeoutExpired` to CANCELLED): that is this deadline
-        // expiring too. tonic makes that status locally, without metadata;
-        // one from a server carries at least its content-type.
+        // arrive, ends the call as CANCELLED "Timeout expired" (tonic maps its
+        // `TimeoutExpired` to CANCELLED): that is this deadline expiring too.
+        // tonic makes that status without metadata, while a status a server
+        // sends before the headers is Trailers-Only, with its content-type.
         Err(status)
             if status.code() == Code::Cancelled
                 && status.message() == "Timeout expired"

@@ -2,7 +2,9 @@
 //! `grpc.testing.TestService` server and a client running the 18 cases.
 //!
 //! Each integration test that says `mod tonic_peer;` compiles its own copy and
-//! may use only the server or only the client, hence the `allow`s.
+//! may use only the server or only the client, hence `dead_code`; the API is
+//! `pub` for those test crates, whose root module keeps it private, hence
+//! `unreachable_pub`.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod client;

@@ -593,3 +593,37 @@ impl<R> Responses<R> {
         let _ = self.messages.send(Err(status)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_tap_reads_each_prefix_however_the_body_is_split() {
+        // Three messages: compressed with 2 bytes, uncompressed empty,
+        // compressed with 1 byte.
+        let body = [1, 0, 0, 0, 2, 7, 7, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 7];
+        for split in 0..=body.len() {
+            let mut tap = FlagTap {
+                body: Body::empty(),
+                flags: Flags::default(),
+                prefix: [0; 5],
+                prefix_len: 0,
+                payload_left: 0,
+            };
+            tap.observe(&body[..split]);
+            tap.observe(&body[split..]);
+            assert_eq!(*lock(&tap.flags), [true, false, true], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn grpc_timeout_units() {
+        assert_eq!(parse_timeout(b"1000u"), Some(Duration::from_millis(1)));
+        assert_eq!(parse_timeout(b"2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_timeout(b"3H"), Some(Duration::from_secs(3 * 3600)));
+        assert_eq!(parse_timeout(b"123456789n"), None, "more than 8 digits");
+        assert_eq!(parse_timeout(b"5x"), None);
+        assert_eq!(parse_timeout(b"m"), None);
+    }
+}
