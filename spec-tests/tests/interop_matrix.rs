@@ -65,19 +65,21 @@ fn workspace_root() -> PathBuf {
 }
 
 /// The Python of the grpcio peer: `INTEROP_PYTHON`, or the virtual
-/// environment `setup.sh` makes. Missing Python fails loudly.
+/// environment `setup.sh` makes (or checks, in a fraction of a second) here.
+/// Missing Python fails loudly.
 fn python() -> PathBuf {
     if let Some(python) = std::env::var_os("INTEROP_PYTHON") {
         return python.into();
     }
-    let venv = workspace_root().join("target/interop-venv/bin/python");
+    let setup = python_script("setup.sh");
+    let status = Command::new("bash").arg(&setup).status();
     assert!(
-        venv.exists(),
-        "the grpcio peer needs its Python environment: run \
-         `bash spec-tests/interop/python/setup.sh` (CI's .ci/run does), \
-         or point INTEROP_PYTHON at a Python with grpcio and grpcio-tools"
+        status.as_ref().is_ok_and(|s| s.success()),
+        "the grpcio peer needs Python 3 with pip: `bash {}` failed ({status:?}); \
+         or point INTEROP_PYTHON at a Python with grpcio and grpcio-tools",
+        setup.display()
     );
-    venv
+    workspace_root().join("target/interop-venv/bin/python")
 }
 
 fn python_script(name: &str) -> PathBuf {
@@ -155,8 +157,8 @@ fn our_server(adapter: Adapter) -> ServerProcess {
     ServerProcess::spawn(&format!("grpc-sansio ({})", adapter.name()), command)
 }
 
-fn grpcio_server() -> ServerProcess {
-    let mut command = Command::new(python());
+fn grpcio_server(python: &Path) -> ServerProcess {
+    let mut command = Command::new(python);
     command
         .arg(python_script("interop_server.py"))
         .args(["--port", "0"]);
@@ -222,8 +224,8 @@ fn our_client(adapter: Adapter, server: &str, addr: SocketAddr) -> Run {
     )
 }
 
-fn grpcio_client(server: &str, addr: SocketAddr) -> Run {
-    let mut command = Command::new(python());
+fn grpcio_client(python: &Path, server: &str, addr: SocketAddr) -> Run {
+    let mut command = Command::new(python);
     command.arg(python_script("interop_client.py")).args([
         "--server_host",
         &addr.ip().to_string(),
@@ -278,6 +280,7 @@ fn every_case_passes_in_every_pairing() {
         .enable_all()
         .build()
         .expect("runtime");
+    let python = python();
     let mut runs = Vec::new();
 
     for server_adapter in Adapter::ALL {
@@ -287,7 +290,7 @@ fn every_case_passes_in_every_pairing() {
             runs.push(our_client(client_adapter, &name, server.addr));
         }
         runs.push(tonic_client(&runtime, &name, server.addr));
-        runs.push(grpcio_client(&name, server.addr));
+        runs.push(grpcio_client(&python, &name, server.addr));
         server.stop();
     }
 
@@ -297,7 +300,7 @@ fn every_case_passes_in_every_pairing() {
     }
     runtime.block_on(tonic.stop());
 
-    let grpcio = grpcio_server();
+    let grpcio = grpcio_server(&python);
     for client_adapter in Adapter::ALL {
         runs.push(our_client(client_adapter, "grpcio", grpcio.addr));
     }
