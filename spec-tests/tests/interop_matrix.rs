@@ -154,7 +154,7 @@ impl ServerProcess {
 fn our_server(adapter: Adapter) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_interop-server"));
     command.args(["--port", "0", "--adapter", adapter.name()]);
-    ServerProcess::spawn(&format!("grpc-sansio ({})", adapter.name()), command)
+    ServerProcess::spawn(adapter.name(), command)
 }
 
 fn grpcio_server(python: &Path) -> ServerProcess {
@@ -217,11 +217,7 @@ fn our_client(adapter: Adapter, server: &str, addr: SocketAddr) -> Run {
         "--adapter",
         adapter.name(),
     ]);
-    run_client(
-        &format!("grpc-sansio ({})", adapter.name()),
-        server,
-        command,
-    )
+    run_client(adapter.name(), server, command)
 }
 
 fn grpcio_client(python: &Path, server: &str, addr: SocketAddr) -> Run {
@@ -246,11 +242,12 @@ fn tonic_client(runtime: &tokio::runtime::Runtime, server: &str, addr: SocketAdd
     }
 }
 
-/// The matrix as a markdown table: a row per case, a column per pairing.
+/// The matrix as a markdown table: a row per case, a column per pairing
+/// (`client→server`; mio, tokio and blocking are grpc-sansio's adapters).
 fn table(runs: &[Run]) -> String {
     let mut out = String::from("| case |");
     for run in runs {
-        out += &format!(" {} → {} |", run.client, run.server);
+        out += &format!(" {}→{} |", run.client, run.server);
     }
     out += "\n|---|";
     out += &"---|".repeat(runs.len());
