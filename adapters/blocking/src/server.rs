@@ -306,6 +306,7 @@ impl ServerCall {
     pub fn context(&self) -> CallContext {
         CallContext::new(&self.request, Instant::now())
             .with_peer_addr(self.peer_addr.clone())
+            .with_local_addr(self.local_addr.clone())
             .with_cancel_token(self.cancel.clone())
             .with_clock(Arc::new(Instant::now))
     }

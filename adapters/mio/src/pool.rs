@@ -182,6 +182,7 @@ impl ServerCall {
     pub fn context(&self) -> CallContext {
         CallContext::new(&self.request, Instant::now())
             .with_peer_addr(self.peer.to_string())
+            .with_local_addr(self.local.to_string())
             .with_cancel_token(self.cancel.clone())
             .with_clock(Arc::new(Instant::now))
     }

@@ -289,6 +289,7 @@ impl ServerCall {
     pub fn context(&self) -> CallContext {
         CallContext::new(&self.request, Instant::now())
             .with_peer_addr(self.peer_addr.clone())
+            .with_local_addr(self.local_addr.clone())
             .with_cancel_token(self.handle.cancel.clone())
             .with_clock(Arc::new(Instant::now))
     }

@@ -29,6 +29,7 @@ pub struct CallContext {
     started: Instant,
     kind: Option<MethodKind>,
     peer_addr: Option<String>,
+    local_addr: Option<String>,
     cancel: CancelToken,
     clock: Option<Arc<dyn Clock>>,
     pub(crate) headers: ResponseHeaders,
@@ -65,6 +66,7 @@ impl CallContext {
             started: now,
             kind: None,
             peer_addr: None,
+            local_addr: None,
             cancel: CancelToken::new(),
             clock: None,
             headers: ResponseHeaders::default(),
@@ -76,6 +78,12 @@ impl CallContext {
     /// Records the client's address.
     pub fn with_peer_addr(mut self, addr: impl Into<String>) -> Self {
         self.peer_addr = Some(addr.into());
+        self
+    }
+
+    /// Records our own address (the one the client connected to).
+    pub fn with_local_addr(mut self, addr: impl Into<String>) -> Self {
+        self.local_addr = Some(addr.into());
         self
     }
 
@@ -146,6 +154,12 @@ impl CallContext {
     /// The client's address, when the adapter knows it.
     pub fn peer_addr(&self) -> Option<&str> {
         self.peer_addr.as_deref()
+    }
+
+    /// Our address for this call (a server may listen on several), when the
+    /// adapter knows it.
+    pub fn local_addr(&self) -> Option<&str> {
+        self.local_addr.as_deref()
     }
 
     // ----- time -----
