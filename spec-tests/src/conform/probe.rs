@@ -98,6 +98,10 @@ fn measure(options: &Options) -> Result<Answer, String> {
                 answer.cut_short = Some(format!("the connection closed ({why})"));
                 return Ok(answer);
             }
+            Arrival::Broken(why) => {
+                answer.cut_short = Some(why);
+                return Ok(answer);
+            }
             Arrival::Timeout => {
                 answer.cut_short = Some("timeout".to_owned());
                 return Ok(answer);

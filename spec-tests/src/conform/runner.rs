@@ -125,3 +125,49 @@ fn outcome(case: &Case, options: &Options, probe: Option<&BodyProbe>) -> Result<
     }
     (case.run)(&mut conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn ids(options: &Options) -> Result<Vec<&'static str>, String> {
+        select(options).map(|cases| cases.iter().map(|c| c.id).collect())
+    }
+
+    #[test]
+    fn the_table_holds_h2spec_cases_once_each() {
+        let all: Vec<_> = all_cases().collect();
+        assert_eq!(all.len(), 147);
+        let unique: HashSet<_> = all.iter().map(|c| c.id).collect();
+        assert_eq!(unique.len(), 147, "duplicate ids");
+        for (group, count) in [("generic", 44), ("http2", 95), ("hpack", 8)] {
+            assert_eq!(all.iter().filter(|c| c.matches(group)).count(), count);
+        }
+        let strict: Vec<_> = all.iter().filter(|c| c.strict).map(|c| c.id).collect();
+        assert_eq!(strict, ["http2/5.4.1/2"]);
+    }
+
+    #[test]
+    fn filters_select_ids_and_sections() {
+        let mut options = Options::new("localhost", 1);
+        assert_eq!(ids(&options).unwrap().len(), 146);
+        options.strict = true;
+        assert_eq!(ids(&options).unwrap().len(), 147);
+        options.cases = vec!["http2/5.1".to_owned(), "generic/1/1".to_owned()];
+        let selected = ids(&options).unwrap();
+        assert_eq!(selected.len(), 14, "{selected:?}");
+        assert_eq!(selected[0], "generic/1/1", "table order, not filter order");
+        assert!(selected[1..].iter().all(|id| id.starts_with("http2/5.1/")));
+    }
+
+    #[test]
+    fn filters_that_select_nothing_are_errors() {
+        let mut options = Options::new("localhost", 1);
+        options.cases = vec!["http2/5.4.1/2".to_owned()];
+        assert!(ids(&options).unwrap_err().contains("--strict"));
+        options.cases = vec!["http2/9".to_owned()];
+        assert!(ids(&options).unwrap_err().contains("no case"));
+    }
+}

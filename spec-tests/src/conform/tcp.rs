@@ -25,24 +25,29 @@ const FRAMES_LISTED: usize = 8;
 pub enum Arrival {
     /// A frame.
     Frame(Frame),
-    /// The transport closed (EOF, reset, or a failed write), or the server
-    /// broke framing so that nothing after it can be read; the text says which.
+    /// The transport closed (EOF, reset, or a write refused); the text says how.
     Closed(String),
+    /// The connection cannot go on for another reason: the server sent a frame
+    /// that does not decode, or stopped reading. Unlike a close, this never
+    /// passes a verdict.
+    Broken(String),
     /// Nothing within the timeout.
     Timeout,
 }
 
 /// A client connection to the server under test, playing h2spec's client.
 ///
-/// Writes go straight to the socket; a failed write means the server has
-/// closed the connection, which is what some cases wait for, so it is
-/// recorded as the close rather than reported on its own.
+/// Writes go straight to the socket; a write the peer refuses means the
+/// server has closed the connection, which is what some cases wait for, so
+/// it is recorded as the close rather than reported on its own. A write that
+/// cannot finish within the timeout breaks the connection instead.
 #[derive(Debug)]
 pub struct Conn {
     socket: TcpStream,
     reader: FrameReader,
     pending: VecDeque<Frame>,
     closed: Option<String>,
+    broken: Option<String>,
     timeout: Duration,
     pub(super) requests: RequestKind,
     /// The client's frame factory and HPACK encoder for this connection; its
@@ -60,6 +65,7 @@ impl Conn {
                 Ok(socket) => {
                     // Frames leave when the case writes them, as h2spec's do.
                     socket.set_nodelay(true)?;
+                    socket.set_write_timeout(Some(options.timeout))?;
                     let mut factory = FrameFactory::new();
                     factory.path = options.path.clone();
                     factory.authority = options.authority();
@@ -69,6 +75,7 @@ impl Conn {
                         reader: FrameReader::default(),
                         pending: VecDeque::new(),
                         closed: None,
+                        broken: None,
                         timeout: options.timeout,
                         requests: options.requests,
                         factory,
@@ -83,11 +90,23 @@ impl Conn {
 
     /// Writes `bytes` to the server.
     pub fn send(&mut self, bytes: &[u8]) {
-        if self.closed.is_some() {
+        if self.closed.is_some() || self.broken.is_some() {
             return;
         }
-        if let Err(e) = self.socket.write_all(bytes) {
-            self.closed = Some(format!("a write failed: {e}"));
+        match self.socket.write_all(bytes) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                self.broken = Some(format!(
+                    "the server stopped reading: a write did not finish in {} ms",
+                    self.timeout.as_millis()
+                ));
+            }
+            Err(e) => self.closed = Some(format!("a write failed: {e}")),
         }
     }
 
@@ -112,6 +131,7 @@ impl Conn {
                 Arrival::Closed(why) => {
                     return Err(handshake_failure(remote, local, &format!("closed ({why})")))
                 }
+                Arrival::Broken(why) => return Err(handshake_failure(remote, local, &why)),
                 Arrival::Timeout => {
                     return Err(handshake_failure(remote, local, &self.timeout_text()))
                 }
@@ -142,6 +162,9 @@ impl Conn {
             if let Some(frame) = self.pending.pop_front() {
                 return Arrival::Frame(frame);
             }
+            if let Some(why) = &self.broken {
+                return Arrival::Broken(why.clone());
+            }
             if let Some(why) = &self.closed {
                 return Arrival::Closed(why.clone());
             }
@@ -150,14 +173,14 @@ impl Conn {
                 return Arrival::Timeout;
             }
             if let Err(e) = self.socket.set_read_timeout(Some(left)) {
-                self.closed = Some(format!("the socket failed: {e}"));
+                self.broken = Some(format!("the socket failed: {e}"));
                 continue;
             }
             match self.socket.read(&mut buf) {
                 Ok(0) => self.closed = Some("EOF".to_owned()),
                 Ok(n) => {
                     if let Err(e) = self.reader.push(&buf[..n], &mut self.pending) {
-                        self.closed = Some(e.to_string());
+                        self.broken = Some(e.to_string());
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -197,6 +220,7 @@ impl Conn {
                     }
                     format!("the connection closed ({why})")
                 }
+                Arrival::Broken(why) => why,
                 Arrival::Timeout => self.timeout_text(),
             };
             return Err(CaseError::Fail(failure(&expect, &seen, &end)));
