@@ -26,10 +26,13 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use grpc_sansio::h2::frame::{Frame, Head, Settings, HEAD_LEN};
+use grpc_sansio::h2::frame::{Frame, Settings};
 use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId};
 use grpc_sansio::hpack::Header;
 
+pub use crate::conform::frames::describe;
+use crate::conform::frames::{merge_settings, FrameReader};
+use crate::conform::verdict::{Expect, OnClose};
 use crate::factory::FrameFactory;
 
 /// The default response body length: long enough for every h2spec case that
@@ -39,34 +42,6 @@ pub const DEFAULT_BODY_LEN: usize = 32;
 /// h2spec's default wait timeout.
 pub const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Splits the server's output into frames, keeping partial frames buffered.
-#[derive(Debug, Default)]
-struct FrameParser {
-    buf: Vec<u8>,
-}
-
-impl FrameParser {
-    fn push(&mut self, bytes: &[u8], out: &mut VecDeque<Frame>) {
-        self.buf.extend_from_slice(bytes);
-        loop {
-            let Some(head) = self.buf.first_chunk::<HEAD_LEN>() else {
-                return;
-            };
-            let head = Head::parse(head);
-            let total = HEAD_LEN + head.length as usize;
-            if self.buf.len() < total {
-                return;
-            }
-            let payload = Bytes::copy_from_slice(&self.buf[HEAD_LEN..total]);
-            self.buf.drain(..total);
-            match Frame::decode(head, payload) {
-                Ok(frame) => out.push_back(frame),
-                Err(e) => panic!("the server sent an undecodable frame {head:?}: {e}"),
-            }
-        }
-    }
-}
-
 /// A server [`Connection`] plus a minimal application, on virtual time.
 #[derive(Debug)]
 pub struct TestServer {
@@ -75,7 +50,7 @@ pub struct TestServer {
     elapsed: Duration,
     /// The client's frame factory and HPACK encoder for this connection.
     pub factory: FrameFactory,
-    parser: FrameParser,
+    parser: FrameReader,
     pending: VecDeque<Frame>,
     body: Bytes,
     responded: HashSet<StreamId>,
@@ -113,7 +88,7 @@ impl TestServer {
             start,
             elapsed: Duration::ZERO,
             factory: FrameFactory::new(),
-            parser: FrameParser::default(),
+            parser: FrameReader::default(),
             pending: VecDeque::new(),
             body,
             responded: HashSet::new(),
@@ -244,7 +219,9 @@ impl TestServer {
             while self.conn.poll_transmit(&mut out) > 0 {}
             if !out.is_empty() {
                 progressed = true;
-                self.parser.push(&out, &mut self.pending);
+                if let Err(e) = self.parser.push(&out, &mut self.pending) {
+                    panic!("{e}");
+                }
             }
             if !progressed {
                 return;
@@ -305,17 +282,13 @@ impl TestServer {
 
     // ----- verdicts -----
 
-    /// Looks for the first pending frame `decide` has an opinion on: `Some(true)`
-    /// passes, `Some(false)` fails; `None` skips the frame. Consumes frames up to
-    /// the deciding one. Without a decision, waits for h2spec's timeout (virtual)
-    /// and tries once more; then `on_close` decides whether a closed connection
-    /// passes.
-    fn verdict(
-        &mut self,
-        expected: &str,
-        mut decide: impl FnMut(&Frame) -> Option<bool>,
-        on_close: impl Fn(&Self) -> bool,
-    ) -> Result<(), String> {
+    /// Looks for the first pending frame `expect` has an opinion on (see
+    /// [`Expect::decide`]), consuming frames up to the deciding one. Without a
+    /// decision, waits for h2spec's timeout (virtual) and tries once more; then
+    /// a closed connection passes where [`Expect::on_close`] says so, and only
+    /// with one of the expected codes where it names them.
+    fn verdict(&mut self, expect: Expect) -> Result<(), String> {
+        let expected = expect.to_string();
         self.pump();
         let mut seen = Vec::new();
         for attempt in 0..2 {
@@ -323,23 +296,28 @@ impl TestServer {
                 self.advance(WAIT_TIMEOUT);
             }
             while let Some(frame) = self.pending.pop_front() {
-                match decide(&frame) {
+                match expect.decide(&frame) {
                     Some(true) => return Ok(()),
                     Some(false) => {
                         seen.push(describe(&frame));
-                        return Err(self.failure(expected, &seen, "the frame decided against"));
+                        return Err(self.failure(&expected, &seen, "the frame decided against"));
                     }
                     None => seen.push(describe(&frame)),
                 }
             }
             if self.is_closed() {
-                if on_close(self) {
+                let passes = match expect.on_close() {
+                    OnClose::Fails => false,
+                    OnClose::Passes => true,
+                    OnClose::PassesWithCode(codes) => self.closed_with(codes),
+                };
+                if passes {
                     return Ok(());
                 }
-                return Err(self.failure(expected, &seen, "the connection closed"));
+                return Err(self.failure(&expected, &seen, "the connection closed"));
             }
         }
-        Err(self.failure(expected, &seen, "timeout"))
+        Err(self.failure(&expected, &seen, "timeout"))
     }
 
     fn failure(&self, expected: &str, seen: &[String], end: &str) -> String {
@@ -371,15 +349,7 @@ impl TestServer {
 
     /// conn-err with alternatives ("X or Y").
     pub fn expect_conn_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
-        let expected = format!("GOAWAY({}) or close", names(codes));
-        self.verdict(
-            &expected,
-            |f| match f {
-                Frame::GoAway(g) if codes.contains(&g.error_code) => Some(true),
-                _ => None,
-            },
-            |s| s.closed_with(codes),
-        )
+        self.verdict(Expect::ConnectionError(codes.to_vec()))
     }
 
     /// stream-err: an RST_STREAM carrying `code` (any stream), a GOAWAY carrying
@@ -390,172 +360,83 @@ impl TestServer {
 
     /// stream-err with alternatives ("X or Y").
     pub fn expect_stream_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
-        let expected = format!("RST_STREAM({0}) or GOAWAY({0}) or close", names(codes));
-        self.verdict(
-            &expected,
-            |f| match f {
-                Frame::GoAway(g) if codes.contains(&g.error_code) => Some(true),
-                Frame::RstStream(r) if codes.contains(&r.error_code) => Some(true),
-                _ => None,
-            },
-            |s| s.closed_with(codes),
-        )
+        self.verdict(Expect::StreamError(codes.to_vec()))
     }
 
     /// A GOAWAY carrying `code` must arrive; a close without it fails
     /// (http2/6.9.1/2).
     pub fn expect_goaway(&mut self, code: ErrorCode) -> Result<(), String> {
-        self.verdict(
-            &format!("GOAWAY({code})"),
-            |f| match f {
-                Frame::GoAway(g) if g.error_code == code => Some(true),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::GoAway(code))
     }
 
     /// A GOAWAY with any code must arrive (http2/5.4.1/2, strict mode).
     pub fn expect_goaway_any(&mut self) -> Result<(), String> {
-        self.verdict(
-            "GOAWAY (any code)",
-            |f| matches!(f, Frame::GoAway(_)).then_some(true),
-            |_| false,
-        )
+        self.verdict(Expect::AnyGoAway)
     }
 
     /// The first RST_STREAM must be on `stream` with `code`; GOAWAY or close
     /// fails (http2/6.9.1/3).
     pub fn expect_rst_stream(&mut self, stream: u32, code: ErrorCode) -> Result<(), String> {
-        self.verdict(
-            &format!("RST_STREAM(stream {stream}, {code})"),
-            |f| match f {
-                Frame::RstStream(r) => {
-                    Some(r.stream_id == StreamId::new(stream) && r.error_code == code)
-                }
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::RstStream(stream, code))
     }
 
     /// close: only the transport closing passes; frames are skipped.
     pub fn expect_close(&mut self) -> Result<(), String> {
-        self.verdict("connection close", |_| None, |_| true)
+        self.verdict(Expect::Close)
     }
 
     /// PING-ACK: the next PING has ACK and echoes `payload`.
     pub fn expect_ping_ack(&mut self, payload: [u8; 8]) -> Result<(), String> {
-        self.verdict(
-            &format!("PING(ack, {payload:?})"),
-            |f| match f {
-                Frame::Ping(p) => Some(p.ack && p.payload == payload),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::PingAck(payload))
     }
 
     /// "PING-ACK or close": a PING ACK echoing `payload`, or the connection
     /// closing (GOAWAY with any code counts only if followed by the close).
     pub fn expect_ping_ack_or_close(&mut self, payload: [u8; 8]) -> Result<(), String> {
-        self.verdict(
-            &format!("PING(ack, {payload:?}) or close"),
-            |f| match f {
-                Frame::Ping(p) if p.ack && p.payload == payload => Some(true),
-                _ => None,
-            },
-            |_| true,
-        )
+        self.verdict(Expect::PingAckOrClose(payload))
     }
 
     /// Any PING frame arrives (http2/4.1/2, 4.1/3).
     pub fn expect_ping(&mut self) -> Result<(), String> {
-        self.verdict(
-            "a PING frame",
-            |f| matches!(f, Frame::Ping(_)).then_some(true),
-            |_| false,
-        )
+        self.verdict(Expect::AnyPing)
     }
 
     /// resp-HEADERS(stream): the next HEADERS frame is on `stream`.
     pub fn expect_response_headers(&mut self, stream: u32) -> Result<(), String> {
-        self.verdict(
-            &format!("HEADERS on stream {stream}"),
-            |f| match f {
-                Frame::Headers(h) => Some(h.stream_id == StreamId::new(stream)),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::ResponseHeaders(stream))
     }
 
     /// SETTINGS-ACK: the next SETTINGS frame has ACK.
     pub fn expect_settings_ack(&mut self) -> Result<(), String> {
-        self.verdict(
-            "SETTINGS(ack)",
-            |f| match f {
-                Frame::Settings(s) => Some(s.ack),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::SettingsAck)
     }
 
     /// Any SETTINGS frame arrives (h2spec's `VerifyEventType(SETTINGS)`).
     pub fn expect_settings(&mut self) -> Result<(), String> {
-        self.verdict(
-            "a SETTINGS frame",
-            |f| matches!(f, Frame::Settings(_)).then_some(true),
-            |_| false,
-        )
+        self.verdict(Expect::AnySettings)
     }
 
     /// The first frame the server sends is a SETTINGS without ACK
     /// (generic/1/1, http2/3.5/1).
     pub fn expect_first_frame_settings(&mut self) -> Result<(), String> {
-        self.verdict(
-            "a non-ACK SETTINGS as the first frame",
-            |f| Some(matches!(f, Frame::Settings(s) if !s.ack)),
-            |_| false,
-        )
+        self.verdict(Expect::FirstFrameSettings)
     }
 
     /// DATA(len=k): the next DATA frame has a payload of exactly `len` octets
     /// (padding included, as h2spec reads the frame length).
     pub fn expect_data_len(&mut self, len: u32) -> Result<(), String> {
-        self.verdict(
-            &format!("DATA of length {len}"),
-            |f| match f {
-                Frame::Data(d) => Some(d.flow_len() == len),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::DataLen(len))
     }
 
     /// Any DATA frame arrives.
     pub fn expect_data(&mut self) -> Result<(), String> {
-        self.verdict(
-            "a DATA frame",
-            |f| matches!(f, Frame::Data(_)).then_some(true),
-            |_| false,
-        )
+        self.verdict(Expect::AnyData)
     }
 
     /// h2spec's `VerifyStreamClose`: a DATA or HEADERS with END_STREAM, or an
     /// RST_STREAM with NO_ERROR.
     pub fn wait_stream_end(&mut self) -> Result<(), String> {
-        self.verdict(
-            "the end of the response (END_STREAM or RST_STREAM(NO_ERROR))",
-            |f| match f {
-                Frame::Data(d) if d.end_stream => Some(true),
-                Frame::Headers(h) if h.end_stream => Some(true),
-                Frame::RstStream(r) if r.error_code == ErrorCode::NO_ERROR => Some(true),
-                _ => None,
-            },
-            |_| false,
-        )
+        self.verdict(Expect::StreamEnd)
     }
 }
 
@@ -571,81 +452,6 @@ pub fn body_of(len: usize) -> Bytes {
         .map(|i| b'a' + (i % 26) as u8)
         .collect::<Vec<u8>>()
         .into()
-}
-
-fn merge_settings(into: &mut Settings, s: &Settings) {
-    macro_rules! merge {
-        ($($field:ident),*) => {$(
-            if s.$field.is_some() {
-                into.$field = s.$field;
-            }
-        )*};
-    }
-    merge!(
-        header_table_size,
-        enable_push,
-        max_concurrent_streams,
-        initial_window_size,
-        max_frame_size,
-        max_header_list_size
-    );
-}
-
-fn names(codes: &[ErrorCode]) -> String {
-    codes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" or ")
-}
-
-/// A one-line summary of a frame the server sent.
-pub fn describe(frame: &Frame) -> String {
-    let flag = |on: bool, name: &str| {
-        if on {
-            format!(", {name}")
-        } else {
-            String::new()
-        }
-    };
-    match frame {
-        Frame::Data(d) => format!(
-            "DATA(stream {}, len {}{})",
-            d.stream_id,
-            d.flow_len(),
-            flag(d.end_stream, "END_STREAM")
-        ),
-        Frame::Headers(h) => format!(
-            "HEADERS(stream {}{}{})",
-            h.stream_id,
-            flag(h.end_stream, "END_STREAM"),
-            flag(h.end_headers, "END_HEADERS")
-        ),
-        Frame::Priority(p) => format!("PRIORITY(stream {})", p.stream_id),
-        Frame::RstStream(r) => format!("RST_STREAM(stream {}, {})", r.stream_id, r.error_code),
-        Frame::Settings(s) if s.ack => "SETTINGS(ACK)".to_owned(),
-        Frame::Settings(s) => format!("SETTINGS({s:?})"),
-        Frame::PushPromise(p) => format!(
-            "PUSH_PROMISE(stream {}, promised {})",
-            p.stream_id, p.promised_id
-        ),
-        Frame::Ping(p) => format!("PING({}{:?})", if p.ack { "ACK, " } else { "" }, p.payload),
-        Frame::GoAway(g) => format!(
-            "GOAWAY(last {}, {}, {:?})",
-            g.last_stream_id,
-            g.error_code,
-            String::from_utf8_lossy(&g.debug_data)
-        ),
-        Frame::WindowUpdate(w) => {
-            format!("WINDOW_UPDATE(stream {}, +{})", w.stream_id, w.increment)
-        }
-        Frame::Continuation(c) => format!(
-            "CONTINUATION(stream {}{})",
-            c.stream_id,
-            flag(c.end_headers, "END_HEADERS")
-        ),
-        Frame::Unknown(u) => format!("UNKNOWN(type {:#x}, stream {})", u.kind, u.stream_id),
-    }
 }
 
 #[cfg(test)]
