@@ -260,6 +260,11 @@ impl Conn {
     }
 
     fn apply(&mut self, now: Instant, input: Input) {
+        // What was read this turn reaches the handles first: a send refused
+        // because the call just ended must find that end in its inbox.
+        while let Some(event) = self.engine.poll_event() {
+            self.dispatch(event);
+        }
         let (engine, handles) = (&mut self.engine, &mut self.handles);
         match input {
             Input::Start(options, reply) => {
