@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection};
+use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::service::{self, CallState, Command};
 
-use grpc_sansio::service;
-
-use crate::driver::{self, Inbound, Input, Transport};
+use crate::driver::{self, gone, Input, Transport};
 
 /// A connection to a server, shared by any number of calls and threads.
 /// The connection shuts down gracefully when the last clone is dropped.
@@ -92,9 +91,7 @@ impl Channel {
             call,
             inbox,
             tx: self.tx.clone(),
-            headers: None,
-            end: None,
-            recv_compressed: false,
+            state: CallState::client(),
         })
     }
 
@@ -111,11 +108,9 @@ pub type UnaryResponse = service::Response<Bytes>;
 /// The client side of one call. Dropping it before the end cancels the call.
 pub struct ClientCall {
     call: CallId,
-    inbox: Receiver<Inbound>,
+    inbox: Receiver<Event>,
     tx: Sender<Input>,
-    headers: Option<Metadata>,
-    end: Option<(Status, Metadata)>,
-    recv_compressed: bool,
+    state: CallState,
 }
 
 impl ClientCall {
@@ -126,68 +121,48 @@ impl ClientCall {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        if let Some((status, _)) = &self.end {
+        if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
-        let (done, wait) = mpsc::channel();
-        self.tx
-            .send(Input::Send {
-                call: self.call,
-                message,
-                compress,
-                done,
-            })
-            .map_err(|_| gone())?;
-        let refused = match wait.recv() {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(status)) => status,
-            Err(_) => gone(),
-        };
-        // If the call already ended (the server answered first), its end is
-        // queued behind what we have not read: report that status instead.
-        while let Ok(inbound) = self.inbox.try_recv() {
-            self.take(inbound);
-        }
-        match &self.end {
-            Some((status, _)) if !status.is_ok() => Err(status.clone()),
-            _ => Err(refused),
-        }
+        driver::send(&self.tx, self.call, message, compress).map_err(|refused| {
+            // If the call already ended (the server answered first), its end
+            // is queued behind what we have not read: report that instead.
+            driver::poll(&self.inbox, &mut self.state);
+            self.state.refusal(refused)
+        })
     }
 
     /// Half-closes: no more request messages.
     pub fn close_send(&mut self) {
-        let _ = self.tx.send(Input::CloseSend(self.call));
+        let _ = self.tx.send(Input::Call(Command::CloseSend(self.call)));
     }
 
     /// The server's initial metadata, waiting for it if needed (empty for a
     /// Trailers-Only response).
     pub fn headers(&mut self) -> Result<&Metadata, Status> {
-        while self.headers.is_none() && self.end.is_none() {
-            self.next()?;
+        while self.state.poll_headers().is_none() {
+            driver::wait(&self.inbox, &mut self.state);
         }
-        Ok(self.headers.get_or_insert_with(Metadata::new))
+        Ok(self.state.poll_headers().expect("just seen"))
     }
 
     /// The next response message; `Ok(None)` when the call ended with OK;
     /// `Err(status)` when it ended otherwise.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         loop {
-            if let Some((status, _)) = &self.end {
-                return if status.is_ok() {
-                    Ok(None)
-                } else {
-                    Err(status.clone())
-                };
+            if let Some(answer) = self.state.poll_recv() {
+                if let Ok(Some(_)) = answer {
+                    let _ = self.tx.send(Input::Call(Command::Consumed(self.call)));
+                }
+                return answer;
             }
-            if let Some(message) = self.next()? {
-                return Ok(Some(message));
-            }
+            driver::wait(&self.inbox, &mut self.state);
         }
     }
 
     /// Whether the message the last `recv` returned arrived compressed.
     pub fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.state.recv_compressed()
     }
 
     /// Waits for the end of the call (discarding unread messages) and returns
@@ -197,14 +172,12 @@ impl ClientCall {
     }
 
     fn wait_end(&mut self) -> (Status, Metadata) {
-        while self.end.is_none() {
-            if self.next().is_err() {
-                break;
+        loop {
+            while let Ok(Some(_)) = self.recv() {}
+            if let Some(end) = self.state.end() {
+                return end.clone();
             }
         }
-        self.end
-            .clone()
-            .unwrap_or_else(|| (gone(), Metadata::new()))
     }
 
     /// Cancels the call (RST_STREAM CANCEL).
@@ -213,37 +186,12 @@ impl ClientCall {
     }
 
     fn cancel_now(&mut self) {
-        if self.end.is_none() {
-            self.end = Some((Status::new(Code::Cancelled, "cancelled"), Metadata::new()));
-            let _ = self.tx.send(Input::Cancel(self.call));
+        if self
+            .state
+            .end_here(Status::new(Code::Cancelled, "cancelled"))
+        {
+            let _ = self.tx.send(Input::Call(Command::Cancel(self.call)));
         }
-    }
-
-    /// Takes one inbound item; returns a message if it was one.
-    fn next(&mut self) -> Result<Option<Bytes>, Status> {
-        match self.inbox.recv() {
-            Ok(inbound) => Ok(self.take(inbound)),
-            Err(_) => {
-                self.end = Some((gone(), Metadata::new()));
-                Ok(None)
-            }
-        }
-    }
-
-    fn take(&mut self, inbound: Inbound) -> Option<Bytes> {
-        match inbound {
-            Inbound::Headers(metadata) => self.headers = Some(metadata),
-            Inbound::Message(message, compressed) => {
-                let _ = self.tx.send(Input::Consumed(self.call));
-                if self.end.is_none() {
-                    self.recv_compressed = compressed;
-                    return Some(message);
-                }
-            }
-            Inbound::HalfClosed => {}
-            Inbound::End(status, trailers) => self.end = Some((status, trailers)),
-        }
-        None
     }
 }
 
@@ -263,7 +211,7 @@ impl service::ClientTransport for Channel {
 impl service::ClientStream for ClientCall {
     fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         let result = ClientCall::send_with(self, message, compress);
-        if result.is_err() && self.end.is_none() {
+        if result.is_err() {
             // A refused send (too large, say) ends the call, so `finish`
             // returns at once.
             self.cancel_now();
@@ -280,7 +228,7 @@ impl service::ClientStream for ClientCall {
         ClientCall::recv(self)
     }
     fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.state.recv_compressed()
     }
     fn finish(&mut self) -> (Status, Metadata) {
         self.wait_end()
@@ -288,8 +236,4 @@ impl service::ClientStream for ClientCall {
     fn cancel(&mut self) {
         self.cancel_now()
     }
-}
-
-fn gone() -> Status {
-    Status::new(Code::Unavailable, "the connection is gone")
 }

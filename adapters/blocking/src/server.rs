@@ -13,10 +13,10 @@ use bytes::Bytes;
 use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::{CallId, Config, Connection, Request};
-use grpc_sansio::service::{self, CallContext, CancelToken, Router};
+use grpc_sansio::grpc::{CallId, Config, Connection, Event, Request};
+use grpc_sansio::service::{self, CallContext, CallState, CancelToken, Command, Router};
 
-use crate::driver::{self, Inbound, Input};
+use crate::driver::{self, Input};
 
 /// A call handler: a plain function run on its own thread for each call.
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
@@ -217,8 +217,7 @@ pub(crate) fn serve_connection<T: driver::Transport>(
                     peer_addr: peer.clone(),
                     inbox,
                     tx: calls_tx.clone(),
-                    state: CallState::Open,
-                    recv_compressed: false,
+                    state: CallState::server(),
                     headers_sent: false,
                 };
                 let handler = handler.clone();
@@ -227,14 +226,6 @@ pub(crate) fn serve_connection<T: driver::Transport>(
         );
     });
     (tx, handle)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CallState {
-    Open,
-    HalfClosed,
-    Ended(Status),
-    Finished,
 }
 
 /// The server side of one call, handed to the handler on its own thread.
@@ -246,10 +237,9 @@ pub struct ServerCall {
     request: Request,
     local_addr: String,
     peer_addr: String,
-    inbox: Receiver<Inbound>,
+    inbox: Receiver<Event>,
     tx: Sender<Input>,
     state: CallState,
-    recv_compressed: bool,
     headers_sent: bool,
 }
 
@@ -272,36 +262,23 @@ impl ServerCall {
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        match &self.state {
-            CallState::Open => {}
-            CallState::HalfClosed => return Ok(None),
-            CallState::Ended(status) => return Err(status.clone()),
-            CallState::Finished => return Err(Status::new(Code::Internal, "the call is finished")),
-        }
-        match self.inbox.recv() {
-            Ok(Inbound::Message(message, compressed)) => {
-                let _ = self.tx.send(Input::Consumed(self.call));
-                self.recv_compressed = compressed;
-                Ok(Some(message))
+        loop {
+            if let Some(answer) = self.state.poll_recv() {
+                if let Ok(Some(_)) = answer {
+                    let _ = self.tx.send(Input::Call(Command::Consumed(self.call)));
+                }
+                return answer;
             }
-            Ok(Inbound::HalfClosed) => {
-                self.state = CallState::HalfClosed;
-                Ok(None)
-            }
-            Ok(Inbound::End(status, _)) => {
-                self.state = CallState::Ended(status.clone());
-                Err(status)
-            }
-            Ok(Inbound::Headers(_)) => self.recv(),
-            Err(_) => {
-                let status = Status::new(Code::Cancelled, "the connection is gone");
-                self.state = CallState::Ended(status.clone());
-                Err(status)
-            }
+            driver::wait(&self.inbox, &mut self.state);
         }
     }
 
-    /// The service layer's view of the call: deadline, metadata, peer address
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.state.recv_compressed()
+    }
+
+    /// The service layer's view of the call: deadline, metadata, addresses
     /// and a cancellation token the connection fires.
     pub fn context(&self) -> CallContext {
         CallContext::new(&self.request, Instant::now())
@@ -314,29 +291,26 @@ impl ServerCall {
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without blocking.
     pub fn is_cancelled(&mut self) -> bool {
-        self.cancel.is_cancelled() || matches!(self.state, CallState::Ended(_))
+        driver::poll(&self.inbox, &mut self.state);
+        self.cancel.is_cancelled() || self.state.is_over()
     }
 
     /// Sends the response headers with initial metadata (optional: the first
     /// message sends empty ones).
     pub fn send_headers(&mut self, metadata: Metadata) {
         self.headers_sent = true;
-        let _ = self.tx.send(Input::Headers {
-            call: self.call,
-            metadata,
-        });
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        let _ = self
+            .tx
+            .send(Input::Call(Command::Headers(self.call, metadata)));
     }
 
     /// Compresses the responses with `encoding`: before the headers, and
     /// only an encoding the client accepts.
     pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
         service::check_compression(&self.request, self.headers_sent, encoding)?;
-        let _ = self.tx.send(Input::Encoding(self.call, encoding));
+        let _ = self
+            .tx
+            .send(Input::Call(Command::Encoding(self.call, encoding)));
         Ok(())
     }
 
@@ -348,22 +322,11 @@ impl ServerCall {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        if let CallState::Ended(status) = &self.state {
+        if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
         self.headers_sent = true;
-        let (done, wait) = mpsc::channel();
-        let input = Input::Send {
-            call: self.call,
-            message,
-            compress,
-            done,
-        };
-        if self.tx.send(input).is_err() {
-            return Err(Status::new(Code::Cancelled, "the connection is gone"));
-        }
-        wait.recv()
-            .unwrap_or_else(|_| Err(Status::new(Code::Cancelled, "the connection is gone")))
+        driver::send(&self.tx, self.call, message, compress)
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -372,15 +335,10 @@ impl ServerCall {
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
-        if matches!(self.state, CallState::Finished | CallState::Ended(_)) {
-            return;
+        if self.state.end_here(status.clone()) {
+            let finish = Command::Finish(self.call, status, trailers);
+            let _ = self.tx.send(Input::Call(finish));
         }
-        self.state = CallState::Finished;
-        let _ = self.tx.send(Input::Finish {
-            call: self.call,
-            status,
-            trailers,
-        });
     }
 }
 
@@ -389,7 +347,7 @@ impl service::ServerStream for ServerCall {
         ServerCall::recv(self)
     }
     fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.state.recv_compressed()
     }
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         ServerCall::send_headers(self, metadata);

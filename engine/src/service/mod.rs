@@ -48,6 +48,7 @@ mod async_server;
 mod async_transport;
 mod audit;
 pub mod auth;
+mod call_state;
 mod cancel;
 mod client;
 mod clock;
@@ -58,6 +59,7 @@ pub mod interceptor;
 mod options;
 mod router;
 mod server;
+mod switchboard;
 pub mod trace;
 mod transport;
 
@@ -75,6 +77,7 @@ pub use async_transport::{
     unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
 };
 pub use audit::{AuditHook, UnknownCall, UnknownReason};
+pub use call_state::CallState;
 pub use cancel::{CancelReason, CancelToken, Cancelled};
 pub use client::{BidiCall, Client, ClientStreamingCall, ResponseStream};
 pub use clock::{Clock, ManualClock};
@@ -84,6 +87,7 @@ pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};
 pub use server::{BidiStream, RequestStream, ResponseSink, Service};
+pub use switchboard::{Command, Inbox, Reply, Switchboard};
 pub use transport::{unary_call, ClientStream, ClientTransport, ServerStream};
 
 use crate::grpc::status::{Code, Status};

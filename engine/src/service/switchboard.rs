@@ -1,0 +1,196 @@
+//! What every adapter that hands calls to other threads or tasks needs beside
+//! its socket, written once: each call's inbox and cancellation token, the
+//! sends parked while the connection's send buffer is full, and the commands
+//! call handles send to the connection's owner. Sans-IO: the adapter chooses
+//! the channels (an [`Inbox`] and a [`Reply`]) and calls
+//! [`route`](Switchboard::route) for each engine event and
+//! [`apply`](Switchboard::apply) for each command.
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+
+use super::CancelToken;
+use crate::grpc::compression::Encoding;
+use crate::grpc::metadata::Metadata;
+use crate::grpc::status::{Code, Status};
+use crate::grpc::{CallError, CallId, Connection, Event};
+
+/// Where a call's events go: the sending half of the handle's channel.
+pub trait Inbox {
+    /// Hands over one event; a handle that is gone drops it.
+    fn deliver(&self, event: Event);
+}
+
+/// How a parked send tells its handle that the engine took the message, or
+/// why not.
+pub trait Reply {
+    /// Reports the outcome of one send.
+    fn reply(self, result: Result<(), Status>);
+}
+
+/// What a call handle asks of its connection. Starting a call is the
+/// adapter's (it makes the channels): [`Connection::start_call`], then
+/// [`Switchboard::attach`].
+#[derive(Debug)]
+pub enum Command<R> {
+    /// Server: response headers with this initial metadata.
+    Headers(CallId, Metadata),
+    /// Server: compress the responses (the handle checked it is allowed).
+    Encoding(CallId, Encoding),
+    /// A message, whether to compress it, and whom to tell once taken.
+    Send(CallId, Bytes, bool, R),
+    /// Client: half-close, after any parked message.
+    CloseSend(CallId),
+    /// Server: the status and trailers.
+    Finish(CallId, Status, Metadata),
+    /// Reset the call (RST_STREAM CANCEL).
+    Cancel(CallId),
+    /// The handle took one message: its flow-control credit may go back.
+    Consumed(CallId),
+}
+
+/// What waits for send capacity, in order.
+enum Parked<R> {
+    Message(Bytes, bool, R),
+    /// A half-close issued behind parked messages.
+    CloseSend,
+}
+
+/// The calls of one connection whose handles live elsewhere.
+pub struct Switchboard<I, R> {
+    inboxes: HashMap<CallId, (I, CancelToken)>,
+    parked: HashMap<CallId, VecDeque<Parked<R>>>,
+}
+
+impl<I, R> Default for Switchboard<I, R> {
+    fn default() -> Self {
+        Switchboard {
+            inboxes: HashMap::new(),
+            parked: HashMap::new(),
+        }
+    }
+}
+
+impl<I: Inbox, R: Reply> Switchboard<I, R> {
+    /// An empty switchboard.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `call`'s events to `inbox` from now on; the token fires when the
+    /// call ends with a non-OK status, so a handler that is not reading sees it.
+    pub fn attach(&mut self, call: CallId, inbox: I) -> CancelToken {
+        let token = CancelToken::new();
+        self.inboxes.insert(call, (inbox, token.clone()));
+        token
+    }
+
+    /// Whether `call` has a handle here.
+    pub fn is_attached(&self, call: CallId) -> bool {
+        self.inboxes.contains_key(&call)
+    }
+
+    /// Delivers an event of an attached call (unparking sends on
+    /// [`Event::Writable`], firing the token and forgetting the call on its
+    /// end); gives back every other event (new calls, GOAWAY, calls the
+    /// adapter runs itself).
+    pub fn route(&mut self, conn: &mut Connection, event: Event) -> Option<Event> {
+        let call = match &event {
+            Event::Headers { call, .. }
+            | Event::Message { call, .. }
+            | Event::HalfClosed { call }
+            | Event::Finished { call, .. }
+            | Event::Cancelled { call, .. }
+            | Event::Writable { call } => *call,
+            Event::CallStarted { .. } | Event::GoAway { .. } => return Some(event),
+        };
+        if !self.inboxes.contains_key(&call) {
+            return Some(event);
+        }
+        match &event {
+            Event::Writable { .. } => self.unpark(conn, call),
+            Event::Finished { status, .. } | Event::Cancelled { status, .. } => {
+                let (inbox, token) = self.forget(call, status).expect("attached");
+                if !status.is_ok() {
+                    token.cancel_for(status);
+                }
+                inbox.deliver(event);
+            }
+            // A handle that is gone has its finish or cancel on the way: the
+            // event is dropped and the call's credit returns when it ends.
+            _ => self.inboxes[&call].0.deliver(event),
+        }
+        None
+    }
+
+    /// Carries out a handle's command.
+    pub fn apply(&mut self, conn: &mut Connection, command: Command<R>) {
+        let ended = || Status::new(Code::Cancelled, "the call ended");
+        match command {
+            Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),
+            Command::Encoding(call, encoding) => drop(conn.set_send_encoding(call, encoding)),
+            Command::Send(call, message, compress, reply) => {
+                let queue = self.parked.entry(call).or_default();
+                queue.push_back(Parked::Message(message, compress, reply));
+                self.unpark(conn, call);
+            }
+            Command::CloseSend(call) => match self.parked.get_mut(&call) {
+                // Keep order: half-close after the parked messages.
+                Some(queue) => queue.push_back(Parked::CloseSend),
+                None => drop(conn.close_send(call)),
+            },
+            Command::Finish(call, status, trailers) => {
+                self.forget(call, &ended());
+                let _ = conn.finish(call, &status, &trailers);
+            }
+            Command::Cancel(call) => {
+                self.forget(call, &ended());
+                let _ = conn.cancel(call);
+            }
+            Command::Consumed(call) => conn.message_consumed(call),
+        }
+    }
+
+    /// Drops the call, failing its parked sends with `status`.
+    fn forget(&mut self, call: CallId, status: &Status) -> Option<(I, CancelToken)> {
+        for parked in self.parked.remove(&call).into_iter().flatten() {
+            if let Parked::Message(_, _, reply) = parked {
+                reply.reply(Err(status.clone()));
+            }
+        }
+        self.inboxes.remove(&call)
+    }
+
+    /// Hands parked messages to the engine until it is full again.
+    fn unpark(&mut self, conn: &mut Connection, call: CallId) {
+        let Some(queue) = self.parked.get_mut(&call) else {
+            return;
+        };
+        while let Some(parked) = queue.pop_front() {
+            let Parked::Message(message, compress, reply) = parked else {
+                let _ = conn.close_send(call);
+                continue;
+            };
+            match conn.send_message_with(call, message.clone(), compress) {
+                Err(CallError::Full(_)) => {
+                    return queue.push_front(Parked::Message(message, compress, reply));
+                }
+                result => reply.reply(result.map_err(|e| e.to_status())),
+            }
+        }
+        self.parked.remove(&call);
+    }
+}
+
+impl Inbox for std::sync::mpsc::Sender<Event> {
+    fn deliver(&self, event: Event) {
+        let _ = self.send(event);
+    }
+}
+
+impl Reply for std::sync::mpsc::Sender<Result<(), Status>> {
+    fn reply(self, result: Result<(), Status>) {
+        let _ = self.send(result);
+    }
+}
