@@ -14,6 +14,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{self, Commands, Handle, Input, Transport};
+use grpc_sansio::service::Command;
 
 /// A connection to a server, shared by any number of calls and tasks. The
 /// connection shuts down gracefully once the last clone and the last call
@@ -127,36 +128,27 @@ impl ClientCall {
 
     /// Whether the message the last `recv` returned arrived compressed.
     pub fn recv_compressed(&self) -> bool {
-        self.handle.recv_compressed
+        self.handle.state.recv_compressed()
     }
 
     /// Half-closes: no more request messages.
     pub fn close_send(&mut self) {
-        let _ = self.handle.tx.send(Input::CloseSend(self.handle.call));
+        self.handle.command(Command::CloseSend(self.handle.call));
     }
 
     /// The server's initial metadata, waiting for it if needed (empty for a
     /// Trailers-Only response).
     pub async fn headers(&mut self) -> Result<&Metadata, Status> {
-        while self.handle.headers.is_none() && self.handle.end.is_none() {
+        while self.handle.state.poll_headers().is_none() {
             self.handle.wait().await;
         }
-        Ok(self.handle.headers.get_or_insert_with(Metadata::new))
+        Ok(self.handle.state.poll_headers().expect("just seen"))
     }
 
     /// The next response message; `Ok(None)` when the call ended with OK;
     /// `Err(status)` when it ended otherwise.
     pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(message) = self.handle.message() {
-                return Ok(Some(message));
-            }
-            match &self.handle.end {
-                Some((status, _)) if status.is_ok() => return Ok(None),
-                Some((status, _)) => return Err(status.clone()),
-                None => self.handle.wait().await,
-            }
-        }
+        self.handle.recv().await
     }
 
     /// Waits for the end of the call (discarding unread messages) and returns
@@ -166,24 +158,21 @@ impl ClientCall {
     }
 
     async fn wait_end(&mut self) -> (Status, Metadata) {
-        loop {
-            while self.handle.message().is_some() {}
-            if let Some(end) = &self.handle.end {
-                return end.clone();
-            }
-            self.handle.wait().await;
-        }
+        while let Ok(Some(_)) = self.handle.recv().await {}
+        self.handle
+            .state
+            .end()
+            .cloned()
+            .expect("recv returned the end")
     }
 
     /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
     pub fn cancel(self) {}
-}
 
-impl ClientCall {
     fn cancel_now(&mut self) {
-        let input = Input::Cancel(self.handle.call);
+        let cancel = Command::Cancel(self.handle.call);
         self.handle
-            .end_with(Status::new(Code::Cancelled, "cancelled"), input);
+            .end_with(Status::new(Code::Cancelled, "cancelled"), cancel);
     }
 }
 
@@ -211,7 +200,7 @@ impl AsyncClientStream for ClientCall {
     fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move {
             let result = ClientCall::send_with(self, message, compress).await;
-            if result.is_err() && self.handle.end.is_none() {
+            if result.is_err() {
                 // A refused send (too large, say) ends the call, so `finish`
                 // returns at once.
                 self.cancel_now();
@@ -230,7 +219,7 @@ impl AsyncClientStream for ClientCall {
         Box::pin(ClientCall::recv(self))
     }
     fn recv_compressed(&self) -> bool {
-        self.handle.recv_compressed
+        self.handle.state.recv_compressed()
     }
     fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)> {
         Box::pin(self.wait_end())

@@ -12,7 +12,7 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{Config, Connection, Request};
-use grpc_sansio::service::{self, AsyncRouter, AsyncServerStream, BoxFuture, CallContext};
+use grpc_sansio::service::{self, AsyncRouter, AsyncServerStream, BoxFuture, CallContext, Command};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -270,18 +270,7 @@ impl ServerCall {
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(message) = self.handle.message() {
-                return Ok(Some(message));
-            }
-            if let Some((status, _)) = &self.handle.end {
-                return Err(status.clone());
-            }
-            if self.handle.half_closed {
-                return Ok(None);
-            }
-            self.handle.wait().await;
-        }
+        self.handle.recv().await
     }
 
     /// The service layer's view of the call: deadline, metadata, peer address
@@ -298,14 +287,14 @@ impl ServerCall {
     /// connection), checked without waiting.
     pub fn is_cancelled(&mut self) -> bool {
         self.handle.poll();
-        self.handle.cancel.is_cancelled() || self.handle.end.is_some()
+        self.handle.cancel.is_cancelled() || self.handle.state.is_over()
     }
 
     /// Waits until the call is cancelled and says why. Messages that arrive
     /// meanwhile stay for [`recv`](Self::recv).
     pub async fn cancelled(&mut self) -> Status {
         loop {
-            if let Some((status, _)) = &self.handle.end {
+            if let Some((status, _)) = self.handle.state.end() {
                 return status.clone();
             }
             self.handle.wait().await;
@@ -316,10 +305,8 @@ impl ServerCall {
     /// message sends empty ones).
     pub fn send_headers(&mut self, metadata: Metadata) {
         self.headers_sent = true;
-        let _ = self
-            .handle
-            .tx
-            .send(Input::Headers(self.handle.call, metadata));
+        self.handle
+            .command(Command::Headers(self.handle.call, metadata));
     }
 
     /// Sends a response message, waiting while the connection's send buffer
@@ -336,24 +323,22 @@ impl ServerCall {
 
     /// Whether the message the last `recv` returned arrived compressed.
     pub fn recv_compressed(&self) -> bool {
-        self.handle.recv_compressed
+        self.handle.state.recv_compressed()
     }
 
     /// Compresses the responses with `encoding`: before the headers, and
     /// only an encoding the client accepts.
     pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
         service::check_compression(&self.request, self.headers_sent, encoding)?;
-        let _ = self
-            .handle
-            .tx
-            .send(Input::Encoding(self.handle.call, encoding));
+        self.handle
+            .command(Command::Encoding(self.handle.call, encoding));
         Ok(())
     }
 
     /// Ends the call with `status` and trailing metadata.
     pub fn finish(mut self, status: Status, trailers: Metadata) {
-        let input = Input::Finish(self.handle.call, status.clone(), trailers);
-        self.handle.end_with(status, input);
+        let finish = Command::Finish(self.handle.call, status.clone(), trailers);
+        self.handle.end_with(status, finish);
     }
 }
 
@@ -366,7 +351,7 @@ impl AsyncServerStream for ServerCall {
         Box::pin(std::future::ready(Ok(())))
     }
     fn recv_compressed(&self) -> bool {
-        self.handle.recv_compressed
+        self.handle.state.recv_compressed()
     }
     fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
         ServerCall::set_compression(self, encoding)
@@ -379,8 +364,8 @@ impl AsyncServerStream for ServerCall {
 impl Drop for ServerCall {
     fn drop(&mut self) {
         let status = Status::new(Code::Unknown, "the handler returned without a status");
-        let input = Input::Finish(self.handle.call, status.clone(), Metadata::new());
-        self.handle.end_with(status, input);
+        let finish = Command::Finish(self.handle.call, status.clone(), Metadata::new());
+        self.handle.end_with(status, finish);
     }
 }
 
