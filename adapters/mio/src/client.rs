@@ -1,7 +1,6 @@
 //! The client: one connection driven by its own event-loop thread, and
 //! blocking call handles usable from any thread.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver};
@@ -11,7 +10,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Event};
-use grpc_sansio::service;
+use grpc_sansio::service::{self, CallState, Command};
 use mio::Token;
 
 use crate::event_loop::{gone, Cmd, EventLoop, Input, Link, Remote};
@@ -75,10 +74,7 @@ impl Client {
                 call,
             },
             inbox,
-            backlog: VecDeque::new(),
-            headers: None,
-            recv_compressed: false,
-            end: None,
+            state: CallState::client(),
         })
     }
 
@@ -96,11 +92,7 @@ pub type UnaryResponse = service::Response<Bytes>;
 pub struct ClientCall {
     link: Link,
     inbox: Receiver<Event>,
-    /// Events taken after a refused send, before `recv` asked.
-    backlog: VecDeque<Event>,
-    headers: Option<Metadata>,
-    end: Option<(Status, Metadata)>,
-    recv_compressed: bool,
+    state: CallState,
 }
 
 impl ClientCall {
@@ -111,70 +103,40 @@ impl ClientCall {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        if let Some((status, _)) = &self.end {
+        if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
-        let refused = match self.link.send(message, compress) {
-            Ok(()) => return Ok(()),
-            Err(status) => status,
-        };
-        // If the call already ended (the server answered first), its end is
-        // queued behind what we have not read: report that status instead.
-        while let Ok(event) = self.inbox.try_recv() {
-            let ended = matches!(event, Event::Finished { .. } | Event::Cancelled { .. });
-            self.backlog.push_back(event);
-            if ended {
-                break;
-            }
-        }
-        match self.queued_end() {
-            Some(status) if !status.is_ok() => Err(status.clone()),
-            _ => Err(refused),
-        }
-    }
-
-    /// The status of an end taken into the backlog, not yet seen by `recv`.
-    fn queued_end(&self) -> Option<&Status> {
-        self.backlog.iter().find_map(|event| match event {
-            Event::Finished { status, .. } | Event::Cancelled { status, .. } => Some(status),
-            _ => None,
+        self.link.send(message, compress).map_err(|refused| {
+            // If the call already ended (the server answered first), its end
+            // is queued behind what we have not read: report that instead.
+            Link::poll(&self.inbox, &mut self.state);
+            self.state.refusal(refused)
         })
     }
 
     /// Half-closes: no more request messages.
     pub fn close_send(&mut self) {
-        self.link.input(Input::CloseSend);
+        self.link.command(Command::CloseSend);
     }
 
     /// The server's initial metadata, waiting for it if needed (empty for a
     /// Trailers-Only response).
     pub fn headers(&mut self) -> Result<&Metadata, Status> {
-        while self.headers.is_none() && self.end.is_none() {
-            self.next();
+        while self.state.poll_headers().is_none() {
+            Link::wait(&self.inbox, &mut self.state);
         }
-        Ok(self.headers.get_or_insert_with(Metadata::new))
+        Ok(self.state.poll_headers().expect("just seen"))
     }
 
     /// The next response message; `Ok(None)` when the call ended with OK;
     /// `Err(status)` when it ended otherwise.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some((status, _)) = &self.end {
-                return if status.is_ok() {
-                    Ok(None)
-                } else {
-                    Err(status.clone())
-                };
-            }
-            if let Some(message) = self.next() {
-                return Ok(Some(message));
-            }
-        }
+        self.link.recv(&self.inbox, &mut self.state)
     }
 
     /// Whether the message the last `recv` returned arrived compressed.
     pub fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.state.recv_compressed()
     }
 
     /// Waits for the end of the call (discarding unread messages) and returns
@@ -184,12 +146,8 @@ impl ClientCall {
     }
 
     fn wait_end(&mut self) -> (Status, Metadata) {
-        while self.end.is_none() {
-            self.next();
-        }
-        self.end
-            .clone()
-            .unwrap_or_else(|| (gone(), Metadata::new()))
+        while let Ok(Some(_)) = self.recv() {}
+        self.state.end().cloned().expect("recv returned the end")
     }
 
     /// Cancels the call (RST_STREAM CANCEL).
@@ -198,34 +156,12 @@ impl ClientCall {
     }
 
     fn cancel_now(&mut self) {
-        if self.end.is_none() {
-            self.end = Some((Status::new(Code::Cancelled, "cancelled"), Metadata::new()));
-            self.link.input(Input::Cancel);
+        if self
+            .state
+            .end_here(Status::new(Code::Cancelled, "cancelled"))
+        {
+            self.link.command(Command::Cancel);
         }
-    }
-
-    /// Takes one event; returns a message if it was one.
-    fn next(&mut self) -> Option<Bytes> {
-        let next = self.backlog.pop_front().ok_or(());
-        match next.or_else(|_| self.inbox.recv()) {
-            Ok(Event::Headers { metadata, .. }) => self.headers = Some(metadata),
-            Ok(Event::Message {
-                message,
-                compressed,
-                ..
-            }) => {
-                self.link.input(Input::Consumed);
-                self.recv_compressed = compressed;
-                return Some(message);
-            }
-            Ok(Event::Finished {
-                status, trailers, ..
-            }) => self.end = Some((status, trailers)),
-            Ok(Event::Cancelled { status, .. }) => self.end = Some((status, Metadata::new())),
-            Ok(_) => {}
-            Err(_) => self.end = Some((gone(), Metadata::new())),
-        }
-        None
     }
 }
 
@@ -245,7 +181,7 @@ impl service::ClientTransport for Client {
 impl service::ClientStream for ClientCall {
     fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         let result = ClientCall::send_with(self, message, compress);
-        if result.is_err() && self.end.is_none() && self.queued_end().is_none() {
+        if result.is_err() {
             // A refused send (too large, say) ends the call, so `finish`
             // returns at once.
             self.cancel_now();
@@ -262,7 +198,7 @@ impl service::ClientStream for ClientCall {
         ClientCall::recv(self)
     }
     fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.state.recv_compressed()
     }
     fn finish(&mut self) -> (Status, Metadata) {
         self.wait_end()

@@ -3,7 +3,7 @@
 //! bytes, time and commands in and out of the engine; no protocol decisions
 //! live here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,11 +13,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use bytes::Bytes;
-use grpc_sansio::grpc::compression::Encoding;
-use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
-use grpc_sansio::service::CancelToken;
+use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::service::{CallState, Command, Switchboard};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -43,15 +41,7 @@ pub(crate) enum Cmd {
 /// What a call handle asks of its connection.
 pub(crate) enum Input {
     Start(CallOptions, Reply<(CallId, Receiver<Event>)>),
-    Headers(CallId, Metadata),
-    /// A message, and whether to compress it.
-    Send(CallId, Bytes, bool, Reply<()>),
-    /// Server: the encoding of the responses (checked by the handle).
-    Encoding(CallId, Encoding),
-    CloseSend(CallId),
-    Finish(CallId, Status, Metadata),
-    Cancel(CallId),
-    Consumed(CallId),
+    Call(Command<Reply<()>>),
 }
 
 /// The way into a loop from any thread.
@@ -75,17 +65,48 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    pub(crate) fn input(&self, input: impl FnOnce(CallId) -> Input) -> bool {
-        self.remote.send(Cmd::Call(self.token, input(self.call)))
+    /// Sends the command `command(call)` to the connection.
+    pub(crate) fn command(&self, command: impl FnOnce(CallId) -> Command<Reply<()>>) -> bool {
+        let input = Input::Call(command(self.call));
+        self.remote.send(Cmd::Call(self.token, input))
     }
 
     /// Sends a message, waiting while the send buffer is full.
     pub(crate) fn send(&self, message: Bytes, compress: bool) -> Result<(), Status> {
         let (done, wait) = mpsc::channel();
-        if !self.input(|call| Input::Send(call, message, compress, done)) {
+        if !self.command(|call| Command::Send(call, message, compress, done)) {
             return Err(gone());
         }
         wait.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// Waits for the next event of the call into its state.
+    pub(crate) fn wait(inbox: &Receiver<Event>, state: &mut CallState) {
+        state.note(inbox.recv().ok());
+    }
+
+    /// Takes in what has arrived for the call, without waiting.
+    pub(crate) fn poll(inbox: &Receiver<Event>, state: &mut CallState) {
+        while let Ok(event) = inbox.try_recv() {
+            state.note(Some(event));
+        }
+    }
+
+    /// `recv` over the call's state: reports a message handed out as consumed.
+    pub(crate) fn recv(
+        &self,
+        inbox: &Receiver<Event>,
+        state: &mut CallState,
+    ) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(answer) = state.poll_recv() {
+                if let Ok(Some(_)) = answer {
+                    self.command(Command::Consumed);
+                }
+                return answer;
+            }
+            Self::wait(inbox, state);
+        }
     }
 }
 
@@ -97,89 +118,8 @@ pub(crate) struct Info {
     pub(crate) remote: Remote,
 }
 
-/// What waits for send capacity, in order.
-enum Outgoing {
-    Message(Bytes, bool, Reply<()>),
-    /// A half-close issued behind parked messages.
-    CloseSend,
-}
-
 /// Calls driven by blocking handles on other threads.
-#[derive(Default)]
-pub(crate) struct Handles {
-    pub(crate) inboxes: HashMap<CallId, Sender<Event>>,
-    /// The tokens of detached server calls: fired when the call ends with a
-    /// non-OK status, so a handler that is not reading still sees it.
-    pub(crate) tokens: HashMap<CallId, CancelToken>,
-    parked: HashMap<CallId, VecDeque<Outgoing>>,
-}
-
-impl Handles {
-    /// Delivers an event of a handle's call; gives back any other event.
-    fn route(&mut self, engine: &mut Connection, event: Event) -> Option<Event> {
-        let call = match &event {
-            Event::Headers { call, .. }
-            | Event::Message { call, .. }
-            | Event::HalfClosed { call }
-            | Event::Finished { call, .. }
-            | Event::Cancelled { call, .. }
-            | Event::Writable { call } => *call,
-            _ => return Some(event),
-        };
-        let Some(tx) = self.inboxes.get(&call) else {
-            return Some(event);
-        };
-        match event {
-            Event::Writable { .. } => self.unpark(call, engine),
-            Event::Finished { .. } | Event::Cancelled { .. } => {
-                if let (
-                    Event::Finished { status, .. } | Event::Cancelled { status, .. },
-                    Some(token),
-                ) = (&event, self.tokens.get(&call))
-                {
-                    if !status.is_ok() {
-                        token.cancel_for(status);
-                    }
-                }
-                let _ = tx.send(event);
-                self.forget(call);
-            }
-            // A handle that is gone has its finish or cancel on the way.
-            _ => drop(tx.send(event)),
-        }
-        None
-    }
-
-    fn forget(&mut self, call: CallId) {
-        self.inboxes.remove(&call);
-        self.tokens.remove(&call);
-        for item in self.parked.remove(&call).into_iter().flatten() {
-            if let Outgoing::Message(_, _, done) = item {
-                let _ = done.send(Err(Status::new(Code::Cancelled, "the call ended")));
-            }
-        }
-    }
-
-    /// Hands parked messages to the engine until it is full again.
-    fn unpark(&mut self, call: CallId, engine: &mut Connection) {
-        let Some(queue) = self.parked.get_mut(&call) else {
-            return;
-        };
-        while let Some(item) = queue.pop_front() {
-            let Outgoing::Message(message, compress, done) = item else {
-                let _ = engine.close_send(call);
-                continue;
-            };
-            match engine.send_message_with(call, message.clone(), compress) {
-                Err(CallError::Full(_)) => {
-                    return queue.push_front(Outgoing::Message(message, compress, done))
-                }
-                result => drop(done.send(result.map_err(|e| e.to_status()))),
-            }
-        }
-        self.parked.remove(&call);
-    }
-}
+pub(crate) type Handles = Switchboard<Sender<Event>, Reply<()>>;
 
 struct Conn {
     socket: TcpStream,
@@ -265,36 +205,21 @@ impl Conn {
         while let Some(event) = self.engine.poll_event() {
             self.dispatch(event);
         }
-        let (engine, handles) = (&mut self.engine, &mut self.handles);
         match input {
             Input::Start(options, reply) => {
-                let result = engine.start_call(now, options).map(|call| {
+                let result = self.engine.start_call(now, options).map(|call| {
                     let (tx, rx) = mpsc::channel();
-                    handles.inboxes.insert(call, tx);
+                    self.handles.attach(call, tx);
                     (call, rx)
                 });
-                let _ = reply.send(result.map_err(|e| e.to_status()));
+                if let Err(mpsc::SendError(Ok((call, _)))) =
+                    reply.send(result.map_err(|e| e.to_status()))
+                {
+                    // The caller stopped waiting: nobody owns the call.
+                    self.handles.apply(&mut self.engine, Command::Cancel(call));
+                }
             }
-            Input::Headers(call, metadata) => drop(engine.send_headers(call, &metadata)),
-            Input::Encoding(call, encoding) => drop(engine.set_send_encoding(call, encoding)),
-            Input::Send(call, message, compress, done) => {
-                let queue = handles.parked.entry(call).or_default();
-                queue.push_back(Outgoing::Message(message, compress, done));
-                handles.unpark(call, engine);
-            }
-            Input::CloseSend(call) => match handles.parked.get_mut(&call) {
-                Some(queue) => queue.push_back(Outgoing::CloseSend),
-                None => drop(engine.close_send(call)),
-            },
-            Input::Finish(call, status, trailers) => {
-                handles.forget(call);
-                let _ = engine.finish(call, &status, &trailers);
-            }
-            Input::Cancel(call) => {
-                handles.forget(call);
-                let _ = engine.cancel(call);
-            }
-            Input::Consumed(call) => engine.message_consumed(call),
+            Input::Call(command) => self.handles.apply(&mut self.engine, command),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Blocking handles for server calls: a worker pool, or any call an inline
 //! handler detaches to a thread of its own.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,9 +14,9 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{self, CallContext, CancelToken, Router};
+use grpc_sansio::service::{self, CallContext, CallState, CancelToken, Command, Router};
 
-use crate::event_loop::{gone, Input, Link};
+use crate::event_loop::Link;
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
 
 impl Calls<'_> {
@@ -25,9 +24,7 @@ impl Calls<'_> {
     /// events no longer reach the inline handler.
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
-        self.handles.inboxes.insert(call, tx);
-        let cancel = CancelToken::new();
-        self.handles.tokens.insert(call, cancel.clone());
+        let cancel = self.handles.attach(call, tx);
         let info = self.info;
         let (remote, token) = (info.remote.clone(), info.token);
         ServerCall {
@@ -41,9 +38,7 @@ impl Calls<'_> {
             peer: info.peer,
             local: info.local,
             inbox,
-            backlog: VecDeque::new(),
-            state: State::Open,
-            recv_compressed: false,
+            state: CallState::server(),
             headers_sent: false,
         }
     }
@@ -108,13 +103,6 @@ impl InlineHandler for Pool {
     }
 }
 
-enum State {
-    Open,
-    HalfClosed,
-    Ended(Status),
-    Finished,
-}
-
 /// The server side of one call as a blocking handle, for a worker thread.
 ///
 /// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
@@ -125,10 +113,7 @@ pub struct ServerCall {
     peer: SocketAddr,
     local: SocketAddr,
     inbox: Receiver<Event>,
-    /// Events taken by `is_cancelled` before `recv` asked.
-    backlog: VecDeque<Event>,
-    state: State,
-    recv_compressed: bool,
+    state: CallState,
     headers_sent: bool,
 }
 
@@ -151,33 +136,15 @@ impl ServerCall {
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            match &self.state {
-                State::Open => {}
-                State::HalfClosed => return Ok(None),
-                State::Ended(status) => return Err(status.clone()),
-                State::Finished => return Err(Status::new(Code::Internal, "the call is finished")),
-            }
-            let next = self.backlog.pop_front().ok_or(());
-            match next.or_else(|_| self.inbox.recv()) {
-                Ok(Event::Message {
-                    message,
-                    compressed,
-                    ..
-                }) => {
-                    self.link.input(Input::Consumed);
-                    self.recv_compressed = compressed;
-                    return Ok(Some(message));
-                }
-                Ok(Event::HalfClosed { .. }) => self.state = State::HalfClosed,
-                Ok(Event::Cancelled { status, .. }) => self.state = State::Ended(status),
-                Ok(_) => {}
-                Err(_) => self.state = State::Ended(gone()),
-            }
-        }
+        self.link.recv(&self.inbox, &mut self.state)
     }
 
-    /// The service layer's view of the call: deadline, metadata, peer address
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.state.recv_compressed()
+    }
+
+    /// The service layer's view of the call: deadline, metadata, addresses
     /// and a cancellation token the connection fires.
     pub fn context(&self) -> CallContext {
         CallContext::new(&self.request, Instant::now())
@@ -190,31 +157,21 @@ impl ServerCall {
     /// Whether the call was cancelled (by the client, its deadline, or the
     /// connection), checked without blocking.
     pub fn is_cancelled(&mut self) -> bool {
-        while let Ok(event) = self.inbox.try_recv() {
-            match event {
-                Event::Cancelled { status, .. } => self.state = State::Ended(status),
-                event => self.backlog.push_back(event),
-            }
-        }
-        self.cancel.is_cancelled() || matches!(self.state, State::Ended(_))
+        Link::poll(&self.inbox, &mut self.state);
+        self.cancel.is_cancelled() || self.state.is_over()
     }
 
     /// Sends the response headers with initial metadata (optional).
     pub fn send_headers(&mut self, metadata: Metadata) {
         self.headers_sent = true;
-        self.link.input(|call| Input::Headers(call, metadata));
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.recv_compressed
+        self.link.command(|call| Command::Headers(call, metadata));
     }
 
     /// Compresses the responses with `encoding`: before the headers, and
     /// only an encoding the client accepts.
     pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
         service::check_compression(&self.request, self.headers_sent, encoding)?;
-        self.link.input(|call| Input::Encoding(call, encoding));
+        self.link.command(|call| Command::Encoding(call, encoding));
         Ok(())
     }
 
@@ -225,11 +182,11 @@ impl ServerCall {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        self.headers_sent = true;
-        match &self.state {
-            State::Ended(status) => Err(status.clone()),
-            _ => self.link.send(message, compress),
+        if let Some((status, _)) = self.state.end() {
+            return Err(status.clone());
         }
+        self.headers_sent = true;
+        self.link.send(message, compress)
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -238,12 +195,10 @@ impl ServerCall {
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
-        if matches!(self.state, State::Finished | State::Ended(_)) {
-            return;
+        if self.state.end_here(status.clone()) {
+            self.link
+                .command(|call| Command::Finish(call, status, trailers));
         }
-        self.state = State::Finished;
-        self.link
-            .input(|call| Input::Finish(call, status, trailers));
     }
 }
 
@@ -251,12 +206,12 @@ impl service::ServerStream for ServerCall {
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         ServerCall::recv(self)
     }
+    fn recv_compressed(&self) -> bool {
+        self.state.recv_compressed()
+    }
     fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
         ServerCall::send_headers(self, metadata);
         Ok(())
-    }
-    fn recv_compressed(&self) -> bool {
-        self.recv_compressed
     }
     fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
         ServerCall::set_compression(self, encoding)
