@@ -86,11 +86,6 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         token
     }
 
-    /// Whether `call` has a handle here.
-    pub fn is_attached(&self, call: CallId) -> bool {
-        self.inboxes.contains_key(&call)
-    }
-
     /// Delivers an event of an attached call (unparking sends on
     /// [`Event::Writable`], firing the token and forgetting the call on its
     /// end); gives back every other event (new calls, GOAWAY, calls the
