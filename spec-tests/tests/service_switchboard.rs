@@ -1,0 +1,167 @@
+//! The engine's `Switchboard` and `CallState`, the per-call books every
+//! adapter keeps, driven here on an in-memory pair exactly as an adapter
+//! drives them: events routed to a handle's inbox, commands applied, sends
+//! parked while the send buffer is full.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use bytes::Bytes;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
+use grpc_sansio::service::{CallState, CancelToken, Command, Switchboard};
+use spec_tests::grpc_pair::{GrpcPair, Side};
+
+type Board = Switchboard<Sender<Event>, Sender<Result<(), Status>>>;
+
+/// The server side as an adapter runs it: a pair whose server events stay in
+/// the connection until routed through the switchboard.
+struct Harness {
+    pair: GrpcPair,
+    board: Board,
+    inbox: Option<(CallId, Receiver<Event>, CancelToken)>,
+}
+
+impl Harness {
+    fn new(server: Config) -> Harness {
+        let mut pair = GrpcPair::with_configs(Config::client(), server);
+        pair.set_collect(Side::Server, false);
+        Harness {
+            pair,
+            board: Switchboard::new(),
+            inbox: None,
+        }
+    }
+
+    /// Moves bytes both ways and routes the server's events until quiet (an
+    /// unparked send has more to move).
+    fn drive(&mut self) {
+        loop {
+            self.pair.drive();
+            let mut routed = false;
+            while let Some(event) = self.pair.server().poll_event() {
+                routed = true;
+                let server = self.pair.server();
+                if let Some(Event::CallStarted { call, .. }) = self.board.route(server, event) {
+                    let (tx, rx) = mpsc::channel();
+                    let token = self.board.attach(call, tx);
+                    self.inbox = Some((call, rx, token));
+                }
+            }
+            if !routed {
+                return;
+            }
+        }
+    }
+
+    fn call(&self) -> CallId {
+        self.inbox.as_ref().expect("a call started").0
+    }
+
+    fn apply(&mut self, command: Command<Sender<Result<(), Status>>>) {
+        self.board.apply(self.pair.server(), command);
+    }
+
+    /// What the handle's state makes of its inbox so far.
+    fn take_into(&self, state: &mut CallState) {
+        let (_, rx, _) = self.inbox.as_ref().expect("a call started");
+        while let Ok(event) = rx.try_recv() {
+            state.note(Some(event));
+        }
+    }
+}
+
+#[test]
+fn messages_and_half_close_reach_the_handle_and_it_answers() {
+    let mut h = Harness::new(Config::server());
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Echo"));
+    h.pair
+        .client()
+        .send_message(client_call, Bytes::from_static(b"ping"))
+        .unwrap();
+    h.pair.client().close_send(client_call).unwrap();
+    h.drive();
+
+    let mut state = CallState::server();
+    h.take_into(&mut state);
+    assert_eq!(
+        state.poll_recv(),
+        Some(Ok(Some(Bytes::from_static(b"ping"))))
+    );
+    assert_eq!(state.poll_recv(), Some(Ok(None)), "half-closed");
+
+    let call = h.call();
+    h.apply(Command::Consumed(call));
+    let (done, replies) = mpsc::channel();
+    h.apply(Command::Send(call, Bytes::from_static(b"pong"), true, done));
+    assert_eq!(replies.try_recv(), Ok(Ok(())), "taken at once");
+    h.apply(Command::Finish(call, Status::ok(), Default::default()));
+    h.drive();
+
+    let events = h.pair.client_events();
+    assert!(events.iter().any(|e| matches!(e,
+        Event::Message { message, .. } if message == &Bytes::from_static(b"pong"))));
+    assert!(events.iter().any(|e| matches!(e,
+        Event::Finished { status, .. } if status.is_ok())));
+}
+
+#[test]
+fn a_client_cancel_fires_the_token_and_ends_the_handle() {
+    let mut h = Harness::new(Config::server());
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Slow"));
+    h.drive();
+    let token = h.inbox.as_ref().unwrap().2.clone();
+    assert!(!token.is_cancelled());
+
+    h.pair.client().cancel(client_call).unwrap();
+    h.drive();
+    assert!(token.is_cancelled());
+    let mut state = CallState::server();
+    h.take_into(&mut state);
+    assert_eq!(
+        state.poll_recv().unwrap().unwrap_err().code(),
+        Code::Cancelled
+    );
+}
+
+/// Sends beyond the send buffer wait in the switchboard and are taken, in
+/// order, as the client reads; the call's end fails the ones still waiting.
+#[test]
+fn sends_park_while_full_and_fail_when_the_call_ends() {
+    let mut server = Config::server();
+    server.h2.max_send_buffer_per_stream = 64 << 10;
+    let mut h = Harness::new(server);
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Stream"));
+    h.pair.client().close_send(client_call).unwrap();
+    h.drive();
+    let call = h.call();
+
+    let (done, replies) = mpsc::channel();
+    let chunk = Bytes::from(vec![7u8; 48 << 10]);
+    for _ in 0..4 {
+        h.apply(Command::Send(call, chunk.clone(), false, done.clone()));
+    }
+    let taken_at_once = replies.try_iter().count();
+    assert!(
+        taken_at_once < 4,
+        "some sends must wait, {taken_at_once} taken"
+    );
+
+    // The client reads: window and buffer free up, Writable unparks the rest.
+    h.drive();
+    let taken_later = replies.try_iter().count();
+    assert_eq!(
+        taken_at_once + taken_later,
+        4,
+        "every send taken in the end"
+    );
+
+    for _ in 0..4 {
+        h.apply(Command::Send(call, chunk.clone(), false, done.clone()));
+    }
+    let before = replies.try_iter().filter(|r| r.is_ok()).count();
+    assert!(before < 4);
+    h.apply(Command::Cancel(call));
+    let after: Vec<_> = replies.try_iter().collect();
+    assert_eq!(before + after.len(), 4, "every parked send answered");
+    assert!(after.iter().all(|r| r.is_err()), "{after:?}");
+}
