@@ -4,6 +4,7 @@
 
 pub mod conform;
 pub mod factory;
+pub mod flags;
 pub mod grpc_pair;
 pub mod pair;
 pub mod server;

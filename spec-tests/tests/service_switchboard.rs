@@ -165,3 +165,16 @@ fn sends_park_while_full_and_fail_when_the_call_ends() {
     assert_eq!(before + after.len(), 4, "every parked send answered");
     assert!(after.iter().all(|r| r.is_err()), "{after:?}");
 }
+
+/// A connection whose owner stops driving it (its thread ends, its task is
+/// dropped) cancels the tokens of the calls still attached.
+#[test]
+fn dropping_the_switchboard_cancels_what_is_still_attached() {
+    let mut h = Harness::new(Config::server());
+    h.pair.start_call(CallOptions::new("/pkg.Svc/Slow"));
+    h.drive();
+    let token = h.inbox.as_ref().unwrap().2.clone();
+    assert!(!token.is_cancelled());
+    drop(h);
+    assert!(token.is_cancelled());
+}

@@ -178,6 +178,18 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
     }
 }
 
+/// A connection that ends with calls still attached (its owner stopped
+/// driving it) cancels their tokens: a handler that is not reading learns of
+/// it without waiting for an event that will never come.
+impl<I, R> Drop for Switchboard<I, R> {
+    fn drop(&mut self) {
+        let gone = Status::new(Code::Cancelled, "the connection is gone");
+        for (_, token) in self.inboxes.values() {
+            token.cancel_for(&gone);
+        }
+    }
+}
+
 impl Inbox for std::sync::mpsc::Sender<Event> {
     fn deliver(&self, event: Event) {
         let _ = self.send(event);

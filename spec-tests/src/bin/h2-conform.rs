@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use spec_tests::conform::{run, Options, RequestKind};
+use spec_tests::flags;
 
 const USAGE: &str = "\
 usage: h2-conform --port P [--host H] [--timeout-ms N] [--path /p] [--grpc]
@@ -72,44 +73,33 @@ fn main() -> ExitCode {
 fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut options = Options::new("127.0.0.1", 0);
     let mut port = None;
-    let mut args = args.peekable();
-    while let Some(arg) = args.next() {
-        // `--flag=value` and `--flag value` both work.
-        let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-            None => (arg, None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
+    let switches = ["-h", "--help", "--strict", "--grpc"];
+    for (flag, value) in flags::parse(args, &switches)? {
+        let value = value.unwrap_or_default();
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--host" => options.host = value()?,
-            "--port" => port = Some(number::<u16>(&flag, &value()?)?),
+            "--host" => options.host = value,
+            "--port" => port = Some(flags::number::<u16>(&flag, &value)?),
             "--timeout-ms" => {
-                options.timeout = Duration::from_millis(number(&flag, &value()?)?);
+                options.timeout = Duration::from_millis(flags::number(&flag, &value)?);
             }
             "--path" => {
-                let path = value()?;
-                if !path.starts_with('/') {
-                    return Err(format!("--path must start with '/': {path:?}"));
+                if !value.starts_with('/') {
+                    return Err(format!("--path must start with '/': {value:?}"));
                 }
-                options.path = path;
+                options.path = value;
             }
             "--case" => options.cases.extend(
-                value()?
+                value
                     .split(',')
                     .map(str::trim)
                     .filter(|id| !id.is_empty())
                     .map(str::to_owned),
             ),
-            "--max-header-length" => options.max_header_length = number(&flag, &value()?)?,
-            "--jobs" => options.jobs = number::<usize>(&flag, &value()?)?.max(1),
-            "--strict" if inline.is_none() => options.strict = true,
-            "--grpc" if inline.is_none() => options.requests = RequestKind::Grpc,
+            "--max-header-length" => options.max_header_length = flags::number(&flag, &value)?,
+            "--jobs" => options.jobs = flags::number::<usize>(&flag, &value)?.max(1),
+            "--strict" => options.strict = true,
+            "--grpc" => options.requests = RequestKind::Grpc,
             _ => return Err(format!("unknown argument {flag:?}")),
         }
     }
@@ -118,10 +108,4 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Option<Options>, String> 
         return Err("--timeout-ms must be above 0".to_owned());
     }
     Ok(Some(options))
-}
-
-fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag} takes a number, not {value:?}"))
 }

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use spec_tests::flags;
 use spec_tests::interop::{cases, client, Adapter};
 
 const USAGE: &str = "usage: interop-client --server_port P [--server_host H] \
@@ -18,32 +19,16 @@ struct Args {
     adapter: Adapter,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut host, mut port, mut cases) = ("127.0.0.1".to_owned(), None, "all".to_owned());
     let mut adapter = Adapter::Mio;
-    while let Some(flag) = args.next() {
-        // Both `--flag value` and `--flag=value`, as the official clients take.
-        let (name, inline) = match flag.split_once('=') {
-            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-            None => (flag, None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or(format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "--server_host" => host = value()?,
-            "--server_port" => {
-                port = Some(
-                    value()?
-                        .parse()
-                        .map_err(|e| format!("--server_port: {e}"))?,
-                )
-            }
-            "--test_case" => cases = value()?,
-            "--adapter" => adapter = value()?.parse()?,
+    for (flag, value) in flags::parse(args, &["--help", "-h"])? {
+        let value = value.unwrap_or_default();
+        match flag.as_str() {
+            "--server_host" => host = value,
+            "--server_port" => port = Some(flags::number(&flag, &value)?),
+            "--test_case" => cases = value,
+            "--adapter" => adapter = value.parse()?,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other}")),
         }

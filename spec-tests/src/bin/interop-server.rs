@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use spec_tests::flags;
 use spec_tests::interop::server::InteropServer;
 use spec_tests::interop::Adapter;
 
@@ -16,31 +17,20 @@ struct Args {
     threads: usize,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut port, mut adapter, mut threads) = (None, Adapter::Mio, 1);
-    while let Some(flag) = args.next() {
-        // Both `--flag value` and `--flag=value`.
-        let (name, inline) = match flag.split_once('=') {
-            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-            None => (flag, None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or(format!("{name} needs a value"))
-        };
-        match name.as_str() {
-            "--port" => port = Some(value()?.parse().map_err(|e| format!("--port: {e}"))?),
-            "--adapter" => adapter = value()?.parse()?,
-            "--threads" => threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+    for (flag, value) in flags::parse(args, &["--help", "-h"])? {
+        let value = value.unwrap_or_default();
+        match flag.as_str() {
+            "--port" => port = Some(flags::number(&flag, &value)?),
+            "--adapter" => adapter = value.parse()?,
+            "--threads" => threads = flags::number(&flag, &value)?,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    let port = port.ok_or("--port is required")?;
     Ok(Args {
-        port,
+        port: port.ok_or("--port is required")?,
         adapter,
         threads,
     })

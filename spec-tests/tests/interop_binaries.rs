@@ -1,0 +1,87 @@
+//! The interop binaries' contract beyond a green run (other tools drive
+//! them): usage errors exit 2, an unknown case or an unreachable server fails
+//! each case on its own line and exits 1.
+
+use std::process::{Command, Output};
+
+fn client(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_interop-client"))
+        .args(args)
+        .output()
+        .expect("interop-client runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let no_port = client(&["--test_case", "all"]);
+    assert_eq!(no_port.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_port.stderr).contains("--server_port is required"));
+
+    let server = Command::new(env!("CARGO_BIN_EXE_interop-server"))
+        .args(["--port", "0", "--adapter", "nope"])
+        .output()
+        .expect("interop-server runs");
+    assert_eq!(server.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&server.stderr).contains("unknown adapter"));
+}
+
+#[test]
+fn an_unreachable_server_fails_every_case_asked() {
+    // A port nothing listens on: bind one, note it, free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let output = client(&[
+        "--server_port",
+        &port,
+        "--test_case",
+        "empty_unary,large_unary",
+    ]);
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("FAIL empty_unary: cannot connect"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("FAIL large_unary: cannot connect"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "0 passed, 2 failed");
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn an_unknown_case_fails_alone() {
+    let server = spec_tests::interop::server::InteropServer::start(
+        spec_tests::interop::Adapter::Blocking,
+        0,
+        1,
+    )
+    .unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = client(&[
+        "--server_port",
+        &port,
+        "--test_case",
+        "empty_unary,no_such_case",
+    ]);
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "PASS empty_unary", "{out}");
+    assert!(
+        lines[1].starts_with("FAIL no_such_case: unknown test case"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "1 passed, 1 failed");
+    assert_eq!(output.status.code(), Some(1));
+    server.stop();
+}
