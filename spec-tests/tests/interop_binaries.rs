@@ -21,6 +21,9 @@ fn usage_errors_exit_2() {
     assert_eq!(no_port.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_port.stderr).contains("--server_port is required"));
 
+    let tls = client(&["--server_port", "1", "--use_tls=true"]);
+    assert_eq!(tls.status.code(), Some(2), "no TLS yet, and it says so");
+
     let server = Command::new(env!("CARGO_BIN_EXE_interop-server"))
         .args(["--port", "0", "--adapter", "nope"])
         .output()

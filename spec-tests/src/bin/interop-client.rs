@@ -10,18 +10,20 @@ use spec_tests::flags;
 use spec_tests::interop::{cases, client, Adapter};
 
 const USAGE: &str = "usage: interop-client --server_port P [--server_host H] \
-                     [--test_case name|a,b,c|all] [--adapter mio|tokio|blocking]";
+                     [--test_case name|a,b,c|all] [--adapter mio|tokio|blocking] \
+                     [--server_host_override NAME] [--use_tls=false]";
 
 struct Args {
     host: String,
     port: u16,
     cases: String,
     adapter: Adapter,
+    authority: Option<String>,
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut host, mut port, mut cases) = ("127.0.0.1".to_owned(), None, "all".to_owned());
-    let mut adapter = Adapter::Mio;
+    let (mut adapter, mut authority) = (Adapter::Mio, None);
     for (flag, value) in flags::parse(args, &["--help", "-h"])? {
         let value = value.unwrap_or_default();
         match flag.as_str() {
@@ -29,6 +31,10 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--server_port" => port = Some(flags::number(&flag, &value)?),
             "--test_case" => cases = value,
             "--adapter" => adapter = value.parse()?,
+            // The official clients' flags that a plain-text run can take.
+            "--server_host_override" => authority = Some(value),
+            "--use_tls" if value == "false" => {}
+            "--use_tls" => return Err("TLS is not supported: --use_tls=false only".into()),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -38,6 +44,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
         port: port.ok_or("--server_port is required")?,
         cases,
         adapter,
+        authority,
     })
 }
 
@@ -55,7 +62,13 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "{}", outcome.line());
         let _ = out.flush();
     };
-    let outcomes = match client::run(args.adapter, &args.host, args.port, &names, print) {
+    let outcomes = match client::run(
+        args.adapter,
+        (&args.host, args.port),
+        args.authority.as_deref(),
+        &names,
+        print,
+    ) {
         Ok(outcomes) => outcomes,
         Err(e) => {
             // No connection: every case fails, each on its own line.

@@ -9,7 +9,8 @@ use spec_tests::flags;
 use spec_tests::interop::server::InteropServer;
 use spec_tests::interop::Adapter;
 
-const USAGE: &str = "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N]";
+const USAGE: &str =
+    "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N] [--use_tls=false]";
 
 struct Args {
     port: u16,
@@ -25,6 +26,9 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--port" => port = Some(flags::number(&flag, &value)?),
             "--adapter" => adapter = value.parse()?,
             "--threads" => threads = flags::number(&flag, &value)?,
+            // The official servers' flag, for tools that always pass it.
+            "--use_tls" if value == "false" => {}
+            "--use_tls" => return Err("TLS is not supported: --use_tls=false only".into()),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other}")),
         }
