@@ -9,7 +9,7 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Event};
 use spec_tests::grpc_pair::{
-    assert_lifecycle, finished, half_closed, headers, messages, pattern, GrpcPair,
+    assert_lifecycle, finished, half_closed, headers, messages, pattern, GrpcPair, Side,
 };
 
 #[test]
@@ -281,4 +281,39 @@ fn one_octet_reads() {
     let events = pair.client_events();
     assert_eq!(messages(&events, call), [request, Bytes::new()]);
     assert_eq!(finished(&events, call).unwrap().0.code(), Code::Ok);
+}
+
+/// A server that answers before the request ends resets the stream with
+/// NO_ERROR once its trailers are out (RFC 9113 §8.1). That is routine for
+/// gRPC, so the client must not count it toward the rapid-reset bound
+/// (200 in 30 s): found by 64 concurrent unary calls over loopback, where the
+/// handler often answered before the client's END_STREAM arrived.
+#[test]
+fn early_answers_reset_with_no_error_do_not_trip_the_reset_flood_bound() {
+    let mut pair = GrpcPair::new();
+    for i in 0..500 {
+        let call = pair.start_call(CallOptions::new("/pkg.Svc/Early"));
+        pair.client()
+            .send_message(call, Bytes::from_static(b"req"))
+            .unwrap();
+        pair.drive();
+        let (scall, _) = pair.accept().expect("the call arrives");
+        pair.server()
+            .send_message(scall, Bytes::from_static(b"resp"))
+            .unwrap();
+        pair.server()
+            .finish(scall, &Status::ok(), &Metadata::new())
+            .unwrap();
+        pair.drive();
+        let events = pair.take_client_events_for(call);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Finished { status, .. } if status.is_ok())),
+            "call {i}: {events:?}"
+        );
+        pair.server_events();
+    }
+    assert!(!pair.is_closed(), "the connection survives");
+    assert!(pair.receive_error(Side::Client).is_none());
 }

@@ -841,7 +841,15 @@ impl Connection {
             }
             _ => return Ok(()),
         }
-        self.note_reset(now)?;
+        // A server that answered in full and resets with NO_ERROR only tells
+        // us to stop sending (RFC 9113 §8.1; gRPC does it whenever it answers
+        // before the request ends): that is no flood, however often it comes.
+        let answered = self.role == Role::Client
+            && rst.error_code == ErrorCode::NO_ERROR
+            && self.streams.get(&id).map(|s| s.state) == Some(State::HalfClosedRemote);
+        if !answered {
+            self.note_reset(now)?;
+        }
         let stream = self.remove_stream(id, Closure::Ended);
         if stream.announced {
             self.events.push_back(Event::Reset {
