@@ -38,6 +38,9 @@ impl Transport for std::os::unix::net::UnixStream {
     }
 }
 
+/// Inputs taken in one turn before the connection writes again.
+const BATCH: usize = 64;
+
 /// A send's reply channel.
 pub(crate) type Done = Sender<Result<(), Status>>;
 
@@ -96,32 +99,40 @@ pub(crate) fn run<T: Transport>(
             socket.shutdown();
             return;
         }
-        let input = match conn.poll_timeout() {
+        let first = match conn.poll_timeout() {
             Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
             None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         let now = Instant::now();
-        match input {
-            Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
-            Err(RecvTimeoutError::Disconnected) => return,
-            // A connection error queues GOAWAY; the next turn flushes it.
-            Ok(Input::Read(bytes)) => drop(conn.receive(now, &bytes)),
-            Ok(Input::ReadClosed) => conn.transport_closed(),
-            Ok(Input::Start { options, reply }) => {
-                let result = conn.start_call(now, options).map(|call| {
-                    let (tx, rx) = mpsc::channel();
-                    board.attach(call, tx);
-                    (call, rx)
-                });
-                if let Err(mpsc::SendError(Ok((call, _)))) =
-                    reply.send(result.map_err(|e| e.to_status()))
-                {
-                    // The caller stopped waiting: nobody owns the call.
-                    board.apply(&mut conn, Command::Cancel(call));
+        // What is already queued goes in before the next write (one write for
+        // many calls' frames), a bounded batch so writing is never starved.
+        let mut first = Some(first);
+        for _ in 0..BATCH {
+            let Some(input) = first.take().or_else(|| inputs.try_recv().ok().map(Ok)) else {
+                break;
+            };
+            match input {
+                Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
+                Err(RecvTimeoutError::Disconnected) => return,
+                // A connection error queues GOAWAY; the next turn flushes it.
+                Ok(Input::Read(bytes)) => drop(conn.receive(now, &bytes)),
+                Ok(Input::ReadClosed) => conn.transport_closed(),
+                Ok(Input::Start { options, reply }) => {
+                    let result = conn.start_call(now, options).map(|call| {
+                        let (tx, rx) = mpsc::channel();
+                        board.attach(call, tx);
+                        (call, rx)
+                    });
+                    if let Err(mpsc::SendError(Ok((call, _)))) =
+                        reply.send(result.map_err(|e| e.to_status()))
+                    {
+                        // The caller stopped waiting: nobody owns the call.
+                        board.apply(&mut conn, Command::Cancel(call));
+                    }
                 }
+                Ok(Input::Call(command)) => board.apply(&mut conn, command),
+                Ok(Input::Shutdown) => conn.shutdown(),
             }
-            Ok(Input::Call(command)) => board.apply(&mut conn, command),
-            Ok(Input::Shutdown) => conn.shutdown(),
         }
     }
 }

@@ -18,6 +18,9 @@ use tokio::sync::oneshot;
 pub trait Transport: AsyncRead + AsyncWrite + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + 'static> Transport for T {}
 
+/// Commands taken in one turn before the connection writes again.
+const BATCH: usize = 64;
+
 /// The connection task's command queue.
 pub(crate) type Commands = UnboundedSender<Input>;
 
@@ -108,7 +111,16 @@ pub(crate) async fn run(
                     _ => broken = true,
                 }
             }
-            Some(input) = inputs.recv() => d.apply(input),
+            Some(input) = inputs.recv() => {
+                d.apply(input);
+                // What is already queued goes in before the next write (one
+                // write for many calls' frames), a bounded batch so writing
+                // is never starved.
+                for _ in 1..BATCH {
+                    let Ok(input) = inputs.try_recv() else { break };
+                    d.apply(input);
+                }
+            }
             () = &mut timer, if deadline.is_some() => d.conn.handle_timeout(Instant::now()),
         }
         if broken {
