@@ -149,15 +149,7 @@ impl ClientCall {
     /// The next response message; `Ok(None)` when the call ended with OK;
     /// `Err(status)` when it ended otherwise.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(answer) = self.state.poll_recv() {
-                if let Ok(Some(_)) = answer {
-                    let _ = self.tx.send(Input::Call(Command::Consumed(self.call)));
-                }
-                return answer;
-            }
-            driver::wait(&self.inbox, &mut self.state);
-        }
+        driver::recv(&self.tx, self.call, &self.inbox, &mut self.state)
     }
 
     /// Whether the message the last `recv` returned arrived compressed.

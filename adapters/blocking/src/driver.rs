@@ -173,6 +173,24 @@ pub(crate) fn wait(inbox: &Receiver<Event>, state: &mut CallState) {
     state.note(inbox.recv().ok());
 }
 
+/// A call's `recv` over its state: reports a message handed out as consumed.
+pub(crate) fn recv(
+    tx: &Sender<Input>,
+    call: CallId,
+    inbox: &Receiver<Event>,
+    state: &mut CallState,
+) -> Result<Option<Bytes>, Status> {
+    loop {
+        if let Some(answer) = state.poll_recv() {
+            if let Ok(Some(_)) = answer {
+                let _ = tx.send(Input::Call(Command::Consumed(call)));
+            }
+            return answer;
+        }
+        wait(inbox, state);
+    }
+}
+
 /// Takes in what has arrived for a call, without waiting.
 pub(crate) fn poll(inbox: &Receiver<Event>, state: &mut CallState) {
     while let Ok(event) = inbox.try_recv() {

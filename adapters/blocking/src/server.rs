@@ -262,15 +262,7 @@ impl ServerCall {
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(answer) = self.state.poll_recv() {
-                if let Ok(Some(_)) = answer {
-                    let _ = self.tx.send(Input::Call(Command::Consumed(self.call)));
-                }
-                return answer;
-            }
-            driver::wait(&self.inbox, &mut self.state);
-        }
+        driver::recv(&self.tx, self.call, &self.inbox, &mut self.state)
     }
 
     /// Whether the message the last `recv` returned arrived compressed.
