@@ -6,6 +6,7 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use bytes::Bytes;
+use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
 use grpc_sansio::service::{CallState, CancelToken, Command, Switchboard};
@@ -177,4 +178,59 @@ fn dropping_the_switchboard_cancels_what_is_still_attached() {
     assert!(!token.is_cancelled());
     drop(h);
     assert!(token.is_cancelled());
+}
+
+/// A command applied while the engine holds events of a call not yet attached
+/// (its `CallStarted` not yet seen by the adapter) keeps them: once attached,
+/// the call gets them in order.
+#[test]
+fn events_held_across_a_command_reach_a_call_attached_later() {
+    let mut h = Harness::new(Config::server());
+    h.pair.start_call(CallOptions::new("/pkg.Svc/First"));
+    h.drive();
+    let first = h.call();
+    let second = h.pair.start_call(CallOptions::new("/pkg.Svc/Second"));
+    let client = h.pair.client();
+    client
+        .send_message(second, Bytes::from_static(b"one"))
+        .unwrap();
+    client.close_send(second).unwrap();
+    h.pair.drive();
+    // A command for the first call takes the engine's events first.
+    h.apply(Command::Headers(first, Metadata::new()));
+    let Some(Event::CallStarted { call, request }) = h.board.poll_event(h.pair.server()) else {
+        panic!("the new call comes out first");
+    };
+    assert_eq!(request.path, "/pkg.Svc/Second");
+    let (tx, rx) = mpsc::channel();
+    h.board.attach(call, tx);
+    assert!(h.board.poll_event(h.pair.server()).is_none());
+    let mut state = CallState::server();
+    while let Ok(event) = rx.try_recv() {
+        state.note(Some(event));
+    }
+    assert_eq!(
+        state.poll_recv(),
+        Some(Ok(Some(Bytes::from_static(b"one"))))
+    );
+    assert_eq!(state.poll_recv(), Some(Ok(None)), "then the half-close");
+}
+
+/// A send refused because the call just ended finds that end in the inbox:
+/// the switchboard routes what the engine holds before applying a command.
+#[test]
+fn a_send_refused_after_the_peer_cancelled_reports_the_cancellation() {
+    let mut h = Harness::new(Config::server());
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Echo"));
+    h.drive();
+    let call = h.call();
+    h.pair.client().cancel(client_call).unwrap();
+    h.pair.drive(); // the RST_STREAM arrives; its event is not routed yet
+    let (done, reply) = mpsc::channel();
+    h.apply(Command::Send(call, Bytes::from_static(b"late"), true, done));
+    assert!(reply.try_recv().unwrap().is_err(), "the send is refused");
+    let mut state = CallState::server();
+    h.take_into(&mut state);
+    let (status, _) = state.end().expect("the end is already in the inbox");
+    assert_eq!(status.code(), Code::Cancelled);
 }

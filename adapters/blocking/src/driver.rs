@@ -6,10 +6,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::Instant;
 
-use bytes::Bytes;
-use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Connection, Event, Request};
-use grpc_sansio::service::{CallState, CancelToken, Command, Switchboard};
+use grpc_sansio::service::handle::SendDone;
+use grpc_sansio::service::{self, CancelToken, Command, Switchboard};
 
 /// A byte stream the driver can read on one thread and write on another.
 pub trait Transport: Read + Write + Send + Sized + 'static {
@@ -41,9 +41,6 @@ impl Transport for std::os::unix::net::UnixStream {
 /// Inputs taken in one turn before the connection writes again.
 const BATCH: usize = 64;
 
-/// A send's reply channel.
-pub(crate) type Done = Sender<Result<(), Status>>;
-
 /// What reaches the connection thread.
 pub(crate) enum Input {
     Read(Vec<u8>),
@@ -52,7 +49,7 @@ pub(crate) enum Input {
         options: CallOptions,
         reply: Sender<Result<(CallId, Receiver<Event>), Status>>,
     },
-    Call(Command<Done>),
+    Call(Command<SendDone>),
     Shutdown,
 }
 
@@ -75,8 +72,8 @@ pub(crate) fn run<T: Transport>(
         // Until quiet: transmitting can itself free capacity (Writable events).
         loop {
             let mut progressed = false;
-            while let Some(event) = conn.poll_event() {
-                if let Some(Event::CallStarted { call, request }) = board.route(&mut conn, event) {
+            while let Some(event) = board.poll_event(&mut conn) {
+                if let Event::CallStarted { call, request } = event {
                     let (tx, rx) = mpsc::channel();
                     let token = board.attach(call, tx);
                     on_call(call, request, rx, token);
@@ -118,13 +115,9 @@ pub(crate) fn run<T: Transport>(
                 Ok(Input::Read(bytes)) => drop(conn.receive(now, &bytes)),
                 Ok(Input::ReadClosed) => conn.transport_closed(),
                 Ok(Input::Start { options, reply }) => {
-                    let result = conn.start_call(now, options).map(|call| {
-                        let (tx, rx) = mpsc::channel();
-                        board.attach(call, tx);
-                        (call, rx)
-                    });
-                    if let Err(mpsc::SendError(Ok((call, _)))) =
-                        reply.send(result.map_err(|e| e.to_status()))
+                    let (tx, rx) = mpsc::channel();
+                    let result = board.start_call(&mut conn, now, options, tx);
+                    if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx)))
                     {
                         // The caller stopped waiting: nobody owns the call.
                         board.apply(&mut conn, Command::Cancel(call));
@@ -154,50 +147,12 @@ fn read_loop<T: Transport>(mut socket: T, tx: Sender<Input>) {
     }
 }
 
-/// Sends a message from a call's handle and waits until the engine took it.
-pub(crate) fn send(
-    tx: &Sender<Input>,
-    call: CallId,
-    message: Bytes,
-    compress: bool,
-) -> Result<(), Status> {
-    let (done, wait) = mpsc::channel();
-    tx.send(Input::Call(Command::Send(call, message, compress, done)))
-        .map_err(|_| gone())?;
-    wait.recv().unwrap_or_else(|_| Err(gone()))
-}
+/// A call handle's way to its connection thread.
+pub struct Link(pub(crate) Sender<Input>);
 
-/// Waits for the next event of a call into its state; the inbox closing
-/// means the connection is gone.
-pub(crate) fn wait(inbox: &Receiver<Event>, state: &mut CallState) {
-    state.note(inbox.recv().ok());
-}
-
-/// A call's `recv` over its state: reports a message handed out as consumed.
-pub(crate) fn recv(
-    tx: &Sender<Input>,
-    call: CallId,
-    inbox: &Receiver<Event>,
-    state: &mut CallState,
-) -> Result<Option<Bytes>, Status> {
-    loop {
-        if let Some(answer) = state.poll_recv() {
-            if let Ok(Some(_)) = answer {
-                let _ = tx.send(Input::Call(Command::Consumed(call)));
-            }
-            return answer;
-        }
-        wait(inbox, state);
+impl service::Link for Link {
+    type Done = SendDone;
+    fn command(&self, command: Command<SendDone>) -> bool {
+        self.0.send(Input::Call(command)).is_ok()
     }
-}
-
-/// Takes in what has arrived for a call, without waiting.
-pub(crate) fn poll(inbox: &Receiver<Event>, state: &mut CallState) {
-    while let Ok(event) = inbox.try_recv() {
-        state.note(Some(event));
-    }
-}
-
-pub(crate) fn gone() -> Status {
-    Status::new(Code::Unavailable, "the connection is gone")
 }

@@ -26,6 +26,6 @@ mod driver;
 mod server;
 
 pub use client::{Channel, ClientCall, UnaryResponse};
-pub use driver::Transport;
+pub use driver::{Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
 pub use server::{Handler, Server, ServerCall};

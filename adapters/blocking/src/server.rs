@@ -4,19 +4,15 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use bytes::Bytes;
-use grpc_sansio::grpc::compression::Encoding;
-use grpc_sansio::grpc::metadata::Metadata;
-use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::{CallId, Config, Connection, Event, Request};
-use grpc_sansio::service::{self, CallContext, CallState, CancelToken, Command, Router};
+use grpc_sansio::grpc::{Config, Connection};
+use grpc_sansio::service::{self, Clock, Origin, Router};
 
-use crate::driver::{self, Input};
+use crate::driver::{self, Input, Link};
 
 /// A call handler: a plain function run on its own thread for each call.
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
@@ -203,23 +199,23 @@ pub(crate) fn serve_connection<T: driver::Transport>(
         };
         let conn = Connection::server(config, Instant::now());
         let calls_tx = input_tx.clone();
+        let clock: Arc<dyn Clock> = Arc::new(Instant::now);
         driver::run(
             conn,
             socket,
             rx,
             input_tx,
             |call, request, inbox, cancel| {
-                let call = ServerCall {
-                    cancel,
-                    call,
-                    request,
-                    local_addr: local.clone(),
-                    peer_addr: peer.clone(),
-                    inbox,
-                    tx: calls_tx.clone(),
-                    state: CallState::server(),
-                    headers_sent: false,
+                let (peer_addr, local_addr) = (peer.clone(), local.clone());
+                let (started, clock) = (Instant::now(), clock.clone());
+                let origin = Origin {
+                    peer_addr,
+                    local_addr,
+                    started,
+                    clock,
                 };
+                let link = Link(calls_tx.clone());
+                let call = ServerCall::new(call, request, link, inbox, origin, cancel);
                 let handler = handler.clone();
                 thread::spawn(move || handler(call));
             },
@@ -230,134 +226,6 @@ pub(crate) fn serve_connection<T: driver::Transport>(
 
 /// The server side of one call, handed to the handler on its own thread.
 ///
-/// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
-pub struct ServerCall {
-    cancel: CancelToken,
-    call: CallId,
-    request: Request,
-    local_addr: String,
-    peer_addr: String,
-    inbox: Receiver<Event>,
-    tx: Sender<Input>,
-    state: CallState,
-    headers_sent: bool,
-}
-
-impl ServerCall {
-    /// The request head: path, metadata, deadline, encodings.
-    pub fn request(&self) -> &Request {
-        &self.request
-    }
-
-    /// The client's address.
-    pub fn peer_addr(&self) -> &str {
-        &self.peer_addr
-    }
-
-    /// Our address.
-    pub fn local_addr(&self) -> &str {
-        &self.local_addr
-    }
-
-    /// The next request message; `Ok(None)` once the client half-closed;
-    /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
-    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        driver::recv(&self.tx, self.call, &self.inbox, &mut self.state)
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.state.recv_compressed()
-    }
-
-    /// The service layer's view of the call: deadline, metadata, addresses
-    /// and a cancellation token the connection fires.
-    pub fn context(&self) -> CallContext {
-        CallContext::new(&self.request, Instant::now())
-            .with_peer_addr(self.peer_addr.clone())
-            .with_local_addr(self.local_addr.clone())
-            .with_cancel_token(self.cancel.clone())
-            .with_clock(Arc::new(Instant::now))
-    }
-
-    /// Whether the call was cancelled (by the client, its deadline, or the
-    /// connection), checked without blocking.
-    pub fn is_cancelled(&mut self) -> bool {
-        driver::poll(&self.inbox, &mut self.state);
-        self.cancel.is_cancelled() || self.state.is_over()
-    }
-
-    /// Sends the response headers with initial metadata (optional: the first
-    /// message sends empty ones).
-    pub fn send_headers(&mut self, metadata: Metadata) {
-        self.headers_sent = true;
-        let _ = self
-            .tx
-            .send(Input::Call(Command::Headers(self.call, metadata)));
-    }
-
-    /// Compresses the responses with `encoding`: before the headers, and
-    /// only an encoding the client accepts.
-    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
-        service::check_compression(&self.request, self.headers_sent, encoding)?;
-        let _ = self
-            .tx
-            .send(Input::Call(Command::Encoding(self.call, encoding)));
-        Ok(())
-    }
-
-    /// Sends a response message, blocking while the connection's send buffer
-    /// is full.
-    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        self.send_with(message, true)
-    }
-
-    /// [`send`](Self::send), uncompressed when `compress` is false.
-    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        if let Some((status, _)) = self.state.end() {
-            return Err(status.clone());
-        }
-        self.headers_sent = true;
-        driver::send(&self.tx, self.call, message, compress)
-    }
-
-    /// Ends the call with `status` and trailing metadata.
-    pub fn finish(mut self, status: Status, trailers: Metadata) {
-        self.finish_with(status, trailers);
-    }
-
-    fn finish_with(&mut self, status: Status, trailers: Metadata) {
-        if self.state.end_here(status.clone()) {
-            let finish = Command::Finish(self.call, status, trailers);
-            let _ = self.tx.send(Input::Call(finish));
-        }
-    }
-}
-
-impl service::ServerStream for ServerCall {
-    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        ServerCall::recv(self)
-    }
-    fn recv_compressed(&self) -> bool {
-        self.state.recv_compressed()
-    }
-    fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
-        ServerCall::send_headers(self, metadata);
-        Ok(())
-    }
-    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
-        ServerCall::set_compression(self, encoding)
-    }
-    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        ServerCall::send_with(self, message, compress)
-    }
-}
-
-impl Drop for ServerCall {
-    fn drop(&mut self) {
-        self.finish_with(
-            Status::new(Code::Unknown, "the handler returned without a status"),
-            Metadata::new(),
-        );
-    }
-}
+/// Dropping it without [`finish`](service::ServerCall::finish) ends the call
+/// with UNKNOWN.
+pub type ServerCall = service::ServerCall<Link>;

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use bytes::Bytes;
-use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
-use grpc_sansio::service::{CallState, Command, Switchboard};
+use grpc_sansio::service::handle::SendDone;
+use grpc_sansio::service::{self, Clock, Command, Origin, Switchboard};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -29,7 +29,6 @@ const HIGH_WATER: usize = 256 << 10;
 
 /// Makes the inline handler of each new server connection.
 pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
-pub(crate) type Reply<T> = Sender<Result<T, Status>>;
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
@@ -40,8 +39,11 @@ pub(crate) enum Cmd {
 
 /// What a call handle asks of its connection.
 pub(crate) enum Input {
-    Start(CallOptions, Reply<(CallId, Receiver<Event>)>),
-    Call(Command<Reply<()>>),
+    Start(
+        CallOptions,
+        Sender<Result<(CallId, Receiver<Event>), Status>>,
+    ),
+    Call(Command<SendDone>),
 }
 
 /// The way into a loop from any thread.
@@ -57,56 +59,17 @@ impl Remote {
     }
 }
 
-/// Where a call handle's inputs go: its loop, connection and call.
-pub(crate) struct Link {
+/// A call handle's way to its event loop and connection.
+pub struct Link {
     pub(crate) remote: Remote,
     pub(crate) token: Token,
-    pub(crate) call: CallId,
 }
 
-impl Link {
-    /// Sends the command `command(call)` to the connection.
-    pub(crate) fn command(&self, command: impl FnOnce(CallId) -> Command<Reply<()>>) -> bool {
-        let input = Input::Call(command(self.call));
-        self.remote.send(Cmd::Call(self.token, input))
-    }
-
-    /// Sends a message, waiting while the send buffer is full.
-    pub(crate) fn send(&self, message: Bytes, compress: bool) -> Result<(), Status> {
-        let (done, wait) = mpsc::channel();
-        if !self.command(|call| Command::Send(call, message, compress, done)) {
-            return Err(gone());
-        }
-        wait.recv().unwrap_or_else(|_| Err(gone()))
-    }
-
-    /// Waits for the next event of the call into its state.
-    pub(crate) fn wait(inbox: &Receiver<Event>, state: &mut CallState) {
-        state.note(inbox.recv().ok());
-    }
-
-    /// Takes in what has arrived for the call, without waiting.
-    pub(crate) fn poll(inbox: &Receiver<Event>, state: &mut CallState) {
-        while let Ok(event) = inbox.try_recv() {
-            state.note(Some(event));
-        }
-    }
-
-    /// `recv` over the call's state: reports a message handed out as consumed.
-    pub(crate) fn recv(
-        &self,
-        inbox: &Receiver<Event>,
-        state: &mut CallState,
-    ) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(answer) = state.poll_recv() {
-                if let Ok(Some(_)) = answer {
-                    self.command(Command::Consumed);
-                }
-                return answer;
-            }
-            Self::wait(inbox, state);
-        }
+impl service::Link for Link {
+    type Done = SendDone;
+    fn command(&self, command: Command<SendDone>) -> bool {
+        self.remote
+            .send(Cmd::Call(self.token, Input::Call(command)))
     }
 }
 
@@ -116,10 +79,12 @@ pub(crate) struct Info {
     pub(crate) local: SocketAddr,
     pub(crate) token: Token,
     pub(crate) remote: Remote,
+    /// The start of each call's [`Origin`].
+    pub(crate) origin: Origin,
 }
 
 /// Calls driven by blocking handles on other threads.
-pub(crate) type Handles = Switchboard<Sender<Event>, Reply<()>>;
+pub(crate) type Handles = Switchboard<Sender<Event>, SendDone>;
 
 struct Conn {
     socket: TcpStream,
@@ -172,15 +137,16 @@ impl Conn {
         changed
     }
 
-    fn dispatch(&mut self, event: Event) {
-        let Some(event) = self.handles.route(&mut self.engine, event) else {
-            return;
-        };
-        let consumed = match &event {
-            Event::Message { call, .. } => Some(*call),
-            _ => None,
-        };
-        if let Some(handler) = &mut self.inline {
+    /// Hands the engine's events to the handles and the inline handler.
+    fn dispatch(&mut self) {
+        while let Some(event) = self.handles.poll_event(&mut self.engine) {
+            let Some(handler) = &mut self.inline else {
+                continue;
+            };
+            let consumed = match &event {
+                Event::Message { call, .. } => Some(*call),
+                _ => None,
+            };
             let mut calls = Calls {
                 engine: &mut self.engine,
                 handles: &mut self.handles,
@@ -192,29 +158,19 @@ impl Conn {
                 self.broken = true;
                 self.engine.transport_closed();
             }
-        }
-        // The inline handler took the message: its credit goes back.
-        if let Some(call) = consumed {
-            self.engine.message_consumed(call);
+            // The inline handler took the message: its credit goes back.
+            if let Some(call) = consumed {
+                self.engine.message_consumed(call);
+            }
         }
     }
 
     fn apply(&mut self, now: Instant, input: Input) {
-        // What was read this turn reaches the handles first: a send refused
-        // because the call just ended must find that end in its inbox.
-        while let Some(event) = self.engine.poll_event() {
-            self.dispatch(event);
-        }
         match input {
             Input::Start(options, reply) => {
-                let result = self.engine.start_call(now, options).map(|call| {
-                    let (tx, rx) = mpsc::channel();
-                    self.handles.attach(call, tx);
-                    (call, rx)
-                });
-                if let Err(mpsc::SendError(Ok((call, _)))) =
-                    reply.send(result.map_err(|e| e.to_status()))
-                {
+                let (tx, rx) = mpsc::channel();
+                let started = self.handles.start_call(&mut self.engine, now, options, tx);
+                if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(started.map(|c| (c, rx))) {
                     // The caller stopped waiting: nobody owns the call.
                     self.handles.apply(&mut self.engine, Command::Cancel(call));
                 }
@@ -232,6 +188,7 @@ pub(crate) struct EventLoop {
     listener: Option<TcpListener>,
     factory: Option<Factory>,
     config: Config,
+    clock: Arc<dyn Clock>,
     conns: HashMap<Token, Conn>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
@@ -262,6 +219,7 @@ impl EventLoop {
                 release_on_poll: false,
                 ..config
             },
+            clock: Arc::new(Instant::now),
             conns: HashMap::new(),
             next: 2,
             drain: None,
@@ -291,6 +249,12 @@ impl EventLoop {
                 local,
                 token,
                 remote,
+                origin: Origin {
+                    peer_addr: peer.to_string(),
+                    local_addr: local.to_string(),
+                    started: now,
+                    clock: self.clock.clone(),
+                },
             },
             socket,
             engine,
@@ -405,9 +369,7 @@ impl EventLoop {
             return;
         };
         loop {
-            while let Some(event) = c.engine.poll_event() {
-                c.dispatch(event);
-            }
+            c.dispatch();
             if c.pos > 0 {
                 c.out.drain(..c.pos);
                 c.pos = 0;
@@ -439,8 +401,4 @@ impl EventLoop {
                 .reregister(&mut c.socket, token, interest);
         }
     }
-}
-
-pub(crate) fn gone() -> Status {
-    Status::new(Code::Unavailable, "the connection is gone")
 }

@@ -36,6 +36,7 @@ mod pool;
 mod server;
 
 pub use client::{Client, ClientCall, UnaryResponse};
+pub use event_loop::Link;
 pub use grpc_sansio::grpc::CallOptions;
 pub use pool::ServerCall;
 pub use server::{Calls, InlineHandler, Server, ServerHandle};

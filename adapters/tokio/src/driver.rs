@@ -1,16 +1,18 @@
 //! The connection task: one `grpc::Connection`, its socket, and the calls'
 //! handles talking to it over one channel. No protocol decisions live here:
-//! the engine's `Switchboard` and `CallState` keep the calls' books.
+//! the engine's `Switchboard` and call handles keep the calls' books.
 
+use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Connection, Event, Request};
-use grpc_sansio::service::{CallState, CancelToken, Command, Inbox, Reply, Switchboard};
+use grpc_sansio::service::{self, AsyncLink, CancelToken, Command, Inbox, Reply, Switchboard};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::{self, error::TryRecvError, UnboundedSender};
+use tokio::sync::mpsc::{self, error::TryRecvError, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 
 /// A byte stream a connection task can drive: TCP, a unix socket, or a TLS
@@ -26,7 +28,7 @@ pub(crate) type Commands = UnboundedSender<Input>;
 
 /// What reaches the connection task from the handles.
 pub(crate) enum Input {
-    Start(CallOptions, oneshot::Sender<Result<Handle, Status>>),
+    Start(CallOptions, oneshot::Sender<Result<(CallId, Link), Status>>),
     Call(Command<Done>),
     Shutdown,
 }
@@ -41,11 +43,72 @@ impl Inbox for TaskInbox {
 }
 
 /// Where a send learns that the engine took its message.
-pub(crate) struct Done(oneshot::Sender<Result<(), Status>>);
+pub struct Done(oneshot::Sender<Result<(), Status>>);
 
 impl Reply for Done {
     fn reply(self, result: Result<(), Status>) {
         let _ = self.0.send(result);
+    }
+}
+
+/// Shuts the connection down gracefully once dropped: held by a client's
+/// channel and its calls.
+pub(crate) struct Owner(pub(crate) Commands);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.send(Input::Shutdown);
+    }
+}
+
+/// A call handle's way to its connection task, and the call's inbox.
+pub struct Link {
+    commands: Commands,
+    /// Unbounded, but every message in it holds its flow-control credit, so
+    /// the peer's window bounds it.
+    inbox: UnboundedReceiver<Event>,
+    pub(crate) owner: Option<Arc<Owner>>,
+}
+
+impl Link {
+    fn new(commands: Commands, inbox: UnboundedReceiver<Event>) -> Link {
+        let owner = None;
+        Link {
+            commands,
+            inbox,
+            owner,
+        }
+    }
+}
+
+impl service::Link for Link {
+    type Done = Done;
+    fn command(&self, command: Command<Done>) -> bool {
+        self.commands.send(Input::Call(command)).is_ok()
+    }
+}
+
+impl AsyncLink for Link {
+    fn send(
+        &self,
+        call: CallId,
+        message: Bytes,
+        compress: bool,
+    ) -> impl Future<Output = Option<Result<(), Status>>> + Send {
+        let (done, taken) = oneshot::channel();
+        // Not delivered, the reply is dropped with the command.
+        service::Link::command(self, Command::Send(call, message, compress, Done(done)));
+        async move { taken.await.ok() }
+    }
+    async fn next(&mut self) -> Option<Event> {
+        self.inbox.recv().await
+    }
+    fn try_next(&mut self) -> Option<Option<Event>> {
+        match self.inbox.try_recv() {
+            Ok(event) => Some(Some(event)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(None),
+        }
     }
 }
 
@@ -61,8 +124,8 @@ struct Driver<F> {
 pub(crate) async fn run(
     conn: Connection,
     socket: impl Transport,
-    (commands, mut inputs): (Commands, mpsc::UnboundedReceiver<Input>),
-    on_call: impl FnMut(Handle, Request),
+    (commands, mut inputs): (Commands, UnboundedReceiver<Input>),
+    on_call: impl FnMut(CallId, Request, Link, CancelToken),
 ) {
     let (mut reader, mut writer) = tokio::io::split(socket);
     let mut d = Driver {
@@ -76,9 +139,7 @@ pub(crate) async fn run(
     let mut broken = false;
     let mut timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
     loop {
-        while let Some(event) = d.conn.poll_event() {
-            d.route(event);
-        }
+        d.route();
         // Take more from the engine only once the socket took the last batch,
         // so a slow peer leaves the octets (and the backpressure) in the engine.
         if written == wbuf.len() {
@@ -131,26 +192,16 @@ pub(crate) async fn run(
     }
 }
 
-impl<F: FnMut(Handle, Request)> Driver<F> {
-    /// A handle for a new call, with its inbox attached.
-    fn open(&mut self, call: CallId, state: CallState) -> Handle {
-        let (tx, inbox) = mpsc::unbounded_channel();
-        let cancel = self.board.attach(call, TaskInbox(tx));
-        Handle {
-            call,
-            tx: self.commands.clone(),
-            cancel,
-            inbox,
-            state,
-        }
-    }
-
-    /// Hands an engine event to its call's handle, or a new call to `on_call`.
-    fn route(&mut self, event: Event) {
-        if let Some(Event::CallStarted { call, request }) = self.board.route(&mut self.conn, event)
-        {
-            let handle = self.open(call, CallState::server());
-            (self.on_call)(handle, request);
+impl<F: FnMut(CallId, Request, Link, CancelToken)> Driver<F> {
+    /// Hands engine events to their calls, and new calls to `on_call`.
+    fn route(&mut self) {
+        while let Some(event) = self.board.poll_event(&mut self.conn) {
+            if let Event::CallStarted { call, request } = event {
+                let (tx, inbox) = mpsc::unbounded_channel();
+                let cancel = self.board.attach(call, TaskInbox(tx));
+                let link = Link::new(self.commands.clone(), inbox);
+                (self.on_call)(call, request, link, cancel);
+            }
         }
     }
 
@@ -158,97 +209,18 @@ impl<F: FnMut(Handle, Request)> Driver<F> {
     fn apply(&mut self, input: Input) {
         match input {
             Input::Start(options, reply) => {
-                let started = self.conn.start_call(Instant::now(), options);
-                let result = started.map(|call| self.open(call, CallState::client()));
-                if let Err(Ok(handle)) = reply.send(result.map_err(|e| e.to_status())) {
+                let (tx, inbox) = mpsc::unbounded_channel();
+                let now = Instant::now();
+                let started = (self.board).start_call(&mut self.conn, now, options, TaskInbox(tx));
+                let commands = self.commands.clone();
+                let result = started.map(|call| (call, Link::new(commands, inbox)));
+                if let Err(Ok((call, _))) = reply.send(result) {
                     // The caller stopped waiting: nobody owns the call.
-                    self.board
-                        .apply(&mut self.conn, Command::Cancel(handle.call));
+                    self.board.apply(&mut self.conn, Command::Cancel(call));
                 }
             }
             Input::Call(command) => self.board.apply(&mut self.conn, command),
             Input::Shutdown => self.conn.shutdown(),
-        }
-    }
-}
-
-/// One call's end of the connection, shared by client and server calls: its
-/// inbox, its state, and the command queue.
-pub(crate) struct Handle {
-    pub(crate) call: CallId,
-    tx: Commands,
-    /// Fired when the call ends with a non-OK status.
-    pub(crate) cancel: CancelToken,
-    /// Unbounded, but every message in it holds its flow-control credit, so
-    /// the peer's window bounds it.
-    inbox: mpsc::UnboundedReceiver<Event>,
-    pub(crate) state: CallState,
-}
-
-impl Handle {
-    /// Sends a command for this call to the connection.
-    pub(crate) fn command(&self, command: Command<Done>) {
-        let _ = self.tx.send(Input::Call(command));
-    }
-
-    /// The next message, the end of the stream, or the call's status.
-    pub(crate) async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
-        loop {
-            if let Some(answer) = self.state.poll_recv() {
-                if let Ok(Some(_)) = answer {
-                    self.command(Command::Consumed(self.call));
-                }
-                return answer;
-            }
-            self.wait().await;
-        }
-    }
-
-    /// Waits for one more item from the connection.
-    pub(crate) async fn wait(&mut self) {
-        let event = self.inbox.recv().await;
-        self.state.note(event);
-    }
-
-    /// Takes in what has arrived, without waiting.
-    pub(crate) fn poll(&mut self) {
-        loop {
-            match self.inbox.try_recv() {
-                Ok(event) => self.state.note(Some(event)),
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => return self.state.note(None),
-            }
-        }
-    }
-
-    /// Queues a message and waits until the engine took it. When the call
-    /// has ended, the error is its status.
-    pub(crate) async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        if let Some((status, _)) = self.state.end() {
-            return Err(status.clone());
-        }
-        let gone = || {
-            Status::new(
-                grpc_sansio::grpc::status::Code::Unavailable,
-                "the connection is gone",
-            )
-        };
-        let (done, wait) = oneshot::channel();
-        let send = Command::Send(self.call, message, compress, Done(done));
-        let result = match self.tx.send(Input::Call(send)) {
-            Ok(()) => wait.await.unwrap_or_else(|_| Err(gone())),
-            Err(_) => Err(gone()),
-        };
-        result.map_err(|refused| {
-            self.poll();
-            self.state.refusal(refused)
-        })
-    }
-
-    /// Ends the call from this side with `command`, unless it has ended.
-    pub(crate) fn end_with(&mut self, status: Status, command: Command<Done>) {
-        if self.state.end_here(status) {
-            self.command(command);
         }
     }
 }

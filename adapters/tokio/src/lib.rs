@@ -32,6 +32,6 @@ mod driver;
 mod server;
 
 pub use client::{Channel, ClientCall, UnaryResponse};
-pub use driver::Transport;
+pub use driver::{Done, Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
 pub use server::{Handler, Server, ServerCall};

@@ -44,6 +44,7 @@
 //! (`Instant::now` is one) to time calls and to see deadlines pass.
 
 mod async_client;
+mod async_handle;
 mod async_server;
 mod async_transport;
 mod audit;
@@ -55,6 +56,7 @@ mod clock;
 pub mod codec;
 mod context;
 mod extensions;
+pub mod handle;
 pub mod interceptor;
 mod options;
 mod router;
@@ -72,6 +74,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use async_client::{AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, AsyncResponseStream};
+pub use async_handle::{AsyncClientCall, AsyncLink, AsyncServerCall};
 pub use async_server::{AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncService};
 pub use async_transport::{
     unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
@@ -83,6 +86,7 @@ pub use client::{BidiCall, Client, ClientStreamingCall, ResponseStream};
 pub use clock::{Clock, ManualClock};
 pub use context::CallContext;
 pub use extensions::Extensions;
+pub use handle::{ClientCall, Link, Origin, ServerCall};
 pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};

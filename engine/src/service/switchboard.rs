@@ -7,6 +7,7 @@
 //! [`apply`](Switchboard::apply) for each command.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -14,7 +15,7 @@ use super::CancelToken;
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::{Code, Status};
-use crate::grpc::{CallError, CallId, Connection, Event};
+use crate::grpc::{CallError, CallId, CallOptions, Connection, Event};
 
 /// Where a call's events go: the sending half of the handle's channel.
 pub trait Inbox {
@@ -61,6 +62,8 @@ enum Parked<R> {
 pub struct Switchboard<I, R> {
     inboxes: HashMap<CallId, (I, CancelToken)>,
     parked: HashMap<CallId, VecDeque<Parked<R>>>,
+    /// Events taken from the engine before a command, for the adapter.
+    unrouted: VecDeque<Event>,
 }
 
 impl<I, R> Default for Switchboard<I, R> {
@@ -68,6 +71,7 @@ impl<I, R> Default for Switchboard<I, R> {
         Switchboard {
             inboxes: HashMap::new(),
             parked: HashMap::new(),
+            unrouted: VecDeque::new(),
         }
     }
 }
@@ -84,6 +88,32 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         let token = CancelToken::new();
         self.inboxes.insert(call, (inbox, token.clone()));
         token
+    }
+
+    /// Starts a client call whose events go to `inbox`.
+    pub fn start_call(
+        &mut self,
+        conn: &mut Connection,
+        now: Instant,
+        options: CallOptions,
+        inbox: I,
+    ) -> Result<CallId, Status> {
+        let call = conn.start_call(now, options).map_err(|e| e.to_status())?;
+        self.attach(call, inbox);
+        Ok(call)
+    }
+
+    /// The adapter's loop calls this until `None`: it routes the engine's
+    /// events to their calls and returns the others (new calls, GOAWAY,
+    /// events of calls the adapter runs itself), in order.
+    pub fn poll_event(&mut self, conn: &mut Connection) -> Option<Event> {
+        // Held events are routed again: their call may be attached by now.
+        while let Some(event) = self.unrouted.pop_front().or_else(|| conn.poll_event()) {
+            if let Some(event) = self.route(conn, event) {
+                return Some(event);
+            }
+        }
+        None
     }
 
     /// Delivers an event of an attached call (unparking sends on
@@ -121,6 +151,13 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
 
     /// Carries out a handle's command.
     pub fn apply(&mut self, conn: &mut Connection, command: Command<R>) {
+        // What the engine has to say goes first: a send refused because its
+        // call just ended must find that end in the call's inbox.
+        while let Some(event) = conn.poll_event() {
+            if let Some(event) = self.route(conn, event) {
+                self.unrouted.push_back(event);
+            }
+        }
         let ended = || Status::new(Code::Cancelled, "the call ended");
         match command {
             Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),

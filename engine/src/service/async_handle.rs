@@ -1,0 +1,348 @@
+//! The async twins of the blocking call handles in [`handle`](super::handle):
+//! the same answers, waiting on the adapter's runtime through an
+//! [`AsyncLink`], naming none.
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+use super::handle::{cancelled, gone, unfinished, Link, Origin, ServerHead};
+use super::{AsyncClientStream, AsyncServerStream, BoxFuture, CallContext, CallState};
+use super::{CancelToken, Command};
+use crate::grpc::compression::Encoding;
+use crate::grpc::metadata::Metadata;
+use crate::grpc::status::Status;
+use crate::grpc::{CallId, Event, Request};
+
+/// An async handle's way to its connection's owner and its call's inbox.
+pub trait AsyncLink: Link {
+    /// Hands `Send(call, message, compress)` to the owner and waits for its
+    /// reply; `None` once the connection is gone.
+    fn send(
+        &self,
+        call: CallId,
+        message: Bytes,
+        compress: bool,
+    ) -> impl Future<Output = Option<Result<(), Status>>> + Send;
+    /// The call's next event; `None` once the connection is gone.
+    fn next(&mut self) -> impl Future<Output = Option<Event>> + Send;
+    /// The next event if one has arrived: `None` if not, `Some(None)` once
+    /// the connection is gone.
+    fn try_next(&mut self) -> Option<Option<Event>>;
+}
+
+/// One call's end of the connection, async: its link and state.
+struct Waiting<L> {
+    call: CallId,
+    link: L,
+    state: CallState,
+}
+
+impl<L: AsyncLink> Waiting<L> {
+    async fn wait(&mut self) {
+        let event = self.link.next().await;
+        self.state.note(event);
+    }
+
+    fn poll(&mut self) {
+        while let Some(event) = self.link.try_next() {
+            let gone = event.is_none();
+            self.state.note(event);
+            if gone {
+                return;
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(answer) = self.state.poll_recv() {
+                if let Ok(Some(_)) = answer {
+                    self.link.command(Command::Consumed(self.call));
+                }
+                return answer;
+            }
+            self.wait().await;
+        }
+    }
+
+    async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        if let Some((status, _)) = self.state.end() {
+            return Err(status.clone());
+        }
+        let taken = self.link.send(self.call, message, compress).await;
+        taken.unwrap_or_else(|| Err(gone())).map_err(|refused| {
+            // If the call already ended (the server answered first), its end
+            // is queued behind what we have not read: report that instead.
+            self.poll();
+            self.state.refusal(refused)
+        })
+    }
+
+    fn end_with(&mut self, status: Status, command: Command<L::Done>) {
+        if self.state.end_here(status) {
+            self.link.command(command);
+        }
+    }
+}
+
+/// The client side of one call, async. Dropping it before the end cancels
+/// the call (RST_STREAM CANCEL).
+pub struct AsyncClientCall<L: AsyncLink> {
+    inner: Waiting<L>,
+}
+
+impl<L: AsyncLink> AsyncClientCall<L> {
+    /// The handle of `call`.
+    pub fn new(call: CallId, link: L) -> Self {
+        let state = CallState::client();
+        AsyncClientCall {
+            inner: Waiting { call, link, state },
+        }
+    }
+
+    /// Sends a request message, waiting while the send buffer is full. An
+    /// error is the call's status when it has ended, or why the message was
+    /// refused.
+    pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.inner.send(message, true).await
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.inner.send(message, compress).await
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn close_send(&mut self) {
+        self.inner.link.command(Command::CloseSend(self.inner.call));
+    }
+
+    /// The server's initial metadata, waiting for it if needed (empty for a
+    /// Trailers-Only response).
+    pub async fn headers(&mut self) -> Result<&Metadata, Status> {
+        while self.inner.state.poll_headers().is_none() {
+            self.inner.wait().await;
+        }
+        Ok(self.inner.state.poll_headers().expect("just seen"))
+    }
+
+    /// The next response message; `Ok(None)` when the call ended with OK;
+    /// `Err(status)` when it ended otherwise.
+    pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        self.inner.recv().await
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.inner.state.recv_compressed()
+    }
+
+    /// Waits for the end of the call (discarding unread messages) and returns
+    /// its status and trailing metadata.
+    pub async fn finish(mut self) -> (Status, Metadata) {
+        self.wait_end().await
+    }
+
+    async fn wait_end(&mut self) -> (Status, Metadata) {
+        while let Ok(Some(_)) = self.inner.recv().await {}
+        self.inner
+            .state
+            .end()
+            .cloned()
+            .expect("recv returned the end")
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
+    pub fn cancel(self) {}
+
+    fn cancel_now(&mut self) {
+        let call = self.inner.call;
+        self.inner.end_with(cancelled(), Command::Cancel(call));
+    }
+}
+
+impl<L: AsyncLink> Drop for AsyncClientCall<L> {
+    fn drop(&mut self) {
+        self.cancel_now();
+    }
+}
+
+impl<L: AsyncLink> AsyncClientStream for AsyncClientCall<L> {
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            let result = self.inner.send(message, compress).await;
+            if result.is_err() {
+                // A refused send (too large, say) ends the call, so `finish`
+                // returns at once.
+                self.cancel_now();
+            }
+            result
+        })
+    }
+    fn close_send(&mut self) -> BoxFuture<'_, ()> {
+        AsyncClientCall::close_send(self);
+        Box::pin(std::future::ready(()))
+    }
+    fn headers(&mut self) -> BoxFuture<'_, Result<Metadata, Status>> {
+        Box::pin(async move { AsyncClientCall::headers(self).await.cloned() })
+    }
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
+        Box::pin(self.inner.recv())
+    }
+    fn recv_compressed(&self) -> bool {
+        AsyncClientCall::recv_compressed(self)
+    }
+    fn finish(&mut self) -> BoxFuture<'_, (Status, Metadata)> {
+        Box::pin(self.wait_end())
+    }
+    fn cancel(&mut self) {
+        self.cancel_now();
+    }
+}
+
+/// The server side of one call, async, for a handler in its own task.
+///
+/// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
+pub struct AsyncServerCall<L: AsyncLink> {
+    inner: Waiting<L>,
+    head: ServerHead,
+}
+
+impl<L: AsyncLink> AsyncServerCall<L> {
+    /// The handle of `call`; `cancel` is the token
+    /// [`Switchboard::attach`](super::Switchboard::attach) returned.
+    pub fn new(
+        call: CallId,
+        request: Request,
+        link: L,
+        origin: Origin,
+        cancel: CancelToken,
+    ) -> Self {
+        let state = CallState::server();
+        let head = ServerHead {
+            request,
+            origin,
+            cancel,
+            headers_sent: false,
+        };
+        AsyncServerCall {
+            inner: Waiting { call, link, state },
+            head,
+        }
+    }
+
+    /// The request head: path, metadata, deadline, encodings.
+    pub fn request(&self) -> &Request {
+        &self.head.request
+    }
+
+    /// The client's address (`ip:port`, or "unix").
+    pub fn peer_addr(&self) -> &str {
+        &self.head.origin.peer_addr
+    }
+
+    /// Our address (`ip:port`, or the unix socket's path).
+    pub fn local_addr(&self) -> &str {
+        &self.head.origin.local_addr
+    }
+
+    /// The service layer's view of the call: deadline, metadata, addresses
+    /// and a cancellation token the connection fires.
+    pub fn context(&self) -> CallContext {
+        self.head.context()
+    }
+
+    /// The next request message; `Ok(None)` once the client half-closed;
+    /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
+    pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        self.inner.recv().await
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.inner.state.recv_compressed()
+    }
+
+    /// Whether the call was cancelled (by the client, its deadline, or the
+    /// connection), checked without waiting.
+    pub fn is_cancelled(&mut self) -> bool {
+        self.inner.poll();
+        self.head.cancel.is_cancelled() || self.inner.state.is_over()
+    }
+
+    /// Waits until the call is cancelled and says why. Messages that arrive
+    /// meanwhile stay for [`recv`](Self::recv).
+    pub async fn cancelled(&mut self) -> Status {
+        loop {
+            if let Some((status, _)) = self.inner.state.end() {
+                return status.clone();
+            }
+            self.inner.wait().await;
+        }
+    }
+
+    /// Sends the response headers with initial metadata (optional: the first
+    /// message sends empty ones).
+    pub fn send_headers(&mut self, metadata: Metadata) {
+        self.head.headers_sent = true;
+        let call = self.inner.call;
+        self.inner.link.command(Command::Headers(call, metadata));
+    }
+
+    /// Compresses the responses with `encoding`: before the headers, and
+    /// only an encoding the client accepts.
+    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        self.head.compression(encoding)?;
+        let call = self.inner.call;
+        self.inner.link.command(Command::Encoding(call, encoding));
+        Ok(())
+    }
+
+    /// Sends a response message, waiting while the connection's send buffer
+    /// is full. An error says why the call ended.
+    pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true).await
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.head.headers_sent = true;
+        self.inner.send(message, compress).await
+    }
+
+    /// Ends the call with `status` and trailing metadata.
+    pub fn finish(mut self, status: Status, trailers: Metadata) {
+        self.finish_with(status, trailers);
+    }
+
+    fn finish_with(&mut self, status: Status, trailers: Metadata) {
+        let finish = Command::Finish(self.inner.call, status.clone(), trailers);
+        self.inner.end_with(status, finish);
+    }
+}
+
+impl<L: AsyncLink> AsyncServerStream for AsyncServerCall<L> {
+    fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
+        Box::pin(self.inner.recv())
+    }
+    fn recv_compressed(&self) -> bool {
+        AsyncServerCall::recv_compressed(self)
+    }
+    fn send_headers(&mut self, metadata: Metadata) -> BoxFuture<'_, Result<(), Status>> {
+        AsyncServerCall::send_headers(self, metadata);
+        Box::pin(std::future::ready(Ok(())))
+    }
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        AsyncServerCall::set_compression(self, encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(AsyncServerCall::send_with(self, message, compress))
+    }
+}
+
+impl<L: AsyncLink> Drop for AsyncServerCall<L> {
+    fn drop(&mut self) {
+        self.finish_with(unfinished(), Metadata::new());
+    }
+}

@@ -1,0 +1,407 @@
+//! Call handles for adapters that drive a connection in one place and hand its
+//! calls to threads or tasks elsewhere. What a handle answers (a send refused
+//! because the server already ended the call, a handler that returns without a
+//! status, a client that drops its call) is decided here, once; the adapter
+//! only supplies the channel to its connection: a [`Link`].
+//!
+//! The blocking handles ([`ClientCall`], [`ServerCall`]) wait on std channels;
+//! the async ones are in [`AsyncClientCall`](super::AsyncClientCall) and
+//! [`AsyncServerCall`](super::AsyncServerCall). None of them reads a clock:
+//! the adapter passes the call's start and its clock in an [`Origin`].
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply};
+use super::{ClientStream, ServerStream};
+use crate::grpc::compression::Encoding;
+use crate::grpc::metadata::Metadata;
+use crate::grpc::status::{Code, Status};
+use crate::grpc::{CallId, Event, Request};
+
+/// A handle's way to its connection's owner (the thread or task driving the
+/// connection), which applies each command with
+/// [`Switchboard::apply`](super::Switchboard::apply).
+pub trait Link: Send + 'static {
+    /// How the owner tells a send that the engine took its message.
+    type Done: Reply + Send + 'static;
+    /// Hands `command` to the owner; false once the connection is gone.
+    fn command(&self, command: Command<Self::Done>) -> bool;
+}
+
+/// What a blocking send waits on.
+pub type SendDone = mpsc::Sender<Result<(), Status>>;
+
+/// Where and when a server call started, for its [`CallContext`].
+#[derive(Clone)]
+pub struct Origin {
+    /// The client's address (`ip:port`, or "unix").
+    pub peer_addr: String,
+    /// Our address (`ip:port`, or a unix socket's path).
+    pub local_addr: String,
+    /// When the call arrived: its deadline counts from here.
+    pub started: Instant,
+    /// The clock handlers read the time left from.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What both flavours of server handle keep beside their channel.
+pub(crate) struct ServerHead {
+    pub(crate) request: Request,
+    pub(crate) origin: Origin,
+    pub(crate) cancel: CancelToken,
+    pub(crate) headers_sent: bool,
+}
+
+impl ServerHead {
+    pub(crate) fn context(&self) -> CallContext {
+        let origin = &self.origin;
+        CallContext::new(&self.request, origin.started)
+            .with_peer_addr(origin.peer_addr.clone())
+            .with_local_addr(origin.local_addr.clone())
+            .with_cancel_token(self.cancel.clone())
+            .with_clock(origin.clock.clone())
+    }
+
+    /// Checks that responses may be compressed with `encoding` now.
+    pub(crate) fn compression(&self, encoding: Encoding) -> Result<(), Status> {
+        check_compression(&self.request, self.headers_sent, encoding)
+    }
+}
+
+/// What a call whose connection is gone reports: UNAVAILABLE.
+pub fn gone() -> Status {
+    Status::new(Code::Unavailable, "the connection is gone")
+}
+
+pub(crate) fn unfinished() -> Status {
+    Status::new(Code::Unknown, "the handler returned without a status")
+}
+
+pub(crate) fn cancelled() -> Status {
+    Status::new(Code::Cancelled, "cancelled")
+}
+
+/// One call's end of the connection, blocking: its link, inbox and state.
+struct Blocking<L> {
+    call: CallId,
+    link: L,
+    inbox: Receiver<Event>,
+    state: CallState,
+}
+
+impl<L: Link<Done = SendDone>> Blocking<L> {
+    fn command(&self, command: fn(CallId) -> Command<SendDone>) {
+        self.link.command(command(self.call));
+    }
+
+    /// Waits for the next event (the inbox closing means the connection is gone).
+    fn wait(&mut self) {
+        self.state.note(self.inbox.recv().ok());
+    }
+
+    /// Takes in what has arrived, without waiting.
+    fn poll(&mut self) {
+        while let Ok(event) = self.inbox.try_recv() {
+            self.state.note(Some(event));
+        }
+    }
+
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        loop {
+            if let Some(answer) = self.state.poll_recv() {
+                if let Ok(Some(_)) = answer {
+                    self.command(Command::Consumed);
+                }
+                return answer;
+            }
+            self.wait();
+        }
+    }
+
+    /// Queues a message and waits until the engine took it. When the call
+    /// has ended, the error is its status.
+    fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        if let Some((status, _)) = self.state.end() {
+            return Err(status.clone());
+        }
+        let (done, taken) = mpsc::channel();
+        let sent = self
+            .link
+            .command(Command::Send(self.call, message, compress, done));
+        let result = match sent {
+            true => taken.recv().unwrap_or_else(|_| Err(gone())),
+            false => Err(gone()),
+        };
+        result.map_err(|refused| {
+            // If the call already ended (the server answered first), its end
+            // is queued behind what we have not read: report that instead.
+            self.poll();
+            self.state.refusal(refused)
+        })
+    }
+
+    /// Ends the call from this side with `command`, unless it has ended.
+    fn end_with(&mut self, status: Status, command: Command<SendDone>) {
+        if self.state.end_here(status) {
+            self.link.command(command);
+        }
+    }
+}
+
+/// The client side of one call, blocking. Dropping it before the end cancels
+/// the call (RST_STREAM CANCEL).
+pub struct ClientCall<L: Link<Done = SendDone>> {
+    inner: Blocking<L>,
+}
+
+impl<L: Link<Done = SendDone>> ClientCall<L> {
+    /// The handle of `call`, whose events arrive in `inbox`.
+    pub fn new(call: CallId, link: L, inbox: Receiver<Event>) -> Self {
+        let state = CallState::client();
+        let inner = Blocking {
+            call,
+            link,
+            inbox,
+            state,
+        };
+        ClientCall { inner }
+    }
+
+    /// Sends a request message, blocking while the send buffer is full.
+    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.inner.send(message, compress)
+    }
+
+    /// Half-closes: no more request messages.
+    pub fn close_send(&mut self) {
+        self.inner.command(Command::CloseSend);
+    }
+
+    /// The server's initial metadata, waiting for it if needed (empty for a
+    /// Trailers-Only response).
+    pub fn headers(&mut self) -> Result<&Metadata, Status> {
+        while self.inner.state.poll_headers().is_none() {
+            self.inner.wait();
+        }
+        Ok(self.inner.state.poll_headers().expect("just seen"))
+    }
+
+    /// The next response message; `Ok(None)` when the call ended with OK;
+    /// `Err(status)` when it ended otherwise.
+    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        self.inner.recv()
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.inner.state.recv_compressed()
+    }
+
+    /// Waits for the end of the call (discarding unread messages) and returns
+    /// its status and trailing metadata.
+    pub fn finish(mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+
+    fn wait_end(&mut self) -> (Status, Metadata) {
+        while let Ok(Some(_)) = self.inner.recv() {}
+        self.inner
+            .state
+            .end()
+            .cloned()
+            .expect("recv returned the end")
+    }
+
+    /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
+    pub fn cancel(self) {}
+
+    fn cancel_now(&mut self) {
+        let call = self.inner.call;
+        self.inner.end_with(cancelled(), Command::Cancel(call));
+    }
+}
+
+impl<L: Link<Done = SendDone>> Drop for ClientCall<L> {
+    fn drop(&mut self) {
+        self.cancel_now();
+    }
+}
+
+impl<L: Link<Done = SendDone>> ClientStream for ClientCall<L> {
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        let result = ClientCall::send_with(self, message, compress);
+        if result.is_err() {
+            // A refused send (too large, say) ends the call, so `finish`
+            // returns at once.
+            self.cancel_now();
+        }
+        result
+    }
+    fn close_send(&mut self) {
+        ClientCall::close_send(self)
+    }
+    fn headers(&mut self) -> Result<Metadata, Status> {
+        ClientCall::headers(self).cloned()
+    }
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ClientCall::recv(self)
+    }
+    fn recv_compressed(&self) -> bool {
+        ClientCall::recv_compressed(self)
+    }
+    fn finish(&mut self) -> (Status, Metadata) {
+        self.wait_end()
+    }
+    fn cancel(&mut self) {
+        self.cancel_now()
+    }
+}
+
+/// The server side of one call, blocking, for a handler on its own thread.
+///
+/// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.
+pub struct ServerCall<L: Link<Done = SendDone>> {
+    inner: Blocking<L>,
+    head: ServerHead,
+}
+
+impl<L: Link<Done = SendDone>> ServerCall<L> {
+    /// The handle of `call`, whose events arrive in `inbox`; `cancel` is the
+    /// token [`Switchboard::attach`](super::Switchboard::attach) returned.
+    pub fn new(
+        call: CallId,
+        request: Request,
+        link: L,
+        inbox: Receiver<Event>,
+        origin: Origin,
+        cancel: CancelToken,
+    ) -> Self {
+        let state = CallState::server();
+        let inner = Blocking {
+            call,
+            link,
+            inbox,
+            state,
+        };
+        let head = ServerHead {
+            request,
+            origin,
+            cancel,
+            headers_sent: false,
+        };
+        ServerCall { inner, head }
+    }
+
+    /// The request head: path, metadata, deadline, encodings.
+    pub fn request(&self) -> &Request {
+        &self.head.request
+    }
+
+    /// The client's address (`ip:port`, or "unix").
+    pub fn peer_addr(&self) -> &str {
+        &self.head.origin.peer_addr
+    }
+
+    /// Our address (`ip:port`, or the unix socket's path).
+    pub fn local_addr(&self) -> &str {
+        &self.head.origin.local_addr
+    }
+
+    /// The service layer's view of the call: deadline, metadata, addresses
+    /// and a cancellation token the connection fires.
+    pub fn context(&self) -> CallContext {
+        self.head.context()
+    }
+
+    /// The next request message; `Ok(None)` once the client half-closed;
+    /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
+    pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        self.inner.recv()
+    }
+
+    /// Whether the message the last `recv` returned arrived compressed.
+    pub fn recv_compressed(&self) -> bool {
+        self.inner.state.recv_compressed()
+    }
+
+    /// Whether the call was cancelled (by the client, its deadline, or the
+    /// connection), checked without blocking.
+    pub fn is_cancelled(&mut self) -> bool {
+        self.inner.poll();
+        self.head.cancel.is_cancelled() || self.inner.state.is_over()
+    }
+
+    /// Sends the response headers with initial metadata (optional: the first
+    /// message sends empty ones).
+    pub fn send_headers(&mut self, metadata: Metadata) {
+        self.head.headers_sent = true;
+        self.inner
+            .link
+            .command(Command::Headers(self.inner.call, metadata));
+    }
+
+    /// Compresses the responses with `encoding`: before the headers, and
+    /// only an encoding the client accepts.
+    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        self.head.compression(encoding)?;
+        let call = self.inner.call;
+        self.inner.link.command(Command::Encoding(call, encoding));
+        Ok(())
+    }
+
+    /// Sends a response message, blocking while the connection's send buffer
+    /// is full. An error says why the call ended.
+    pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_with(message, true)
+    }
+
+    /// [`send`](Self::send), uncompressed when `compress` is false.
+    pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.head.headers_sent = true;
+        self.inner.send(message, compress)
+    }
+
+    /// Ends the call with `status` and trailing metadata.
+    pub fn finish(mut self, status: Status, trailers: Metadata) {
+        self.finish_with(status, trailers);
+    }
+
+    fn finish_with(&mut self, status: Status, trailers: Metadata) {
+        let finish = Command::Finish(self.inner.call, status.clone(), trailers);
+        self.inner.end_with(status, finish);
+    }
+}
+
+impl<L: Link<Done = SendDone>> ServerStream for ServerCall<L> {
+    fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        ServerCall::recv(self)
+    }
+    fn recv_compressed(&self) -> bool {
+        ServerCall::recv_compressed(self)
+    }
+    fn send_headers(&mut self, metadata: Metadata) -> Result<(), Status> {
+        ServerCall::send_headers(self, metadata);
+        Ok(())
+    }
+    fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+        ServerCall::set_compression(self, encoding)
+    }
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        ServerCall::send_with(self, message, compress)
+    }
+}
+
+impl<L: Link<Done = SendDone>> Drop for ServerCall<L> {
+    fn drop(&mut self) {
+        self.finish_with(unfinished(), Metadata::new());
+    }
+}
