@@ -10,7 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::{Config, Connection};
-use grpc_sansio::service::{self, Clock, Origin, Router};
+use grpc_sansio::service::{self, Origin, Router};
 
 use crate::driver::{self, Input, Link};
 
@@ -45,11 +45,7 @@ impl Server {
         config: Config,
         router: Arc<Router>,
     ) -> io::Result<Server> {
-        Self::bind(addr, config, move |mut call: ServerCall| {
-            let context = call.context();
-            let outcome = router.dispatch(&mut call, context);
-            call.finish(outcome.status, outcome.trailers);
-        })
+        Self::bind(addr, config, move |call: ServerCall| call.serve(&router))
     }
 
     /// Binds to `addr` and serves every call with `handler`.
@@ -199,23 +195,21 @@ pub(crate) fn serve_connection<T: driver::Transport>(
         };
         let conn = Connection::server(config, Instant::now());
         let calls_tx = input_tx.clone();
-        let clock: Arc<dyn Clock> = Arc::new(Instant::now);
+        let clock = Arc::new(Instant::now);
+        let (peer_addr, local_addr) = (peer, local);
+        let origin = Arc::new(Origin {
+            peer_addr,
+            local_addr,
+            clock,
+        });
         driver::run(
             conn,
             socket,
             rx,
             input_tx,
             |call, request, inbox, cancel| {
-                let (peer_addr, local_addr) = (peer.clone(), local.clone());
-                let (started, clock) = (Instant::now(), clock.clone());
-                let origin = Origin {
-                    peer_addr,
-                    local_addr,
-                    started,
-                    clock,
-                };
                 let link = Link(calls_tx.clone());
-                let call = ServerCall::new(call, request, link, inbox, origin, cancel);
+                let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
                 let handler = handler.clone();
                 thread::spawn(move || handler(call));
             },

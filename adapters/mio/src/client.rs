@@ -12,7 +12,7 @@ use grpc_sansio::grpc::{CallOptions, Config};
 use grpc_sansio::service::{self, handle::gone};
 use mio::Token;
 
-use crate::event_loop::{Cmd, EventLoop, Input, Link, Remote};
+use crate::event_loop::{Cmd, EventLoop, Link, Remote};
 
 /// A connection to a server, shared by any number of calls and threads. It
 /// shuts down gracefully (GOAWAY, then close once calls end) when the last
@@ -59,10 +59,7 @@ impl Client {
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
         let (reply, wait) = mpsc::channel();
-        if !self
-            .remote
-            .send(Cmd::Call(self.token, Input::Start(options, reply)))
-        {
+        if !self.remote.send(Cmd::Start(self.token, options, reply)) {
             return Err(gone());
         }
         let (call, inbox) = wait.recv().map_err(|_| gone())??;

@@ -32,18 +32,16 @@ pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
-    Call(Token, Input),
-    /// Graceful shutdown; connections still open at the instant are cut.
-    Shutdown(Option<Instant>),
-}
-
-/// What a call handle asks of its connection.
-pub(crate) enum Input {
+    /// A client call on a connection, and where to answer with its inbox.
     Start(
+        Token,
         CallOptions,
         Sender<Result<(CallId, Receiver<Event>), Status>>,
     ),
-    Call(Command<SendDone>),
+    /// A call handle's command.
+    Call(Token, Command<SendDone>),
+    /// Graceful shutdown; connections still open at the instant are cut.
+    Shutdown(Option<Instant>),
 }
 
 /// The way into a loop from any thread.
@@ -68,8 +66,7 @@ pub struct Link {
 impl service::Link for Link {
     type Done = SendDone;
     fn command(&self, command: Command<SendDone>) -> bool {
-        self.remote
-            .send(Cmd::Call(self.token, Input::Call(command)))
+        self.remote.send(Cmd::Call(self.token, command))
     }
 }
 
@@ -79,8 +76,7 @@ pub(crate) struct Info {
     pub(crate) local: SocketAddr,
     pub(crate) token: Token,
     pub(crate) remote: Remote,
-    /// The start of each call's [`Origin`].
-    pub(crate) origin: Origin,
+    pub(crate) origin: Arc<Origin>,
 }
 
 /// Calls driven by blocking handles on other threads.
@@ -92,8 +88,6 @@ struct Conn {
     /// Unwritten output from `out[pos..]`.
     out: Vec<u8>,
     pos: usize,
-    /// WRITABLE interest is registered (only while output waits).
-    writable: bool,
     /// Writing failed or was given up: output is discarded.
     broken: bool,
     handles: Handles,
@@ -162,20 +156,6 @@ impl Conn {
             if let Some(call) = consumed {
                 self.engine.message_consumed(call);
             }
-        }
-    }
-
-    fn apply(&mut self, now: Instant, input: Input) {
-        match input {
-            Input::Start(options, reply) => {
-                let (tx, rx) = mpsc::channel();
-                let started = self.handles.start_call(&mut self.engine, now, options, tx);
-                if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(started.map(|c| (c, rx))) {
-                    // The caller stopped waiting: nobody owns the call.
-                    self.handles.apply(&mut self.engine, Command::Cancel(call));
-                }
-            }
-            Input::Call(command) => self.handles.apply(&mut self.engine, command),
         }
     }
 }
@@ -249,18 +229,16 @@ impl EventLoop {
                 local,
                 token,
                 remote,
-                origin: Origin {
+                origin: Arc::new(Origin {
                     peer_addr: peer.to_string(),
                     local_addr: local.to_string(),
-                    started: now,
                     clock: self.clock.clone(),
-                },
+                }),
             },
             socket,
             engine,
             out: Vec::with_capacity(64 << 10),
             pos: 0,
-            writable: true,
             broken: false,
             handles: Handles::default(),
         };
@@ -343,10 +321,22 @@ impl EventLoop {
 
     fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut Vec<Token>) {
         match cmd {
-            Cmd::Call(token, input) => {
-                // A connection that is gone drops the input: its handle sees that.
+            // A connection that is gone drops the input: its handle sees that.
+            Cmd::Start(token, options, reply) => {
+                let Some(c) = self.conns.get_mut(&token) else {
+                    return;
+                };
+                let (tx, rx) = mpsc::channel();
+                let started = c.handles.start_call(&mut c.engine, now, options, tx);
+                if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(started.map(|c| (c, rx))) {
+                    // The caller stopped waiting: nobody owns the call.
+                    c.handles.apply(&mut c.engine, Command::Cancel(call));
+                }
+                touched.push(token);
+            }
+            Cmd::Call(token, command) => {
                 if let Some(c) = self.conns.get_mut(&token) {
-                    c.apply(now, input);
+                    c.handles.apply(&mut c.engine, command);
                     touched.push(token);
                 }
             }
@@ -384,21 +374,11 @@ impl EventLoop {
                 break;
             }
         }
-        let pending = c.pos < c.out.len();
-        if c.engine.is_closed() && !pending {
+        // Both interests stay registered: edge-triggered, WRITABLE fires only
+        // after a write met a full socket buffer.
+        if c.engine.is_closed() && c.pos == c.out.len() {
             let _ = self.poll.registry().deregister(&mut c.socket);
             self.conns.remove(&token);
-        } else if pending != c.writable {
-            c.writable = pending;
-            let interest = if pending {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let _ = self
-                .poll
-                .registry()
-                .reregister(&mut c.socket, token, interest);
         }
     }
 }

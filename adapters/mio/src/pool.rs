@@ -7,10 +7,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
 
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{self, Origin, Router};
+use grpc_sansio::service::{self, Router};
 
 use crate::event_loop::Link;
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
@@ -23,10 +22,7 @@ impl Calls<'_> {
         let cancel = self.handles.attach(call, tx);
         let info = self.info;
         let (remote, token) = (info.remote.clone(), info.token);
-        let origin = Origin {
-            started: Instant::now(),
-            ..info.origin.clone()
-        };
+        let origin = info.origin.clone();
         let link = Link { remote, token };
         ServerCall::new(call, request, link, inbox, origin, cancel)
     }
@@ -42,11 +38,7 @@ impl Server {
         workers: usize,
         router: Arc<Router>,
     ) -> io::Result<ServerHandle> {
-        self.serve_pool(addr, workers, move |mut call: ServerCall| {
-            let context = call.context();
-            let outcome = router.dispatch(&mut call, context);
-            call.finish(outcome.status, outcome.trailers);
-        })
+        self.serve_pool(addr, workers, move |call: ServerCall| call.serve(&router))
     }
 
     /// Binds to `addr` and runs `handler` on `workers` threads, one call at a

@@ -3,14 +3,11 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::ops::{Deref, DerefMut};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use grpc_sansio::grpc::compression::Encoding;
-use grpc_sansio::grpc::metadata::Metadata;
-use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallError, CallId, Config, Connection, Event};
+use grpc_sansio::grpc::{Config, Connection, Event};
 
 use crate::event_loop::{Cmd, EventLoop, Factory, Handles, Info, Remote};
 
@@ -27,7 +24,12 @@ pub trait InlineHandler: Send + 'static {
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event);
 }
 
-/// The connection an [`InlineHandler`] runs on: answers calls without blocking.
+/// The connection an [`InlineHandler`] runs on. It dereferences to the
+/// engine's [`Connection`], whose call methods answer without blocking
+/// (`send_headers`, `send_message`, `finish`, `cancel`, `send_capacity`; on
+/// [`CallError::Full`](grpc_sansio::grpc::CallError::Full) keep the message
+/// and retry on [`Event::Writable`]). The loop owns the driving methods
+/// (`receive`, `poll_*`, `handle_timeout`): a handler leaves them alone.
 pub struct Calls<'a> {
     pub(crate) engine: &'a mut Connection,
     pub(crate) handles: &'a mut Handles,
@@ -44,51 +46,18 @@ impl Calls<'_> {
     pub fn local_addr(&self) -> SocketAddr {
         self.info.local
     }
+}
 
-    /// Sends the response headers (optional: the first message or `finish` does).
-    pub fn send_headers(&mut self, call: CallId, metadata: &Metadata) -> Result<(), CallError> {
-        self.engine.send_headers(call, metadata)
+impl Deref for Calls<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.engine
     }
+}
 
-    /// Sends a message. On [`CallError::Full`] keep it and retry when
-    /// [`Event::Writable`] comes for the call.
-    pub fn send(&mut self, call: CallId, message: Bytes) -> Result<(), CallError> {
-        self.engine.send_message(call, message)
-    }
-
-    /// [`send`](Self::send), uncompressed when `compress` is false.
-    pub fn send_with(
-        &mut self,
-        call: CallId,
-        message: Bytes,
-        compress: bool,
-    ) -> Result<(), CallError> {
-        self.engine.send_message_with(call, message, compress)
-    }
-
-    /// Compresses the call's responses with `encoding` (before its headers).
-    pub fn set_compression(&mut self, call: CallId, encoding: Encoding) -> Result<(), CallError> {
-        self.engine.set_send_encoding(call, encoding)
-    }
-
-    /// Octets `call` may still queue before `send` says Full.
-    pub fn send_capacity(&self, call: CallId) -> usize {
-        self.engine.send_capacity(call)
-    }
-
-    /// Ends the call with a status and trailing metadata.
-    pub fn finish(
-        &mut self,
-        call: CallId,
-        status: &Status,
-        trailers: &Metadata,
-    ) -> Result<(), CallError> {
-        self.engine.finish(call, status, trailers)
-    }
-
-    /// Resets the call (RST_STREAM CANCEL).
-    pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
-        self.engine.cancel(call)
+impl DerefMut for Calls<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.engine
     }
 }
 

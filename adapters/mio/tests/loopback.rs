@@ -112,7 +112,7 @@ impl Inline {
         };
         while let Some(out) = job.out.pop_front() {
             match out {
-                Out::Message(message) => match calls.send(call, message.clone()) {
+                Out::Message(message) => match calls.send_message(call, message.clone()) {
                     Ok(()) => {}
                     Err(CallError::Full(_)) => {
                         job.out.push_front(Out::Message(message));

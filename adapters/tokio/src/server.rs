@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection};
-use grpc_sansio::service::{self, AsyncRouter, Clock, Origin};
+use grpc_sansio::service::{self, AsyncRouter, Origin};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -60,13 +60,9 @@ struct Shared<H> {
 
 /// Serves every call through `router`, finishing it with the outcome.
 fn route(router: Arc<AsyncRouter>) -> impl Handler {
-    move |mut call: ServerCall| {
+    move |call: ServerCall| {
         let router = router.clone();
-        async move {
-            let context = call.context();
-            let outcome = router.dispatch(&mut call, context).await;
-            call.finish(outcome.status, outcome.trailers);
-        }
+        async move { call.serve(&router).await }
     }
 }
 
@@ -217,15 +213,13 @@ fn serve<H: Handler>(
     let (tx, rx) = mpsc::unbounded_channel();
     let conn = Connection::server(shared.config.clone(), Instant::now());
     let shared = shared.clone();
-    let clock: Arc<dyn Clock> = Arc::new(Instant::now);
+    let origin = Arc::new(Origin {
+        peer_addr: peer,
+        local_addr: shared.local.clone(),
+        clock: Arc::new(Instant::now),
+    });
     let on_call = move |call, request, link, cancel| {
-        let origin = Origin {
-            peer_addr: peer.clone(),
-            local_addr: shared.local.clone(),
-            started: Instant::now(),
-            clock: clock.clone(),
-        };
-        let call = ServerCall::new(call, request, link, origin, cancel);
+        let call = ServerCall::new(call, request, link, origin.clone(), cancel);
         tokio::spawn(shared.handler.call(call));
     };
     tasks.spawn(driver::run(conn, socket, (tx.clone(), rx), on_call));

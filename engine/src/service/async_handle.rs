@@ -3,11 +3,12 @@
 //! [`AsyncLink`], naming none.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::handle::{cancelled, gone, unfinished, Link, Origin, ServerHead};
-use super::{AsyncClientStream, AsyncServerStream, BoxFuture, CallContext, CallState};
+use super::{AsyncClientStream, AsyncRouter, AsyncServerStream, BoxFuture, CallContext, CallState};
 use super::{CancelToken, Command};
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
@@ -216,20 +217,22 @@ impl<L: AsyncLink> AsyncServerCall<L> {
         call: CallId,
         request: Request,
         link: L,
-        origin: Origin,
+        origin: Arc<Origin>,
         cancel: CancelToken,
     ) -> Self {
         let state = CallState::server();
-        let head = ServerHead {
-            request,
-            origin,
-            cancel,
-            headers_sent: false,
-        };
         AsyncServerCall {
             inner: Waiting { call, link, state },
-            head,
+            head: ServerHead::new(request, origin, cancel),
         }
+    }
+
+    /// Serves the call with `router` (unknown methods are answered
+    /// UNIMPLEMENTED) and finishes it with the outcome.
+    pub async fn serve(mut self, router: &AsyncRouter) {
+        let context = self.context();
+        let outcome = router.dispatch(&mut self, context).await;
+        self.finish(outcome.status, outcome.trailers);
     }
 
     /// The request head: path, metadata, deadline, encodings.

@@ -15,7 +15,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply};
+use super::{
+    check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply, Router,
+};
 use super::{ClientStream, ServerStream};
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
@@ -35,31 +37,41 @@ pub trait Link: Send + 'static {
 /// What a blocking send waits on.
 pub type SendDone = mpsc::Sender<Result<(), Status>>;
 
-/// Where and when a server call started, for its [`CallContext`].
-#[derive(Clone)]
+/// Where a connection's server calls come from, shared by its calls.
 pub struct Origin {
     /// The client's address (`ip:port`, or "unix").
     pub peer_addr: String,
     /// Our address (`ip:port`, or a unix socket's path).
     pub local_addr: String,
-    /// When the call arrived: its deadline counts from here.
-    pub started: Instant,
-    /// The clock handlers read the time left from.
+    /// The clock a call's start and the time left are read from.
     pub clock: Arc<dyn Clock>,
 }
 
 /// What both flavours of server handle keep beside their channel.
 pub(crate) struct ServerHead {
     pub(crate) request: Request,
-    pub(crate) origin: Origin,
+    pub(crate) origin: Arc<Origin>,
+    /// When the handle was made: the call's deadline counts from here.
+    pub(crate) started: Instant,
     pub(crate) cancel: CancelToken,
     pub(crate) headers_sent: bool,
 }
 
 impl ServerHead {
+    pub(crate) fn new(request: Request, origin: Arc<Origin>, cancel: CancelToken) -> Self {
+        let started = origin.clock.now();
+        ServerHead {
+            request,
+            origin,
+            started,
+            cancel,
+            headers_sent: false,
+        }
+    }
+
     pub(crate) fn context(&self) -> CallContext {
         let origin = &self.origin;
-        CallContext::new(&self.request, origin.started)
+        CallContext::new(&self.request, self.started)
             .with_peer_addr(origin.peer_addr.clone())
             .with_local_addr(origin.local_addr.clone())
             .with_cancel_token(self.cancel.clone())
@@ -282,7 +294,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
         request: Request,
         link: L,
         inbox: Receiver<Event>,
-        origin: Origin,
+        origin: Arc<Origin>,
         cancel: CancelToken,
     ) -> Self {
         let state = CallState::server();
@@ -292,13 +304,16 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
             inbox,
             state,
         };
-        let head = ServerHead {
-            request,
-            origin,
-            cancel,
-            headers_sent: false,
-        };
+        let head = ServerHead::new(request, origin, cancel);
         ServerCall { inner, head }
+    }
+
+    /// Serves the call with `router` (unknown methods are answered
+    /// UNIMPLEMENTED) and finishes it with the outcome.
+    pub fn serve(mut self, router: &Router) {
+        let context = self.context();
+        let outcome = router.dispatch(&mut self, context);
+        self.finish(outcome.status, outcome.trailers);
     }
 
     /// The request head: path, metadata, deadline, encodings.
