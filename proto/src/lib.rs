@@ -7,7 +7,7 @@
 //! grpc_sansio_build::compile_protos(&["proto/user.proto"], &["proto"]).unwrap();
 //! ```
 //!
-//! ```ignore
+//! ```text
 //! // src/lib.rs: one module per proto package.
 //! pub mod user {
 //!     include!(concat!(env!("OUT_DIR"), "/user.rs"));

@@ -420,3 +420,161 @@ impl<L: Link<Done = SendDone>> Drop for ServerCall<L> {
         self.finish_with(unfinished(), Metadata::new());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::Sender;
+    use std::thread;
+
+    use super::*;
+    use crate::grpc::compression::EncodingSet;
+    use crate::h2::StreamId;
+
+    /// Hands every command to the test, which plays the connection's owner.
+    struct Recorder(Sender<Command<SendDone>>);
+
+    impl Link for Recorder {
+        type Done = SendDone;
+        fn command(&self, command: Command<SendDone>) -> bool {
+            self.0.send(command).is_ok()
+        }
+    }
+
+    fn id() -> CallId {
+        CallId(StreamId::new(1))
+    }
+
+    fn request(accept: EncodingSet) -> Request {
+        Request {
+            path: "/pkg.Svc/Get".into(),
+            authority: None,
+            content_type: "application/grpc".into(),
+            metadata: Metadata::new(),
+            timeout: None,
+            deadline: None,
+            encoding: Encoding::Identity,
+            accept_encodings: accept,
+            peer_settings: Default::default(),
+        }
+    }
+
+    fn server(
+        accept: EncodingSet,
+    ) -> (
+        ServerCall<Recorder>,
+        Receiver<Command<SendDone>>,
+        Sender<Event>,
+    ) {
+        let (commands, owner) = mpsc::channel();
+        let (deliver, inbox) = mpsc::channel();
+        let origin = Arc::new(Origin {
+            peer_addr: "10.0.0.1:5000".into(),
+            local_addr: "10.0.0.2:50051".into(),
+            clock: Arc::new(Instant::now),
+        });
+        let call = ServerCall::new(
+            id(),
+            request(accept),
+            Recorder(commands),
+            inbox,
+            origin,
+            CancelToken::new(),
+        );
+        (call, owner, deliver)
+    }
+
+    #[test]
+    fn a_handler_that_returns_without_a_status_ends_the_call_with_unknown() {
+        let (call, owner, _deliver) = server(EncodingSet::all());
+        assert_eq!(call.context().peer_addr(), Some("10.0.0.1:5000"));
+        drop(call);
+        let Ok(Command::Finish(_, status, _)) = owner.try_recv() else {
+            panic!("the dropped handle finishes the call");
+        };
+        assert_eq!(status.code(), Code::Unknown);
+        assert!(owner.try_recv().is_err(), "once");
+    }
+
+    #[test]
+    fn a_finished_call_is_finished_once_and_messages_are_reported_consumed() {
+        let (mut call, owner, deliver) = server(EncodingSet::all());
+        let message = Bytes::from_static(b"m");
+        let compressed = true;
+        deliver
+            .send(Event::Message {
+                call: id(),
+                message,
+                compressed,
+            })
+            .unwrap();
+        assert_eq!(call.recv().unwrap().as_deref(), Some(&b"m"[..]));
+        assert!(call.recv_compressed());
+        assert!(matches!(owner.try_recv(), Ok(Command::Consumed(_))));
+        call.finish(Status::ok(), Metadata::new());
+        assert!(matches!(owner.try_recv(), Ok(Command::Finish(..))));
+        assert!(owner.try_recv().is_err(), "no second finish from the drop");
+    }
+
+    #[test]
+    fn compression_is_chosen_before_the_headers_and_only_as_accepted() {
+        let (mut call, _owner, _deliver) = server(EncodingSet::from(Encoding::Identity));
+        let refused = call.set_compression(Encoding::Gzip).unwrap_err();
+        assert_eq!(refused.code(), Code::Internal);
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        call.send_headers(Metadata::new());
+        assert!(call.set_compression(Encoding::Gzip).is_err(), "too late");
+        assert!(matches!(owner.try_recv(), Ok(Command::Headers(..))));
+        assert!(owner.try_recv().is_err(), "no encoding command");
+    }
+
+    #[test]
+    fn a_send_refused_after_the_server_ended_the_call_reports_that_end() {
+        let (commands, owner) = mpsc::channel();
+        let (deliver, inbox) = mpsc::channel();
+        let mut call = ClientCall::new(id(), Recorder(commands), inbox);
+        // The owner ends the call, then refuses the send that raced it.
+        let connection = thread::spawn(move || {
+            let Ok(Command::Send(call, _, _, done)) = owner.recv() else {
+                panic!("a send");
+            };
+            let status = Status::new(Code::Unimplemented, "no such method");
+            let trailers = Metadata::new();
+            deliver
+                .send(Event::Finished {
+                    call,
+                    status,
+                    trailers,
+                })
+                .unwrap();
+            done.send(Err(Status::new(Code::Internal, "call is closed")))
+                .unwrap();
+            owner
+        });
+        let err = call.send(Bytes::from_static(b"late")).unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+        let owner = connection.join().unwrap();
+        drop(call);
+        assert!(owner.try_recv().is_err(), "an ended call is not cancelled");
+    }
+
+    #[test]
+    fn a_dropped_client_call_is_cancelled_and_a_lost_connection_is_unavailable() {
+        let (commands, owner) = mpsc::channel();
+        let (deliver, inbox) = mpsc::channel::<Event>();
+        let call = ClientCall::new(id(), Recorder(commands), inbox);
+        drop(call);
+        assert!(matches!(owner.try_recv(), Ok(Command::Cancel(_))));
+        drop(deliver);
+
+        let (commands, owner) = mpsc::channel();
+        let (deliver, inbox) = mpsc::channel::<Event>();
+        let mut call = ClientCall::new(id(), Recorder(commands), inbox);
+        drop(deliver);
+        assert_eq!(call.recv().unwrap_err().code(), Code::Unavailable);
+        drop(owner);
+        assert_eq!(
+            call.send(Bytes::new()).unwrap_err().code(),
+            Code::Unavailable
+        );
+    }
+}

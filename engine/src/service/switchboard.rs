@@ -2,9 +2,11 @@
 //! its socket, written once: each call's inbox and cancellation token, the
 //! sends parked while the connection's send buffer is full, and the commands
 //! call handles send to the connection's owner. Sans-IO: the adapter chooses
-//! the channels (an [`Inbox`] and a [`Reply`]) and calls
-//! [`route`](Switchboard::route) for each engine event and
-//! [`apply`](Switchboard::apply) for each command.
+//! the channels (an [`Inbox`] and a [`Reply`]), takes the engine's events
+//! through [`poll_event`](Switchboard::poll_event) (which routes those of
+//! attached calls and returns the rest) and calls
+//! [`apply`](Switchboard::apply) for each command. The call handles at the
+//! other end are in [`handle`](super::handle).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
