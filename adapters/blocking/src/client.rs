@@ -20,13 +20,11 @@ use crate::driver::{self, Input, Link, Transport};
 pub struct Channel(Arc<Owner>);
 
 /// The connection thread's input; tells it when no `Channel` is left.
-struct Owner {
-    tx: Sender<Input>,
-}
+struct Owner(Sender<Input>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        let _ = self.tx.send(Input::Shutdown);
+        let _ = self.0.send(Input::Shutdown);
     }
 }
 
@@ -60,12 +58,12 @@ impl Channel {
     /// Runs a channel over any connected transport.
     pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
         let (tx, _) = driver::spawn(socket, config, Connection::client, |_, _, _, _, _| {});
-        Channel(Arc::new(Owner { tx }))
+        Channel(Arc::new(Owner(tx)))
     }
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
-        let tx = &self.0.tx;
+        let Owner(tx) = &*self.0;
         let (reply, wait) = mpsc::channel();
         tx.send(Input::Start { options, reply })
             .map_err(|_| gone())?;

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event, Request};
@@ -61,7 +61,7 @@ pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>);
 /// until it closes. `on_call` gets every call a peer starts.
 pub(crate) fn spawn<T: Transport>(
     socket: T,
-    config: Config,
+    mut config: Config,
     connection: fn(Config, Instant) -> Connection,
     on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken) + Send + 'static,
 ) -> ConnectionThread {
@@ -69,10 +69,7 @@ pub(crate) fn spawn<T: Transport>(
     let link = Link(tx.clone());
     // Messages wait in the handles' channels: a handle returns a message's
     // credit when it takes it.
-    let config = Config {
-        release_on_poll: false,
-        ..config
-    };
+    config.release_on_poll = false;
     let conn = connection(config, Instant::now());
     let thread = thread::spawn(move || run(socket, conn, inputs, link, on_call));
     (tx, thread)
@@ -115,11 +112,10 @@ fn run<T: Transport>(
             socket.shutdown();
             return;
         }
-        // Duration::MAX waits without a deadline.
-        let timeout = conn.poll_timeout().map_or(Duration::MAX, |at| {
-            at.saturating_duration_since(Instant::now())
-        });
-        let first = inputs.recv_timeout(timeout);
+        let first = match conn.poll_timeout() {
+            Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => inputs.recv().map_err(RecvTimeoutError::from),
+        };
         let now = Instant::now();
         // What is already queued goes in before the next write (one write for
         // many calls' frames), a bounded batch so writing is never starved.

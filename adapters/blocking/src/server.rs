@@ -54,14 +54,9 @@ impl Server {
             Ok((socket, peer.to_string()))
         };
         let wake = move || drop(TcpStream::connect(local_addr));
-        Ok(Self::serve(
-            accept,
-            wake,
-            local_addr,
-            local_addr.to_string(),
-            config,
-            handler,
-        ))
+        let local = local_addr.to_string();
+        let server = Self::serve(accept, wake, local_addr, local, config, handler);
+        Ok(server)
     }
 
     /// Binds to a unix domain socket at `path` and serves every call with `handler`.
@@ -78,18 +73,12 @@ impl Server {
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        Ok(Self::serve(
-            accept,
-            wake,
-            unspecified,
-            local,
-            config,
-            handler,
-        ))
+        let server = Self::serve(accept, wake, unspecified, local, config, handler);
+        Ok(server)
     }
 
     fn serve<T: Transport>(
-        mut accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
+        accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
         wake: impl Fn() + Send + Sync + 'static,
         local_addr: SocketAddr,
         local: String,
@@ -97,28 +86,9 @@ impl Server {
         handler: impl Handler,
     ) -> Server {
         let stopping = Arc::new(AtomicBool::new(false));
-        let handler = Arc::new(handler);
         let accept = {
             let (stopping, local) = (stopping.clone(), local.clone());
-            thread::spawn(move || {
-                let mut connections: Vec<ConnectionThread> = Vec::new();
-                loop {
-                    let accepted = accept();
-                    if stopping.load(Ordering::SeqCst) {
-                        return connections;
-                    }
-                    let Ok((socket, peer_addr)) = accepted else {
-                        continue;
-                    };
-                    let origin = Arc::new(Origin {
-                        peer_addr,
-                        local_addr: local.clone(),
-                        clock: Arc::new(Instant::now),
-                    });
-                    connections.retain(|(_, thread)| !thread.is_finished());
-                    connections.push(serve_connection(socket, &config, origin, &handler));
-                }
-            })
+            thread::spawn(move || accept_loop(accept, &stopping, &local, &config, handler))
         };
         Server {
             local,
@@ -161,20 +131,40 @@ impl Drop for Server {
     }
 }
 
-/// Serves one connection on its own thread, each call on a thread of its own.
-fn serve_connection<T: Transport>(
-    socket: T,
+/// Serves each accepted connection on its own thread, and each call on a
+/// thread of its own, until the server stops; returns the connection threads.
+fn accept_loop<T: Transport>(
+    mut accept: impl FnMut() -> io::Result<(T, String)>,
+    stopping: &AtomicBool,
+    local: &str,
     config: &Config,
-    origin: Arc<Origin>,
-    handler: &Arc<impl Handler>,
-) -> ConnectionThread {
-    let handler = handler.clone();
-    let on_call = move |call, request, link: Link, inbox, cancel| {
-        let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
+    handler: impl Handler,
+) -> Vec<ConnectionThread> {
+    let handler = Arc::new(handler);
+    let mut connections = Vec::new();
+    loop {
+        let accepted = accept();
+        if stopping.load(Ordering::SeqCst) {
+            return connections;
+        }
+        let Ok((socket, peer_addr)) = accepted else {
+            continue;
+        };
+        let origin = Arc::new(Origin {
+            peer_addr,
+            local_addr: local.to_owned(),
+            clock: Arc::new(Instant::now),
+        });
         let handler = handler.clone();
-        thread::spawn(move || handler(call));
-    };
-    driver::spawn(socket, config.clone(), Connection::server, on_call)
+        let on_call = move |call, request, link, inbox, cancel| {
+            let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
+            let handler = handler.clone();
+            thread::spawn(move || handler(call));
+        };
+        connections.retain(|(_, thread)| !thread.is_finished());
+        let connection = driver::spawn(socket, config.clone(), Connection::server, on_call);
+        connections.push(connection);
+    }
 }
 
 /// The server side of one call, handed to the handler on its own thread.
