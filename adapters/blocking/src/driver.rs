@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -130,8 +130,7 @@ fn run<T: Transport>(
                 Ok(Input::Start { options, reply }) => {
                     let (tx, rx) = mpsc::channel();
                     let result = board.start_call(&mut conn, now, options, tx);
-                    if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx)))
-                    {
+                    if let Err(SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx))) {
                         // The caller stopped waiting: nobody owns the call.
                         board.apply(&mut conn, Command::Cancel(call));
                     }
