@@ -5,8 +5,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
@@ -18,12 +17,9 @@ use crate::driver::{self, Input, Link, Transport};
 /// A connection to a server, shared by any number of calls and threads.
 /// The connection shuts down gracefully when the last clone is dropped.
 #[derive(Clone)]
-pub struct Channel {
-    tx: Sender<Input>,
-    _owner: Arc<Owner>,
-}
+pub struct Channel(Arc<Owner>);
 
-/// Tells the connection thread when no `Channel` is left.
+/// The connection thread's input; tells it when no `Channel` is left.
 struct Owner(Sender<Input>);
 
 impl Drop for Owner {
@@ -35,8 +31,7 @@ impl Drop for Owner {
 impl Channel {
     /// Connects over TCP.
     pub fn connect(addr: impl ToSocketAddrs, config: Config) -> io::Result<Channel> {
-        let socket = TcpStream::connect(addr)?;
-        Self::over_tcp(socket, config)
+        Self::over_tcp(TcpStream::connect(addr)?, config)
     }
 
     /// Connects over TCP, giving up after `timeout`.
@@ -45,8 +40,7 @@ impl Channel {
         timeout: Duration,
         config: Config,
     ) -> io::Result<Channel> {
-        let socket = TcpStream::connect_timeout(addr, timeout)?;
-        Self::over_tcp(socket, config)
+        Self::over_tcp(TcpStream::connect_timeout(addr, timeout)?, config)
     }
 
     /// Connects over a unix domain socket.
@@ -63,36 +57,23 @@ impl Channel {
 
     /// Runs a channel over any connected transport.
     pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
-        let (tx, rx) = mpsc::channel();
-        let input_tx = tx.clone();
-        thread::spawn(move || {
-            let config = Config {
-                release_on_poll: false,
-                ..config
-            };
-            let conn = Connection::client(config, Instant::now());
-            driver::run(conn, socket, rx, input_tx, |_, _, _, _| {});
-        });
-        Channel {
-            _owner: Arc::new(Owner(tx.clone())),
-            tx,
-        }
+        let (tx, _) = driver::spawn(socket, config, Connection::client, |_, _, _, _, _| {});
+        Channel(Arc::new(Owner(tx)))
     }
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
+        let Owner(tx) = &*self.0;
         let (reply, wait) = mpsc::channel();
-        self.tx
-            .send(Input::Start { options, reply })
+        tx.send(Input::Start { options, reply })
             .map_err(|_| gone())?;
         let (call, inbox) = wait.recv().map_err(|_| gone())??;
-        Ok(ClientCall::new(call, Link(self.tx.clone()), inbox))
+        Ok(ClientCall::new(call, Link(tx.clone()), inbox))
     }
 
     /// A unary call: one request, one response.
     pub fn unary(&self, options: CallOptions, request: Bytes) -> Result<UnaryResponse, Status> {
-        let mut call = self.call(options)?;
-        service::unary_call(&mut call, request)
+        service::unary_call(&mut self.call(options)?, request)
     }
 }
 

@@ -2,12 +2,13 @@
 //! handles talking to it over one channel. No protocol decisions live here.
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread;
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
+use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Connection, Event, Request};
+use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event, Request};
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::{self, CancelToken, Command, Switchboard};
 
@@ -19,12 +20,12 @@ pub trait Transport: Read + Write + Send + Sized + 'static {
     fn shutdown(&self);
 }
 
-impl Transport for std::net::TcpStream {
+impl Transport for TcpStream {
     fn try_clone(&self) -> io::Result<Self> {
-        std::net::TcpStream::try_clone(self)
+        TcpStream::try_clone(self)
     }
     fn shutdown(&self) {
-        let _ = std::net::TcpStream::shutdown(self, std::net::Shutdown::Both);
+        let _ = TcpStream::shutdown(self, Shutdown::Both);
     }
 }
 
@@ -34,7 +35,7 @@ impl Transport for std::os::unix::net::UnixStream {
         std::os::unix::net::UnixStream::try_clone(self)
     }
     fn shutdown(&self) {
-        let _ = std::os::unix::net::UnixStream::shutdown(self, std::net::Shutdown::Both);
+        let _ = std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both);
     }
 }
 
@@ -53,43 +54,58 @@ pub(crate) enum Input {
     Shutdown,
 }
 
-/// Runs a connection until it closes. `on_call` gets every call a peer starts.
-pub(crate) fn run<T: Transport>(
-    mut conn: Connection,
+/// A connection thread and its input channel.
+pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>);
+
+/// Runs a connection (`Connection::client` or `server`) on its own thread
+/// until it closes. `on_call` gets every call a peer starts.
+pub(crate) fn spawn<T: Transport>(
     socket: T,
+    mut config: Config,
+    connection: fn(Config, Instant) -> Connection,
+    on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken) + Send + 'static,
+) -> ConnectionThread {
+    let (tx, inputs) = mpsc::channel();
+    let link = Link(tx.clone());
+    // Messages wait in the handles' channels: a handle returns a message's
+    // credit when it takes it.
+    config.release_on_poll = false;
+    let conn = connection(config, Instant::now());
+    let thread = thread::spawn(move || run(socket, conn, inputs, link, on_call));
+    (tx, thread)
+}
+
+fn run<T: Transport>(
+    mut socket: T,
+    mut conn: Connection,
     inputs: Receiver<Input>,
-    input_tx: Sender<Input>,
-    mut on_call: impl FnMut(CallId, Request, Receiver<Event>, CancelToken),
+    link: Link,
+    mut on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken),
 ) {
     let Ok(reader) = socket.try_clone() else {
         return;
     };
-    thread::spawn(move || read_loop(reader, input_tx));
-    let mut socket = socket;
+    let read_tx = link.0.clone();
+    thread::spawn(move || read_loop(reader, read_tx));
     let mut board = Switchboard::new();
     let mut wbuf = Vec::with_capacity(64 << 10);
     loop {
         // Until quiet: transmitting can itself free capacity (Writable events).
         loop {
-            let mut progressed = false;
             while let Some(event) = board.poll_event(&mut conn) {
                 if let Event::CallStarted { call, request } = event {
                     let (tx, rx) = mpsc::channel();
                     let token = board.attach(call, tx);
-                    on_call(call, request, rx, token);
+                    on_call(call, request, Link(link.0.clone()), rx, token);
                 }
-                progressed = true;
             }
             wbuf.clear();
             while conn.poll_transmit(&mut wbuf) > 0 {}
-            if !wbuf.is_empty() {
-                progressed = true;
-                if socket.write_all(&wbuf).is_err() {
-                    conn.transport_closed();
-                }
-            }
-            if !progressed {
+            if wbuf.is_empty() {
                 break;
+            }
+            if socket.write_all(&wbuf).is_err() {
+                conn.transport_closed();
             }
         }
         if conn.is_closed() {
@@ -98,16 +114,13 @@ pub(crate) fn run<T: Transport>(
         }
         let first = match conn.poll_timeout() {
             Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
-            None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            None => inputs.recv().map_err(RecvTimeoutError::from),
         };
         let now = Instant::now();
         // What is already queued goes in before the next write (one write for
         // many calls' frames), a bounded batch so writing is never starved.
-        let mut first = Some(first);
-        for _ in 0..BATCH {
-            let Some(input) = first.take().or_else(|| inputs.try_recv().ok().map(Ok)) else {
-                break;
-            };
+        let queued = inputs.try_iter().take(BATCH - 1).map(Ok);
+        for input in std::iter::once(first).chain(queued) {
             match input {
                 Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -117,8 +130,7 @@ pub(crate) fn run<T: Transport>(
                 Ok(Input::Start { options, reply }) => {
                     let (tx, rx) = mpsc::channel();
                     let result = board.start_call(&mut conn, now, options, tx);
-                    if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx)))
-                    {
+                    if let Err(SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx))) {
                         // The caller stopped waiting: nobody owns the call.
                         board.apply(&mut conn, Command::Cancel(call));
                     }
@@ -132,19 +144,13 @@ pub(crate) fn run<T: Transport>(
 
 fn read_loop<T: Transport>(mut socket: T, tx: Sender<Input>) {
     let mut buf = vec![0u8; 64 << 10];
-    loop {
-        match socket.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = tx.send(Input::ReadClosed);
-                return;
-            }
-            Ok(n) => {
-                if tx.send(Input::Read(buf[..n].to_vec())).is_err() {
-                    return;
-                }
-            }
+    while let Ok(n @ 1..) = socket.read(&mut buf) {
+        if tx.send(Input::Read(buf[..n].to_vec())).is_err() {
+            return;
         }
     }
+    // End of stream or an error: the peer is gone either way.
+    let _ = tx.send(Input::ReadClosed);
 }
 
 /// A call handle's way to its connection thread.

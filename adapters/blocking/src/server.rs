@@ -4,37 +4,29 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::{Config, Connection};
 use grpc_sansio::service::{self, Origin, Router};
 
-use crate::driver::{self, Input, Link};
+use crate::driver::{self, ConnectionThread, Input, Link, Transport};
 
 /// A call handler: a plain function run on its own thread for each call.
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
 impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
 
-/// How to wake a blocked accept: connect to ourselves.
-enum Waker {
-    Tcp(SocketAddr),
-    #[cfg(unix)]
-    Unix(std::path::PathBuf),
-}
-
-/// A connection thread and its input channel.
-type ConnectionThread = (Sender<Input>, JoinHandle<()>);
-
-/// A running server. [`shutdown`](Server::shutdown) drains it gracefully.
+/// A running server. [`shutdown`](Server::shutdown) drains it gracefully, as
+/// does dropping it.
 pub struct Server {
     local: String,
-    waker: Waker,
+    local_addr: SocketAddr,
+    /// Wakes the blocked accept with a connection of our own.
+    wake: Box<dyn Fn() + Send + Sync>,
     stopping: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<ConnectionThread>>>,
-    accept: Option<JoinHandle<()>>,
+    /// The accept thread; it returns the connection threads it started.
+    accept: Option<JoinHandle<Vec<ConnectionThread>>>,
 }
 
 impl Server {
@@ -61,13 +53,10 @@ impl Server {
             let _ = socket.set_nodelay(true);
             Ok((socket, peer.to_string()))
         };
-        Ok(Self::serve(
-            accept,
-            local_addr.to_string(),
-            Waker::Tcp(local_addr),
-            config,
-            handler,
-        ))
+        let wake = move || drop(TcpStream::connect(local_addr));
+        let local = local_addr.to_string();
+        let server = Self::serve(accept, wake, local_addr, local, config, handler);
+        Ok(server)
     }
 
     /// Binds to a unix domain socket at `path` and serves every call with `handler`.
@@ -77,65 +66,42 @@ impl Server {
         config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
+        use std::os::unix::net::{UnixListener, UnixStream};
         let path = path.as_ref().to_path_buf();
-        let listener = std::os::unix::net::UnixListener::bind(&path)?;
-        let accept = move || {
-            let (socket, _) = listener.accept()?;
-            Ok((socket, "unix".to_owned()))
-        };
-        Ok(Self::serve(
-            accept,
-            path.display().to_string(),
-            Waker::Unix(path),
-            config,
-            handler,
-        ))
+        let listener = UnixListener::bind(&path)?;
+        let accept = move || Ok((listener.accept()?.0, "unix".to_owned()));
+        let local = path.display().to_string();
+        let wake = move || drop(UnixStream::connect(&path));
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let server = Self::serve(accept, wake, unspecified, local, config, handler);
+        Ok(server)
     }
 
-    fn serve<T: driver::Transport>(
-        mut accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
+    fn serve<T: Transport>(
+        accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
+        wake: impl Fn() + Send + Sync + 'static,
+        local_addr: SocketAddr,
         local: String,
-        waker: Waker,
         config: Config,
         handler: impl Handler,
     ) -> Server {
         let stopping = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<dyn Fn(ServerCall) + Send + Sync> = Arc::new(handler);
         let accept = {
-            let (stopping, connections, local) =
-                (stopping.clone(), connections.clone(), local.clone());
-            thread::spawn(move || loop {
-                let accepted = accept();
-                if stopping.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok((socket, peer)) = accepted else {
-                    continue;
-                };
-                let entry =
-                    serve_connection(socket, local.clone(), peer, config.clone(), handler.clone());
-                let mut list = connections.lock().expect("connection list");
-                list.retain(|(_, h): &ConnectionThread| !h.is_finished());
-                list.push(entry);
-            })
+            let (stopping, local) = (stopping.clone(), local.clone());
+            thread::spawn(move || accept_loop(accept, &stopping, &local, &config, handler))
         };
         Server {
             local,
-            waker,
+            local_addr,
+            wake: Box::new(wake),
             stopping,
-            connections,
             accept: Some(accept),
         }
     }
 
     /// The TCP address the server listens on (unspecified for a unix socket).
     pub fn local_addr(&self) -> SocketAddr {
-        match &self.waker {
-            Waker::Tcp(addr) => *addr,
-            #[cfg(unix)]
-            Waker::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        }
+        self.local_addr
     }
 
     /// Where the server listens, as text (an address or a socket path).
@@ -145,77 +111,60 @@ impl Server {
 
     /// Graceful shutdown: no new connections or calls; calls in flight finish
     /// (GOAWAY, PING, final GOAWAY), then every thread is joined.
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wake the accept loop with a connection of our own.
-        match &self.waker {
-            Waker::Tcp(addr) => drop(TcpStream::connect(addr)),
-            #[cfg(unix)]
-            Waker::Unix(path) => drop(std::os::unix::net::UnixStream::connect(path)),
-        }
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-        let connections = std::mem::take(&mut *self.connections.lock().expect("connection list"));
-        for (tx, _) in &connections {
-            let _ = tx.send(Input::Shutdown);
-        }
-        for (_, handle) in connections {
-            let _ = handle.join();
-        }
+    pub fn shutdown(self) {
+        drop(self);
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.accept.is_some() {
-            self.stop();
+        self.stopping.store(true, Ordering::SeqCst);
+        (self.wake)();
+        let accept = self.accept.take().map(JoinHandle::join);
+        let connections = accept.and_then(Result::ok).unwrap_or_default();
+        for (tx, _) in &connections {
+            let _ = tx.send(Input::Shutdown);
+        }
+        for (_, thread) in connections {
+            let _ = thread.join();
         }
     }
 }
 
-/// Serves one connection on its own thread; returns its input channel and thread.
-pub(crate) fn serve_connection<T: driver::Transport>(
-    socket: T,
-    local: String,
-    peer: String,
-    config: Config,
-    handler: Arc<dyn Fn(ServerCall) + Send + Sync>,
-) -> ConnectionThread {
-    let (tx, rx) = mpsc::channel();
-    let input_tx = tx.clone();
-    let handle = thread::spawn(move || {
-        let config = Config {
-            release_on_poll: false,
-            ..config
+/// Serves each accepted connection on its own thread, and each call on a
+/// thread of its own, until the server stops; returns the connection threads.
+fn accept_loop<T: Transport>(
+    mut accept: impl FnMut() -> io::Result<(T, String)>,
+    stopping: &AtomicBool,
+    local: &str,
+    config: &Config,
+    handler: impl Handler,
+) -> Vec<ConnectionThread> {
+    let handler = Arc::new(handler);
+    let mut connections = Vec::new();
+    loop {
+        let accepted = accept();
+        if stopping.load(Ordering::SeqCst) {
+            return connections;
+        }
+        let Ok((socket, peer_addr)) = accepted else {
+            continue;
         };
-        let conn = Connection::server(config, Instant::now());
-        let calls_tx = input_tx.clone();
-        let clock = Arc::new(Instant::now);
-        let (peer_addr, local_addr) = (peer, local);
         let origin = Arc::new(Origin {
             peer_addr,
-            local_addr,
-            clock,
+            local_addr: local.to_owned(),
+            clock: Arc::new(Instant::now),
         });
-        driver::run(
-            conn,
-            socket,
-            rx,
-            input_tx,
-            |call, request, inbox, cancel| {
-                let link = Link(calls_tx.clone());
-                let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
-                let handler = handler.clone();
-                thread::spawn(move || handler(call));
-            },
-        );
-    });
-    (tx, handle)
+        let handler = handler.clone();
+        let on_call = move |call, request, link, inbox, cancel| {
+            let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
+            let handler = handler.clone();
+            thread::spawn(move || handler(call));
+        };
+        connections.retain(|(_, thread)| !thread.is_finished());
+        let connection = driver::spawn(socket, config.clone(), Connection::server, on_call);
+        connections.push(connection);
+    }
 }
 
 /// The server side of one call, handed to the handler on its own thread.
