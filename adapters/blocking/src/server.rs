@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection};
 use grpc_sansio::service::{self, Origin, Router};
@@ -148,6 +148,8 @@ fn accept_loop<T: Transport>(
             return connections;
         }
         let Ok((socket, peer_addr)) = accepted else {
+            // Out of descriptors, most likely: give it a moment, not a spin.
+            thread::sleep(Duration::from_millis(10));
             continue;
         };
         let origin = Arc::new(Origin {
