@@ -10,7 +10,6 @@ use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config};
 use grpc_sansio::service::{self, handle::gone};
-use mio::Token;
 
 use crate::event_loop::{Cmd, EventLoop, Link, Remote};
 
@@ -19,8 +18,7 @@ use crate::event_loop::{Cmd, EventLoop, Link, Remote};
 /// clone is dropped.
 #[derive(Clone)]
 pub struct Client {
-    remote: Remote,
-    token: Token,
+    link: Link,
     local_addr: SocketAddr,
     _owner: Arc<Owner>,
 }
@@ -40,13 +38,12 @@ impl Client {
         let socket = std::net::TcpStream::connect(addr)?;
         socket.set_nonblocking(true)?;
         let local_addr = socket.local_addr()?;
-        let mut event_loop = EventLoop::new(config, None, None)?;
-        let token = event_loop.add(mio::net::TcpStream::from_std(socket), false)?;
+        let mut event_loop = EventLoop::new(config, None)?;
+        let token = event_loop.add(mio::net::TcpStream::from_std(socket), None)?;
         let (remote, _) = event_loop.spawn()?;
         Ok(Client {
             _owner: Arc::new(Owner(remote.clone())),
-            remote,
-            token,
+            link: Link { remote, token },
             local_addr,
         })
     }
@@ -58,13 +55,13 @@ impl Client {
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
-        let (reply, wait) = mpsc::channel();
-        if !self.remote.send(Cmd::Start(self.token, options, reply)) {
+        let ((tx, inbox), (reply, started)) = (mpsc::channel(), mpsc::channel());
+        let Link { remote, token } = &self.link;
+        if !remote.send(Cmd::Start(*token, options, tx, reply)) {
             return Err(gone());
         }
-        let (call, inbox) = wait.recv().map_err(|_| gone())??;
-        let (remote, token) = (self.remote.clone(), self.token);
-        Ok(ClientCall::new(call, Link { remote, token }, inbox))
+        let call = started.recv().map_err(|_| gone())??;
+        Ok(ClientCall::new(call, self.link.clone(), inbox))
     }
 
     /// A unary call: one request, one response.

@@ -3,7 +3,7 @@
 //! bytes, time and commands in and out of the engine; no protocol decisions
 //! live here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,7 +15,7 @@ use std::time::Instant;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Clock, Command, Origin, Switchboard};
+use grpc_sansio::service::{self, Command, Origin, Switchboard};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -27,16 +27,20 @@ const WAKER: Token = Token(1);
 /// pushes back on the engine's bounded queues instead of growing the buffer.
 const HIGH_WATER: usize = 256 << 10;
 
-/// Makes the inline handler of each new server connection.
-pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
+/// A server loop's listener, and what makes each new connection's handler.
+pub(crate) type Accept = (
+    TcpListener,
+    Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>,
+);
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
-    /// A client call on a connection, and where to answer with its inbox.
+    /// A client call on a connection: its inbox, and where to answer with its id.
     Start(
         Token,
         CallOptions,
-        Sender<Result<(CallId, Receiver<Event>), Status>>,
+        Sender<Event>,
+        Sender<Result<CallId, Status>>,
     ),
     /// A call handle's command.
     Call(Token, Command<SendDone>),
@@ -58,6 +62,7 @@ impl Remote {
 }
 
 /// A call handle's way to its event loop and connection.
+#[derive(Clone)]
 pub struct Link {
     pub(crate) remote: Remote,
     pub(crate) token: Token,
@@ -70,29 +75,21 @@ impl service::Link for Link {
     }
 }
 
-/// What a handler may know of its connection.
-pub(crate) struct Info {
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
-    pub(crate) token: Token,
-    pub(crate) remote: Remote,
-    pub(crate) origin: Arc<Origin>,
-}
-
-/// Calls driven by blocking handles on other threads.
-pub(crate) type Handles = Switchboard<Sender<Event>, SendDone>;
-
-struct Conn {
+/// One connection; an inline handler sees it as [`Calls`].
+pub(crate) struct Conn {
     socket: TcpStream,
-    engine: Connection,
-    /// Unwritten output from `out[pos..]`.
+    pub(crate) engine: Connection,
+    /// Output not yet written.
     out: Vec<u8>,
-    pos: usize,
     /// Writing failed or was given up: output is discarded.
     broken: bool,
-    handles: Handles,
+    /// Calls driven by blocking handles on other threads.
+    pub(crate) handles: Switchboard<Sender<Event>, SendDone>,
     inline: Option<Box<dyn InlineHandler>>,
-    info: Info,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) link: Link,
+    pub(crate) origin: Arc<Origin>,
 }
 
 impl Conn {
@@ -111,46 +108,49 @@ impl Conn {
 
     /// Writes until done or WouldBlock; says whether anything changed.
     fn flush(&mut self) -> bool {
-        let before = (self.pos, self.broken);
-        while !self.broken && self.pos < self.out.len() {
-            match self.socket.write(&self.out[self.pos..]) {
-                Ok(n) if n > 0 => self.pos += n,
+        if self.broken {
+            self.out.clear();
+            return false;
+        }
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.socket.write(&self.out[written..]) {
+                Ok(n) if n > 0 => written += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 _ => {
-                    self.broken = true;
-                    self.engine.transport_closed();
+                    self.cut();
+                    return true;
                 }
             }
         }
-        let changed = before != (self.pos, self.broken);
-        if self.broken || self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
-        }
-        changed
+        self.out.drain(..written);
+        written > 0
+    }
+
+    /// Gives up on the transport: the calls end, output is discarded.
+    fn cut(&mut self) {
+        self.broken = true;
+        self.out.clear();
+        self.engine.transport_closed();
     }
 
     /// Hands the engine's events to the handles and the inline handler.
     fn dispatch(&mut self) {
         while let Some(event) = self.handles.poll_event(&mut self.engine) {
-            let Some(handler) = &mut self.inline else {
+            let Some(mut handler) = self.inline.take() else {
                 continue;
             };
             let consumed = match &event {
                 Event::Message { call, .. } => Some(*call),
                 _ => None,
             };
-            let mut calls = Calls {
-                engine: &mut self.engine,
-                handles: &mut self.handles,
-                info: &self.info,
-            };
             // A handler that panics loses its connection, not the loop.
-            if catch_unwind(AssertUnwindSafe(|| handler.on_event(&mut calls, event))).is_err() {
-                self.inline = None;
-                self.broken = true;
-                self.engine.transport_closed();
+            match catch_unwind(AssertUnwindSafe(|| {
+                handler.on_event(&mut Calls(self), event)
+            })) {
+                Ok(()) => self.inline = Some(handler),
+                Err(_) => self.cut(),
             }
             // The inline handler took the message: its credit goes back.
             if let Some(call) = consumed {
@@ -165,10 +165,9 @@ pub(crate) struct EventLoop {
     poll: Poll,
     rx: Receiver<Cmd>,
     remote: Remote,
-    listener: Option<TcpListener>,
-    factory: Option<Factory>,
+    /// A server's; taken on shutdown.
+    accept: Option<Accept>,
     config: Config,
-    clock: Arc<dyn Clock>,
     conns: HashMap<Token, Conn>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
@@ -177,37 +176,34 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
-    pub(crate) fn new(
-        config: Config,
-        mut listener: Option<TcpListener>,
-        factory: Option<Factory>,
-    ) -> io::Result<EventLoop> {
+    pub(crate) fn new(mut config: Config, mut accept: Option<Accept>) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        if let Some(l) = &mut listener {
-            poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        if let Some((listener, _)) = &mut accept {
+            poll.registry()
+                .register(listener, LISTENER, Interest::READABLE)?;
         }
+        // Handles take messages later than `poll_event`: they say when.
+        config.release_on_poll = false;
         let (tx, rx) = mpsc::channel();
         Ok(EventLoop {
             poll,
             rx,
             remote: Remote { tx, waker },
-            listener,
-            factory,
-            // Handles take messages later than `poll_event`: they say when.
-            config: Config {
-                release_on_poll: false,
-                ..config
-            },
-            clock: Arc::new(Instant::now),
+            accept,
+            config,
             conns: HashMap::new(),
             next: 2,
             drain: None,
         })
     }
 
-    /// Adds a connected socket, as a server or a client connection.
-    pub(crate) fn add(&mut self, mut socket: TcpStream, server: bool) -> io::Result<Token> {
+    /// Adds a connected socket: a server connection if it has a handler.
+    pub(crate) fn add(
+        &mut self,
+        mut socket: TcpStream,
+        inline: Option<Box<dyn InlineHandler>>,
+    ) -> io::Result<Token> {
         let token = Token(self.next);
         self.next += 1;
         let _ = socket.set_nodelay(true);
@@ -217,30 +213,29 @@ impl EventLoop {
             .registry()
             .register(&mut socket, token, interest)?;
         let (config, now) = (self.config.clone(), Instant::now());
-        let engine = match server {
-            true => Connection::server(config, now),
-            false => Connection::client(config, now),
+        let engine = match inline {
+            Some(_) => Connection::server(config, now),
+            None => Connection::client(config, now),
         };
-        let remote = self.remote.clone();
+        let origin = Arc::new(Origin {
+            peer_addr: peer.to_string(),
+            local_addr: local.to_string(),
+            clock: Arc::new(Instant::now),
+        });
         let conn = Conn {
-            inline: self.factory.as_mut().filter(|_| server).map(|f| f()),
-            info: Info {
-                peer,
-                local,
-                token,
-                remote,
-                origin: Arc::new(Origin {
-                    peer_addr: peer.to_string(),
-                    local_addr: local.to_string(),
-                    clock: self.clock.clone(),
-                }),
-            },
             socket,
             engine,
             out: Vec::with_capacity(64 << 10),
-            pos: 0,
             broken: false,
-            handles: Handles::default(),
+            handles: Switchboard::new(),
+            inline,
+            peer,
+            local,
+            link: Link {
+                remote: self.remote.clone(),
+                token,
+            },
+            origin,
         };
         self.conns.insert(token, conn);
         self.drive(token);
@@ -260,29 +255,24 @@ impl EventLoop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut rbuf = vec![0u8; 64 << 10];
-        let mut touched = Vec::new();
-        while self.listener.is_some() || !self.conns.is_empty() {
+        let mut touched = BTreeSet::new();
+        while self.accept.is_some() || !self.conns.is_empty() {
             let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
             let next = timers.chain(self.drain.flatten()).min();
             let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return;
-                }
+            let polled = self.poll.poll(&mut events, timeout);
+            if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
+                return;
             }
             let now = Instant::now();
             for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept(),
-                    WAKER => {}
-                    token => {
-                        if let Some(c) = self.conns.get_mut(&token) {
-                            if event.is_readable() || event.is_read_closed() {
-                                c.read(now, &mut rbuf);
-                            }
-                            touched.push(token);
-                        }
+                if event.token() == LISTENER {
+                    self.accept();
+                } else if let Some(c) = self.conns.get_mut(&event.token()) {
+                    if event.is_readable() || event.is_read_closed() {
+                        c.read(now, &mut rbuf);
                     }
+                    touched.insert(event.token());
                 }
             }
             while let Ok(cmd) = self.rx.try_recv() {
@@ -291,27 +281,27 @@ impl EventLoop {
             let cut = self.drain.flatten().is_some_and(|d| d <= now);
             for (token, c) in &mut self.conns {
                 if cut {
-                    c.broken = true;
-                    c.engine.transport_closed();
+                    c.cut();
                 } else if c.engine.poll_timeout().is_some_and(|t| t <= now) {
                     c.engine.handle_timeout(now);
                 } else {
                     continue;
                 }
-                touched.push(*token);
+                touched.insert(*token);
             }
-            touched.sort_unstable();
-            touched.dedup();
-            for token in touched.drain(..) {
+            while let Some(token) = touched.pop_first() {
                 self.drive(token);
             }
         }
     }
 
     fn accept(&mut self) {
-        while let Some(listener) = &self.listener {
+        while let Some((listener, new_handler)) = &mut self.accept {
             match listener.accept() {
-                Ok((socket, _)) => drop(self.add(socket, true)),
+                Ok((socket, _)) => {
+                    let handler = Some(new_handler());
+                    drop(self.add(socket, handler));
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
                 Err(_) => return, // WouldBlock, or out of descriptors
@@ -319,35 +309,34 @@ impl EventLoop {
         }
     }
 
-    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut Vec<Token>) {
+    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut BTreeSet<Token>) {
         match cmd {
             // A connection that is gone drops the input: its handle sees that.
-            Cmd::Start(token, options, reply) => {
+            Cmd::Start(token, options, inbox, reply) => {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (tx, rx) = mpsc::channel();
-                let started = c.handles.start_call(&mut c.engine, now, options, tx);
-                if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(started.map(|c| (c, rx))) {
+                let started = c.handles.start_call(&mut c.engine, now, options, inbox);
+                if let Err(mpsc::SendError(Ok(call))) = reply.send(started) {
                     // The caller stopped waiting: nobody owns the call.
                     c.handles.apply(&mut c.engine, Command::Cancel(call));
                 }
-                touched.push(token);
+                touched.insert(token);
             }
             Cmd::Call(token, command) => {
                 if let Some(c) = self.conns.get_mut(&token) {
                     c.handles.apply(&mut c.engine, command);
-                    touched.push(token);
+                    touched.insert(token);
                 }
             }
             Cmd::Shutdown(deadline) => {
-                if let Some(mut listener) = self.listener.take() {
+                if let Some((mut listener, _)) = self.accept.take() {
                     let _ = self.poll.registry().deregister(&mut listener);
                 }
                 self.drain = Some(deadline);
                 for (token, c) in &mut self.conns {
                     c.engine.shutdown();
-                    touched.push(*token);
+                    touched.insert(*token);
                 }
             }
         }
@@ -360,10 +349,6 @@ impl EventLoop {
         };
         loop {
             c.dispatch();
-            if c.pos > 0 {
-                c.out.drain(..c.pos);
-                c.pos = 0;
-            }
             let mut more = false;
             while c.out.len() < HIGH_WATER && c.engine.poll_transmit(&mut c.out) > 0 {
                 more = true;
@@ -376,7 +361,7 @@ impl EventLoop {
         }
         // Both interests stay registered: edge-triggered, WRITABLE fires only
         // after a write met a full socket buffer.
-        if c.engine.is_closed() && c.pos == c.out.len() {
+        if c.engine.is_closed() && c.out.is_empty() {
             let _ = self.poll.registry().deregister(&mut c.socket);
             self.conns.remove(&token);
         }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection, Event};
 
-use crate::event_loop::{Cmd, EventLoop, Factory, Handles, Info, Remote};
+use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
 
 /// A handler run on the event-loop thread; each connection gets its own clone
 /// of the one given to [`Server::serve`].
@@ -30,34 +30,30 @@ pub trait InlineHandler: Send + 'static {
 /// [`CallError::Full`](grpc_sansio::grpc::CallError::Full) keep the message
 /// and retry on [`Event::Writable`]). The loop owns the driving methods
 /// (`receive`, `poll_*`, `handle_timeout`): a handler leaves them alone.
-pub struct Calls<'a> {
-    pub(crate) engine: &'a mut Connection,
-    pub(crate) handles: &'a mut Handles,
-    pub(crate) info: &'a Info,
-}
+pub struct Calls<'a>(pub(crate) &'a mut Conn);
 
 impl Calls<'_> {
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.info.peer
+        self.0.peer
     }
 
     /// Our address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.info.local
+        self.0.local
     }
 }
 
 impl Deref for Calls<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.engine
+        &self.0.engine
     }
 }
 
 impl DerefMut for Calls<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.engine
+        &mut self.0.engine
     }
 }
 
@@ -75,11 +71,9 @@ impl Server {
     }
 
     /// Runs `n` event-loop threads, all accepting from one listener.
-    pub fn threads(self, n: usize) -> Server {
-        Server {
-            threads: n.max(1),
-            ..self
-        }
+    pub fn threads(mut self, n: usize) -> Server {
+        self.threads = n.max(1);
+        self
     }
 
     /// Binds to `addr` and runs `handler` inline on the event loops.
@@ -97,9 +91,9 @@ impl Server {
         };
         for _ in 0..self.threads {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
-            let proto = handler.clone();
-            let factory: Factory = Box::new(move || Box::new(proto.clone()));
-            let event_loop = EventLoop::new(self.config.clone(), Some(listener), Some(factory))?;
+            let handler = handler.clone();
+            let new_handler = Box::new(move || Box::new(handler.clone()) as _);
+            let event_loop = EventLoop::new(self.config.clone(), Some((listener, new_handler)))?;
             handle.loops.push(event_loop.spawn()?);
         }
         Ok(handle)
