@@ -3,7 +3,7 @@
 //! bytes, time and commands in and out of the engine; no protocol decisions
 //! live here.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,12 +13,13 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::grpc::{CallOptions, Config, Connection, Event};
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::{self, Command, Origin, Switchboard};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
+use crate::client::ClientCall;
 use crate::server::{Calls, InlineHandler};
 
 const LISTENER: Token = Token(0);
@@ -27,21 +28,13 @@ const WAKER: Token = Token(1);
 /// pushes back on the engine's bounded queues instead of growing the buffer.
 const HIGH_WATER: usize = 256 << 10;
 
-/// A server loop's listener, and what makes each new connection's handler.
-pub(crate) type Accept = (
-    TcpListener,
-    Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>,
-);
+/// Makes the inline handler of each new server connection.
+pub(crate) type NewHandler = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
-    /// A client call on a connection: its inbox, and where to answer with its id.
-    Start(
-        Token,
-        CallOptions,
-        Sender<Event>,
-        Sender<Result<CallId, Status>>,
-    ),
+    /// A client call on a connection, and where to hand over its handle.
+    Start(Token, CallOptions, Sender<Result<ClientCall, Status>>),
     /// A call handle's command.
     Call(Token, Command<SendDone>),
     /// Graceful shutdown; connections still open at the instant are cut.
@@ -141,22 +134,41 @@ impl Conn {
             let Some(mut handler) = self.inline.take() else {
                 continue;
             };
-            let consumed = match &event {
-                Event::Message { call, .. } => Some(*call),
-                _ => None,
-            };
+            if let Event::Message { call, .. } = &event {
+                // The inline handler takes the message: its credit goes back.
+                self.engine.message_consumed(*call);
+            }
             // A handler that panics loses its connection, not the loop.
-            match catch_unwind(AssertUnwindSafe(|| {
-                handler.on_event(&mut Calls(self), event)
-            })) {
+            let calls = &mut Calls(self);
+            match catch_unwind(AssertUnwindSafe(|| handler.on_event(calls, event))) {
                 Ok(()) => self.inline = Some(handler),
                 Err(_) => self.cut(),
             }
-            // The inline handler took the message: its credit goes back.
-            if let Some(call) = consumed {
-                self.engine.message_consumed(call);
+        }
+    }
+
+    /// Drains events and output; once the engine is done and its output
+    /// written, deregisters the socket and says the connection can go.
+    fn drive(&mut self, registry: &Registry) -> bool {
+        loop {
+            self.dispatch();
+            let mut more = false;
+            while self.out.len() < HIGH_WATER && self.engine.poll_transmit(&mut self.out) > 0 {
+                more = true;
+            }
+            // New output may bring `Writable` events, written output room for
+            // more, a failed write the calls' ends: go round until nothing moves.
+            if !self.flush() && !more {
+                break;
             }
         }
+        // Both interests stay registered: edge-triggered, WRITABLE fires only
+        // after a write met a full socket buffer.
+        let done = self.engine.is_closed() && self.out.is_empty();
+        if done {
+            let _ = registry.deregister(&mut self.socket);
+        }
+        !done
     }
 }
 
@@ -165,8 +177,8 @@ pub(crate) struct EventLoop {
     poll: Poll,
     rx: Receiver<Cmd>,
     remote: Remote,
-    /// A server's; taken on shutdown.
-    accept: Option<Accept>,
+    /// A server's listener; taken on shutdown.
+    accept: Option<(TcpListener, NewHandler)>,
     config: Config,
     conns: HashMap<Token, Conn>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
@@ -176,7 +188,10 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
-    pub(crate) fn new(mut config: Config, mut accept: Option<Accept>) -> io::Result<EventLoop> {
+    pub(crate) fn new(
+        mut config: Config,
+        mut accept: Option<(TcpListener, NewHandler)>,
+    ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         if let Some((listener, _)) = &mut accept {
@@ -222,7 +237,7 @@ impl EventLoop {
             local_addr: local.to_string(),
             clock: Arc::new(Instant::now),
         });
-        let conn = Conn {
+        let mut conn = Conn {
             socket,
             engine,
             out: Vec::with_capacity(64 << 10),
@@ -237,8 +252,9 @@ impl EventLoop {
             },
             origin,
         };
-        self.conns.insert(token, conn);
-        self.drive(token);
+        if conn.drive(self.poll.registry()) {
+            self.conns.insert(token, conn);
+        }
         Ok(token)
     }
 
@@ -255,7 +271,7 @@ impl EventLoop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut rbuf = vec![0u8; 64 << 10];
-        let mut touched = BTreeSet::new();
+        let mut touched = HashSet::new();
         while self.accept.is_some() || !self.conns.is_empty() {
             let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
             let next = timers.chain(self.drain.flatten()).min();
@@ -279,19 +295,18 @@ impl EventLoop {
                 self.command(now, cmd, &mut touched);
             }
             let cut = self.drain.flatten().is_some_and(|d| d <= now);
-            for (token, c) in &mut self.conns {
+            let registry = self.poll.registry();
+            self.conns.retain(|token, c| {
                 if cut {
                     c.cut();
                 } else if c.engine.poll_timeout().is_some_and(|t| t <= now) {
                     c.engine.handle_timeout(now);
-                } else {
-                    continue;
+                } else if !touched.contains(token) {
+                    return true;
                 }
-                touched.insert(*token);
-            }
-            while let Some(token) = touched.pop_first() {
-                self.drive(token);
-            }
+                c.drive(registry)
+            });
+            touched.clear();
         }
     }
 
@@ -309,18 +324,18 @@ impl EventLoop {
         }
     }
 
-    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut BTreeSet<Token>) {
+    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut HashSet<Token>) {
         match cmd {
             // A connection that is gone drops the input: its handle sees that.
-            Cmd::Start(token, options, inbox, reply) => {
+            Cmd::Start(token, options, reply) => {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let started = c.handles.start_call(&mut c.engine, now, options, inbox);
-                if let Err(mpsc::SendError(Ok(call))) = reply.send(started) {
-                    // The caller stopped waiting: nobody owns the call.
-                    c.handles.apply(&mut c.engine, Command::Cancel(call));
-                }
+                let (tx, inbox) = mpsc::channel();
+                let started = c.handles.start_call(&mut c.engine, now, options, tx);
+                let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
+                // If the caller stopped waiting, the handle's drop cancels the call.
+                let _ = reply.send(call);
                 touched.insert(token);
             }
             Cmd::Call(token, command) => {
@@ -339,31 +354,6 @@ impl EventLoop {
                     touched.insert(*token);
                 }
             }
-        }
-    }
-
-    /// Drains events and output; closes the connection once the engine is done.
-    fn drive(&mut self, token: Token) {
-        let Some(c) = self.conns.get_mut(&token) else {
-            return;
-        };
-        loop {
-            c.dispatch();
-            let mut more = false;
-            while c.out.len() < HIGH_WATER && c.engine.poll_transmit(&mut c.out) > 0 {
-                more = true;
-            }
-            // New output may bring `Writable` events, written output room for
-            // more, a failed write the calls' ends: go round until nothing moves.
-            if !c.flush() && !more {
-                break;
-            }
-        }
-        // Both interests stay registered: edge-triggered, WRITABLE fires only
-        // after a write met a full socket buffer.
-        if c.engine.is_closed() && c.out.is_empty() {
-            let _ = self.poll.registry().deregister(&mut c.socket);
-            self.conns.remove(&token);
         }
     }
 }

@@ -53,7 +53,7 @@ impl Server {
             let (rx, handler) = (rx.clone(), handler.clone());
             // The queue closes when the event loops are gone.
             let next = move || rx.lock().ok()?.recv().ok();
-            handle.workers.push(thread::spawn(move || {
+            handle.threads.push(thread::spawn(move || {
                 while let Some(call) = next() {
                     // A panicking handler's call ends with UNKNOWN (its drop).
                     let _ = catch_unwind(AssertUnwindSafe(|| handler(call)));

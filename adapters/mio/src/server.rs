@@ -16,8 +16,8 @@ use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
 ///
 /// It must not block: it answers through [`Calls`] on the spot, or
 /// [`detach`](Calls::detach)es a call to another thread. A message it is
-/// given counts as consumed when `on_event` returns (flow-control credit goes
-/// back). It may still see events of a call it has just finished (queued
+/// given counts as consumed (its flow-control credit goes back with the
+/// output of this turn). It may still see events of a call it has just finished (queued
 /// before): ignore calls it does not know.
 pub trait InlineHandler: Send + 'static {
     /// Acts on one event of this connection.
@@ -87,14 +87,16 @@ impl Server {
         let mut handle = ServerHandle {
             local_addr: listener.local_addr()?,
             loops: Vec::new(),
-            workers: Vec::new(),
+            threads: Vec::new(),
         };
         for _ in 0..self.threads {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
             let handler = handler.clone();
             let new_handler = Box::new(move || Box::new(handler.clone()) as _);
             let event_loop = EventLoop::new(self.config.clone(), Some((listener, new_handler)))?;
-            handle.loops.push(event_loop.spawn()?);
+            let (remote, thread) = event_loop.spawn()?;
+            handle.loops.push(remote);
+            handle.threads.push(thread);
         }
         Ok(handle)
     }
@@ -103,8 +105,9 @@ impl Server {
 /// A running server. Dropping it is a graceful [`shutdown`](Self::shutdown).
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    loops: Vec<(Remote, JoinHandle<()>)>,
-    pub(crate) workers: Vec<JoinHandle<()>>,
+    loops: Vec<Remote>,
+    /// The loops' threads, then the worker pool's.
+    pub(crate) threads: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -129,15 +132,12 @@ impl ServerHandle {
     }
 
     fn stop(&mut self, deadline: Option<Instant>) {
-        for (remote, _) in &self.loops {
+        for remote in self.loops.drain(..) {
             remote.send(Cmd::Shutdown(deadline));
         }
-        for (_, thread) in self.loops.drain(..) {
+        // Once the loops are gone, and with them the pool's queue, workers return.
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
-        }
-        // The loops are gone, and with them the pool's queue: workers return.
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
         }
     }
 }
