@@ -223,10 +223,8 @@ impl EventLoop {
         self.next += 1;
         let _ = socket.set_nodelay(true);
         let (peer, local) = (socket.peer_addr()?, socket.local_addr()?);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        self.poll
-            .registry()
-            .register(&mut socket, token, interest)?;
+        let registry = self.poll.registry();
+        registry.register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)?;
         let (config, now) = (self.config.clone(), Instant::now());
         let engine = match inline {
             Some(_) => Connection::server(config, now),
@@ -252,7 +250,7 @@ impl EventLoop {
             },
             origin,
         };
-        if conn.drive(self.poll.registry()) {
+        if conn.drive(registry) {
             self.conns.insert(token, conn);
         }
         Ok(token)

@@ -16,9 +16,9 @@ use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
 ///
 /// It must not block: it answers through [`Calls`] on the spot, or
 /// [`detach`](Calls::detach)es a call to another thread. A message it is
-/// given counts as consumed (its flow-control credit goes back with the
-/// output of this turn). It may still see events of a call it has just finished (queued
-/// before): ignore calls it does not know.
+/// given counts as consumed (its flow-control credit goes back with this
+/// turn's output). It may still see events of a call it has just finished
+/// (queued before): ignore calls it does not know.
 pub trait InlineHandler: Send + 'static {
     /// Acts on one event of this connection.
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event);
