@@ -18,19 +18,18 @@ use crate::event_loop::{Cmd, EventLoop, Link, Remote};
 /// shuts down gracefully (GOAWAY, then close once calls end) when the last
 /// clone is dropped.
 #[derive(Clone)]
-pub struct Client {
+pub struct Client(Arc<Shared>);
+
+/// What the clones of a `Client` share; the last one tells the loop it is left.
+struct Shared {
     remote: Remote,
     token: Token,
     local_addr: SocketAddr,
-    _owner: Arc<Owner>,
 }
 
-/// Tells the loop when no `Client` is left.
-struct Owner(Remote);
-
-impl Drop for Owner {
+impl Drop for Shared {
     fn drop(&mut self) {
-        self.0.send(Cmd::Shutdown(None));
+        self.remote.send(Cmd::Shutdown(None));
     }
 }
 
@@ -40,31 +39,29 @@ impl Client {
         let socket = std::net::TcpStream::connect(addr)?;
         socket.set_nonblocking(true)?;
         let local_addr = socket.local_addr()?;
-        let mut event_loop = EventLoop::new(config, None, None)?;
-        let token = event_loop.add(mio::net::TcpStream::from_std(socket), false)?;
+        let mut event_loop = EventLoop::new(config, None)?;
+        let token = event_loop.add(mio::net::TcpStream::from_std(socket), None)?;
         let (remote, _) = event_loop.spawn()?;
-        Ok(Client {
-            _owner: Arc::new(Owner(remote.clone())),
+        let shared = Shared {
             remote,
             token,
             local_addr,
-        })
+        };
+        Ok(Client(Arc::new(shared)))
     }
 
     /// Our end of the connection.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.0.local_addr
     }
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
-        let (reply, wait) = mpsc::channel();
-        if !self.remote.send(Cmd::Start(self.token, options, reply)) {
+        let (reply, started) = mpsc::channel();
+        if !self.0.remote.send(Cmd::Start(self.0.token, options, reply)) {
             return Err(gone());
         }
-        let (call, inbox) = wait.recv().map_err(|_| gone())??;
-        let (remote, token) = (self.remote.clone(), self.token);
-        Ok(ClientCall::new(call, Link { remote, token }, inbox))
+        started.recv().map_err(|_| gone())?
     }
 
     /// A unary call: one request, one response.

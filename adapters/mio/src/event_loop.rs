@@ -3,7 +3,7 @@
 //! bytes, time and commands in and out of the engine; no protocol decisions
 //! live here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,12 +13,13 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::grpc::{CallOptions, Config, Connection, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Clock, Command, Origin, Switchboard};
+use grpc_sansio::service::{self, Command, Origin, Switchboard};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
+use crate::client::ClientCall;
 use crate::server::{Calls, InlineHandler};
 
 const LISTENER: Token = Token(0);
@@ -28,16 +29,12 @@ const WAKER: Token = Token(1);
 const HIGH_WATER: usize = 256 << 10;
 
 /// Makes the inline handler of each new server connection.
-pub(crate) type Factory = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
+pub(crate) type NewHandler = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
-    /// A client call on a connection, and where to answer with its inbox.
-    Start(
-        Token,
-        CallOptions,
-        Sender<Result<(CallId, Receiver<Event>), Status>>,
-    ),
+    /// A client call on a connection, and where to hand over its handle.
+    Start(Token, CallOptions, Sender<Result<ClientCall, Status>>),
     /// A call handle's command.
     Call(Token, Command<SendDone>),
     /// Graceful shutdown; connections still open at the instant are cut.
@@ -58,6 +55,7 @@ impl Remote {
 }
 
 /// A call handle's way to its event loop and connection.
+#[derive(Clone)]
 pub struct Link {
     pub(crate) remote: Remote,
     pub(crate) token: Token,
@@ -70,29 +68,21 @@ impl service::Link for Link {
     }
 }
 
-/// What a handler may know of its connection.
-pub(crate) struct Info {
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: SocketAddr,
-    pub(crate) token: Token,
-    pub(crate) remote: Remote,
-    pub(crate) origin: Arc<Origin>,
-}
-
-/// Calls driven by blocking handles on other threads.
-pub(crate) type Handles = Switchboard<Sender<Event>, SendDone>;
-
-struct Conn {
+/// One connection; an inline handler sees it as [`Calls`].
+pub(crate) struct Conn {
     socket: TcpStream,
-    engine: Connection,
-    /// Unwritten output from `out[pos..]`.
+    pub(crate) engine: Connection,
+    /// Output not yet written.
     out: Vec<u8>,
-    pos: usize,
     /// Writing failed or was given up: output is discarded.
     broken: bool,
-    handles: Handles,
+    /// Calls driven by blocking handles on other threads.
+    pub(crate) handles: Switchboard<Sender<Event>, SendDone>,
     inline: Option<Box<dyn InlineHandler>>,
-    info: Info,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    pub(crate) link: Link,
+    pub(crate) origin: Arc<Origin>,
 }
 
 impl Conn {
@@ -111,52 +101,74 @@ impl Conn {
 
     /// Writes until done or WouldBlock; says whether anything changed.
     fn flush(&mut self) -> bool {
-        let before = (self.pos, self.broken);
-        while !self.broken && self.pos < self.out.len() {
-            match self.socket.write(&self.out[self.pos..]) {
-                Ok(n) if n > 0 => self.pos += n,
+        if self.broken {
+            self.out.clear();
+            return false;
+        }
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.socket.write(&self.out[written..]) {
+                Ok(n) if n > 0 => written += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 _ => {
-                    self.broken = true;
-                    self.engine.transport_closed();
+                    self.cut();
+                    return true;
                 }
             }
         }
-        let changed = before != (self.pos, self.broken);
-        if self.broken || self.pos == self.out.len() {
-            self.out.clear();
-            self.pos = 0;
-        }
-        changed
+        self.out.drain(..written);
+        written > 0
+    }
+
+    /// Gives up on the transport: the calls end, output is discarded.
+    fn cut(&mut self) {
+        self.broken = true;
+        self.out.clear();
+        self.engine.transport_closed();
     }
 
     /// Hands the engine's events to the handles and the inline handler.
     fn dispatch(&mut self) {
         while let Some(event) = self.handles.poll_event(&mut self.engine) {
-            let Some(handler) = &mut self.inline else {
+            let Some(mut handler) = self.inline.take() else {
                 continue;
             };
-            let consumed = match &event {
-                Event::Message { call, .. } => Some(*call),
-                _ => None,
-            };
-            let mut calls = Calls {
-                engine: &mut self.engine,
-                handles: &mut self.handles,
-                info: &self.info,
-            };
-            // A handler that panics loses its connection, not the loop.
-            if catch_unwind(AssertUnwindSafe(|| handler.on_event(&mut calls, event))).is_err() {
-                self.inline = None;
-                self.broken = true;
-                self.engine.transport_closed();
+            if let Event::Message { call, .. } = &event {
+                // The inline handler takes the message: its credit goes back.
+                self.engine.message_consumed(*call);
             }
-            // The inline handler took the message: its credit goes back.
-            if let Some(call) = consumed {
-                self.engine.message_consumed(call);
+            // A handler that panics loses its connection, not the loop.
+            let calls = &mut Calls(self);
+            match catch_unwind(AssertUnwindSafe(|| handler.on_event(calls, event))) {
+                Ok(()) => self.inline = Some(handler),
+                Err(_) => self.cut(),
             }
         }
+    }
+
+    /// Drains events and output; once the engine is done and its output
+    /// written, deregisters the socket and says the connection can go.
+    fn drive(&mut self, registry: &Registry) -> bool {
+        loop {
+            self.dispatch();
+            let mut more = false;
+            while self.out.len() < HIGH_WATER && self.engine.poll_transmit(&mut self.out) > 0 {
+                more = true;
+            }
+            // New output may bring `Writable` events, written output room for
+            // more, a failed write the calls' ends: go round until nothing moves.
+            if !self.flush() && !more {
+                break;
+            }
+        }
+        // Both interests stay registered: edge-triggered, WRITABLE fires only
+        // after a write met a full socket buffer.
+        let done = self.engine.is_closed() && self.out.is_empty();
+        if done {
+            let _ = registry.deregister(&mut self.socket);
+        }
+        !done
     }
 }
 
@@ -165,10 +177,9 @@ pub(crate) struct EventLoop {
     poll: Poll,
     rx: Receiver<Cmd>,
     remote: Remote,
-    listener: Option<TcpListener>,
-    factory: Option<Factory>,
+    /// A server's listener; taken on shutdown.
+    accept: Option<(TcpListener, NewHandler)>,
     config: Config,
-    clock: Arc<dyn Clock>,
     conns: HashMap<Token, Conn>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
@@ -178,72 +189,70 @@ pub(crate) struct EventLoop {
 
 impl EventLoop {
     pub(crate) fn new(
-        config: Config,
-        mut listener: Option<TcpListener>,
-        factory: Option<Factory>,
+        mut config: Config,
+        mut accept: Option<(TcpListener, NewHandler)>,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        if let Some(l) = &mut listener {
-            poll.registry().register(l, LISTENER, Interest::READABLE)?;
+        if let Some((listener, _)) = &mut accept {
+            poll.registry()
+                .register(listener, LISTENER, Interest::READABLE)?;
         }
+        // Handles take messages later than `poll_event`: they say when.
+        config.release_on_poll = false;
         let (tx, rx) = mpsc::channel();
         Ok(EventLoop {
             poll,
             rx,
             remote: Remote { tx, waker },
-            listener,
-            factory,
-            // Handles take messages later than `poll_event`: they say when.
-            config: Config {
-                release_on_poll: false,
-                ..config
-            },
-            clock: Arc::new(Instant::now),
+            accept,
+            config,
             conns: HashMap::new(),
             next: 2,
             drain: None,
         })
     }
 
-    /// Adds a connected socket, as a server or a client connection.
-    pub(crate) fn add(&mut self, mut socket: TcpStream, server: bool) -> io::Result<Token> {
+    /// Adds a connected socket: a server connection if it has a handler.
+    pub(crate) fn add(
+        &mut self,
+        mut socket: TcpStream,
+        inline: Option<Box<dyn InlineHandler>>,
+    ) -> io::Result<Token> {
         let token = Token(self.next);
         self.next += 1;
         let _ = socket.set_nodelay(true);
         let (peer, local) = (socket.peer_addr()?, socket.local_addr()?);
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        self.poll
-            .registry()
-            .register(&mut socket, token, interest)?;
+        let registry = self.poll.registry();
+        registry.register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)?;
         let (config, now) = (self.config.clone(), Instant::now());
-        let engine = match server {
-            true => Connection::server(config, now),
-            false => Connection::client(config, now),
+        let engine = match inline {
+            Some(_) => Connection::server(config, now),
+            None => Connection::client(config, now),
         };
-        let remote = self.remote.clone();
-        let conn = Conn {
-            inline: self.factory.as_mut().filter(|_| server).map(|f| f()),
-            info: Info {
-                peer,
-                local,
-                token,
-                remote,
-                origin: Arc::new(Origin {
-                    peer_addr: peer.to_string(),
-                    local_addr: local.to_string(),
-                    clock: self.clock.clone(),
-                }),
-            },
+        let origin = Arc::new(Origin {
+            peer_addr: peer.to_string(),
+            local_addr: local.to_string(),
+            clock: Arc::new(Instant::now),
+        });
+        let mut conn = Conn {
             socket,
             engine,
             out: Vec::with_capacity(64 << 10),
-            pos: 0,
             broken: false,
-            handles: Handles::default(),
+            handles: Switchboard::new(),
+            inline,
+            peer,
+            local,
+            link: Link {
+                remote: self.remote.clone(),
+                token,
+            },
+            origin,
         };
-        self.conns.insert(token, conn);
-        self.drive(token);
+        if conn.drive(registry) {
+            self.conns.insert(token, conn);
+        }
         Ok(token)
     }
 
@@ -260,58 +269,52 @@ impl EventLoop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut rbuf = vec![0u8; 64 << 10];
-        let mut touched = Vec::new();
-        while self.listener.is_some() || !self.conns.is_empty() {
+        let mut touched = HashSet::new();
+        while self.accept.is_some() || !self.conns.is_empty() {
             let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
             let next = timers.chain(self.drain.flatten()).min();
             let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return;
-                }
+            let polled = self.poll.poll(&mut events, timeout);
+            if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
+                return;
             }
             let now = Instant::now();
             for event in events.iter() {
-                match event.token() {
-                    LISTENER => self.accept(),
-                    WAKER => {}
-                    token => {
-                        if let Some(c) = self.conns.get_mut(&token) {
-                            if event.is_readable() || event.is_read_closed() {
-                                c.read(now, &mut rbuf);
-                            }
-                            touched.push(token);
-                        }
+                if event.token() == LISTENER {
+                    self.accept();
+                } else if let Some(c) = self.conns.get_mut(&event.token()) {
+                    if event.is_readable() || event.is_read_closed() {
+                        c.read(now, &mut rbuf);
                     }
+                    touched.insert(event.token());
                 }
             }
             while let Ok(cmd) = self.rx.try_recv() {
                 self.command(now, cmd, &mut touched);
             }
             let cut = self.drain.flatten().is_some_and(|d| d <= now);
-            for (token, c) in &mut self.conns {
+            let registry = self.poll.registry();
+            self.conns.retain(|token, c| {
                 if cut {
-                    c.broken = true;
-                    c.engine.transport_closed();
+                    c.cut();
                 } else if c.engine.poll_timeout().is_some_and(|t| t <= now) {
                     c.engine.handle_timeout(now);
-                } else {
-                    continue;
+                } else if !touched.contains(token) {
+                    return true;
                 }
-                touched.push(*token);
-            }
-            touched.sort_unstable();
-            touched.dedup();
-            for token in touched.drain(..) {
-                self.drive(token);
-            }
+                c.drive(registry)
+            });
+            touched.clear();
         }
     }
 
     fn accept(&mut self) {
-        while let Some(listener) = &self.listener {
+        while let Some((listener, new_handler)) = &mut self.accept {
             match listener.accept() {
-                Ok((socket, _)) => drop(self.add(socket, true)),
+                Ok((socket, _)) => {
+                    let handler = Some(new_handler());
+                    drop(self.add(socket, handler));
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
                 Err(_) => return, // WouldBlock, or out of descriptors
@@ -319,66 +322,36 @@ impl EventLoop {
         }
     }
 
-    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut Vec<Token>) {
+    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut HashSet<Token>) {
         match cmd {
             // A connection that is gone drops the input: its handle sees that.
             Cmd::Start(token, options, reply) => {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (tx, rx) = mpsc::channel();
+                let (tx, inbox) = mpsc::channel();
                 let started = c.handles.start_call(&mut c.engine, now, options, tx);
-                if let Err(mpsc::SendError(Ok((call, _)))) = reply.send(started.map(|c| (c, rx))) {
-                    // The caller stopped waiting: nobody owns the call.
-                    c.handles.apply(&mut c.engine, Command::Cancel(call));
-                }
-                touched.push(token);
+                let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
+                // If the caller stopped waiting, the handle's drop cancels the call.
+                let _ = reply.send(call);
+                touched.insert(token);
             }
             Cmd::Call(token, command) => {
                 if let Some(c) = self.conns.get_mut(&token) {
                     c.handles.apply(&mut c.engine, command);
-                    touched.push(token);
+                    touched.insert(token);
                 }
             }
             Cmd::Shutdown(deadline) => {
-                if let Some(mut listener) = self.listener.take() {
+                if let Some((mut listener, _)) = self.accept.take() {
                     let _ = self.poll.registry().deregister(&mut listener);
                 }
                 self.drain = Some(deadline);
                 for (token, c) in &mut self.conns {
                     c.engine.shutdown();
-                    touched.push(*token);
+                    touched.insert(*token);
                 }
             }
-        }
-    }
-
-    /// Drains events and output; closes the connection once the engine is done.
-    fn drive(&mut self, token: Token) {
-        let Some(c) = self.conns.get_mut(&token) else {
-            return;
-        };
-        loop {
-            c.dispatch();
-            if c.pos > 0 {
-                c.out.drain(..c.pos);
-                c.pos = 0;
-            }
-            let mut more = false;
-            while c.out.len() < HIGH_WATER && c.engine.poll_transmit(&mut c.out) > 0 {
-                more = true;
-            }
-            // New output may bring `Writable` events, written output room for
-            // more, a failed write the calls' ends: go round until nothing moves.
-            if !c.flush() && !more {
-                break;
-            }
-        }
-        // Both interests stay registered: edge-triggered, WRITABLE fires only
-        // after a write met a full socket buffer.
-        if c.engine.is_closed() && c.pos == c.out.len() {
-            let _ = self.poll.registry().deregister(&mut c.socket);
-            self.conns.remove(&token);
         }
     }
 }

@@ -19,11 +19,8 @@ impl Calls<'_> {
     /// events no longer reach the inline handler.
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
-        let cancel = self.handles.attach(call, tx);
-        let info = self.info;
-        let (remote, token) = (info.remote.clone(), info.token);
-        let origin = info.origin.clone();
-        let link = Link { remote, token };
+        let cancel = self.0.handles.attach(call, tx);
+        let (link, origin) = (self.0.link.clone(), self.0.origin.clone());
         ServerCall::new(call, request, link, inbox, origin, cancel)
     }
 }
@@ -54,17 +51,13 @@ impl Server {
         let mut handle = self.serve(addr, Pool(tx))?;
         for _ in 0..workers.max(1) {
             let (rx, handler) = (rx.clone(), handler.clone());
-            handle.workers.push(thread::spawn(move || loop {
-                // The queue closes when the event loops are gone.
-                let Ok(call) = rx
-                    .lock()
-                    .map_err(drop)
-                    .and_then(|rx| rx.recv().map_err(drop))
-                else {
-                    return;
-                };
-                // A panicking handler's call ends with UNKNOWN (its drop).
-                let _ = catch_unwind(AssertUnwindSafe(|| handler(call)));
+            // The queue closes when the event loops are gone.
+            let next = move || rx.lock().ok()?.recv().ok();
+            handle.threads.push(thread::spawn(move || {
+                while let Some(call) = next() {
+                    // A panicking handler's call ends with UNKNOWN (its drop).
+                    let _ = catch_unwind(AssertUnwindSafe(|| handler(call)));
+                }
             }));
         }
         Ok(handle)

@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection, Event};
 
-use crate::event_loop::{Cmd, EventLoop, Factory, Handles, Info, Remote};
+use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
 
 /// A handler run on the event-loop thread; each connection gets its own clone
 /// of the one given to [`Server::serve`].
 ///
 /// It must not block: it answers through [`Calls`] on the spot, or
 /// [`detach`](Calls::detach)es a call to another thread. A message it is
-/// given counts as consumed when `on_event` returns (flow-control credit goes
-/// back). It may still see events of a call it has just finished (queued
-/// before): ignore calls it does not know.
+/// given counts as consumed (its flow-control credit goes back with this
+/// turn's output). It may still see events of a call it has just finished
+/// (queued before): ignore calls it does not know.
 pub trait InlineHandler: Send + 'static {
     /// Acts on one event of this connection.
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event);
@@ -30,34 +30,30 @@ pub trait InlineHandler: Send + 'static {
 /// [`CallError::Full`](grpc_sansio::grpc::CallError::Full) keep the message
 /// and retry on [`Event::Writable`]). The loop owns the driving methods
 /// (`receive`, `poll_*`, `handle_timeout`): a handler leaves them alone.
-pub struct Calls<'a> {
-    pub(crate) engine: &'a mut Connection,
-    pub(crate) handles: &'a mut Handles,
-    pub(crate) info: &'a Info,
-}
+pub struct Calls<'a>(pub(crate) &'a mut Conn);
 
 impl Calls<'_> {
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.info.peer
+        self.0.peer
     }
 
     /// Our address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.info.local
+        self.0.local
     }
 }
 
 impl Deref for Calls<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.engine
+        &self.0.engine
     }
 }
 
 impl DerefMut for Calls<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.engine
+        &mut self.0.engine
     }
 }
 
@@ -75,11 +71,9 @@ impl Server {
     }
 
     /// Runs `n` event-loop threads, all accepting from one listener.
-    pub fn threads(self, n: usize) -> Server {
-        Server {
-            threads: n.max(1),
-            ..self
-        }
+    pub fn threads(mut self, n: usize) -> Server {
+        self.threads = n.max(1);
+        self
     }
 
     /// Binds to `addr` and runs `handler` inline on the event loops.
@@ -93,14 +87,16 @@ impl Server {
         let mut handle = ServerHandle {
             local_addr: listener.local_addr()?,
             loops: Vec::new(),
-            workers: Vec::new(),
+            threads: Vec::new(),
         };
         for _ in 0..self.threads {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
-            let proto = handler.clone();
-            let factory: Factory = Box::new(move || Box::new(proto.clone()));
-            let event_loop = EventLoop::new(self.config.clone(), Some(listener), Some(factory))?;
-            handle.loops.push(event_loop.spawn()?);
+            let handler = handler.clone();
+            let new_handler = Box::new(move || Box::new(handler.clone()) as _);
+            let event_loop = EventLoop::new(self.config.clone(), Some((listener, new_handler)))?;
+            let (remote, thread) = event_loop.spawn()?;
+            handle.loops.push(remote);
+            handle.threads.push(thread);
         }
         Ok(handle)
     }
@@ -109,8 +105,9 @@ impl Server {
 /// A running server. Dropping it is a graceful [`shutdown`](Self::shutdown).
 pub struct ServerHandle {
     local_addr: SocketAddr,
-    loops: Vec<(Remote, JoinHandle<()>)>,
-    pub(crate) workers: Vec<JoinHandle<()>>,
+    loops: Vec<Remote>,
+    /// The loops' threads, then the worker pool's.
+    pub(crate) threads: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -135,15 +132,12 @@ impl ServerHandle {
     }
 
     fn stop(&mut self, deadline: Option<Instant>) {
-        for (remote, _) in &self.loops {
+        for remote in self.loops.drain(..) {
             remote.send(Cmd::Shutdown(deadline));
         }
-        for (_, thread) in self.loops.drain(..) {
+        // Once the loops are gone, and with them the pool's queue, workers return.
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
-        }
-        // The loops are gone, and with them the pool's queue: workers return.
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
         }
     }
 }
