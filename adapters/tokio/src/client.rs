@@ -2,7 +2,6 @@
 //! driven by its own task.
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,14 +13,16 @@ use grpc_sansio::service::{
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{self, Input, Link, Owner, Transport};
+use crate::driver::{self, Commands, Input, Link, Transport};
 
 /// A connection to a server, shared by any number of calls and tasks. The
 /// connection shuts down gracefully once the last clone and the last call
 /// are dropped.
 #[derive(Clone)]
 pub struct Channel {
-    owner: Arc<Owner>,
+    /// Held by every clone and call: the connection's task drains once all
+    /// of them are gone.
+    commands: Commands,
 }
 
 impl Channel {
@@ -55,29 +56,24 @@ impl Channel {
 
     /// Runs a channel over any connected transport, in a task of the current
     /// tokio runtime (panics outside one).
-    pub fn over(socket: impl Transport, config: Config) -> Channel {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let config = Config {
-            release_on_poll: false,
-            ..config
-        };
+    pub fn over(socket: impl Transport, mut config: Config) -> Channel {
+        // A message's credit returns when its handle takes it.
+        config.release_on_poll = false;
         let conn = Connection::client(config, Instant::now());
-        tokio::spawn(driver::run(conn, socket, (tx.clone(), rx), |_, _, _, _| {}));
-        Channel {
-            owner: Arc::new(Owner(tx)),
-        }
+        let (commands, inputs) = mpsc::unbounded_channel();
+        // A server starts no calls.
+        tokio::spawn(driver::run(conn, socket, inputs, |_, _, _, _| {}));
+        Channel { commands }
     }
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub async fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
-        let (reply, wait) = oneshot::channel();
-        self.owner
-            .0
-            .send(Input::Start(options, reply))
-            .map_err(|_| gone())?;
-        let (call, mut link) = wait.await.map_err(|_| gone())??;
-        // The connection lives as long as its calls.
-        link.owner = Some(self.owner.clone());
+        let (inbox, events) = mpsc::unbounded_channel();
+        let (reply, started) = oneshot::channel();
+        let start = Input::Start(options, inbox, reply);
+        self.commands.send(start).map_err(|_| gone())?;
+        let call = started.await.map_err(|_| gone())??;
+        let link = Link::new(self.commands.clone(), events);
         Ok(ClientCall::new(call, link))
     }
 
