@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Connection};
-use grpc_sansio::service::{
-    self, handle::gone, AsyncClientStream, AsyncClientTransport, BoxFuture,
-};
+use grpc_sansio::service::handle::gone;
+use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,8 +19,7 @@ use crate::driver::{self, Commands, Input, Link, Transport};
 /// are dropped.
 #[derive(Clone)]
 pub struct Channel {
-    /// Held by every clone and call: the connection's task drains once all
-    /// of them are gone.
+    /// Every clone and call holds one: the connection drains once all are gone.
     commands: Commands,
 }
 
@@ -103,8 +101,7 @@ impl AsyncClientTransport for Channel {
         options: CallOptions,
     ) -> BoxFuture<'_, Result<Box<dyn AsyncClientStream>, Status>> {
         Box::pin(async move {
-            let call = Channel::call(self, options).await?;
-            Ok(Box::new(call) as Box<dyn AsyncClientStream>)
+            Ok(Box::new(Channel::call(self, options).await?) as Box<dyn AsyncClientStream>)
         })
     }
 }

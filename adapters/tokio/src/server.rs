@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection};
 use grpc_sansio::service::{self, AsyncRouter, Origin};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 #[cfg(unix)]
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::UnixListener;
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -49,14 +49,12 @@ pub struct Server {
 
 /// Where a server's connections come from: a TCP or a unix socket listener.
 trait Listener: Send + 'static {
-    type Socket: Transport;
     /// The next connection, with the peer's address.
-    fn accept(&self) -> impl Future<Output = io::Result<(Self::Socket, String)>> + Send;
+    fn accept(&self) -> impl Future<Output = io::Result<(impl Transport, String)>> + Send;
 }
 
 impl Listener for TcpListener {
-    type Socket = TcpStream;
-    async fn accept(&self) -> io::Result<(TcpStream, String)> {
+    async fn accept(&self) -> io::Result<(impl Transport, String)> {
         let (socket, peer) = TcpListener::accept(self).await?;
         let _ = socket.set_nodelay(true);
         Ok((socket, peer.to_string()))
@@ -65,8 +63,7 @@ impl Listener for TcpListener {
 
 #[cfg(unix)]
 impl Listener for UnixListener {
-    type Socket = UnixStream;
-    async fn accept(&self) -> io::Result<(UnixStream, String)> {
+    async fn accept(&self) -> io::Result<(impl Transport, String)> {
         Ok((UnixListener::accept(self).await?.0, "unix".into()))
     }
 }
@@ -108,14 +105,9 @@ impl Server {
         handler: impl Handler,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        Ok(Self::start(
-            listener,
-            addr.to_string(),
-            addr,
-            config,
-            handler,
-        ))
+        let local_addr = listener.local_addr()?;
+        let local = local_addr.to_string();
+        Ok(Self::start(listener, local, local_addr, config, handler))
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet).
@@ -131,15 +123,54 @@ impl Server {
         Ok(Self::start(listener, local, unspecified, config, handler))
     }
 
+    /// Serves connections from `listener`, each in its own task, until
+    /// stopped; then drains them all.
     fn start(
         listener: impl Listener,
         local: String,
         local_addr: SocketAddr,
-        config: Config,
+        mut config: Config,
         handler: impl Handler,
     ) -> Server {
-        let (stop, stopped) = oneshot::channel();
-        let accept = tokio::spawn(serve(listener, local.clone(), config, handler, stopped));
+        // A message's credit returns when its handle takes it.
+        config.release_on_poll = false;
+        let (handler, server_local) = (Arc::new(handler), local.clone());
+        let (stop, mut stopped) = oneshot::channel();
+        let accept = tokio::spawn(async move {
+            let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
+            loop {
+                let accepted = tokio::select! {
+                    _ = &mut stopped => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((socket, peer_addr)) = accepted else {
+                    // Out of descriptors, most likely: give it a moment.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let origin = Arc::new(Origin {
+                    peer_addr,
+                    local_addr: server_local.clone(),
+                    clock: Arc::new(Instant::now),
+                });
+                let (commands, inputs) = mpsc::unbounded_channel();
+                let (handler, links) = (handler.clone(), commands.clone());
+                let on_call = move |call, request, inbox, cancel| {
+                    let link = Link::new(links.clone(), inbox);
+                    let call = ServerCall::new(call, request, link, origin.clone(), cancel);
+                    tokio::spawn(handler.call(call));
+                };
+                let conn = Connection::server(config.clone(), Instant::now());
+                tasks.spawn(driver::run(conn, socket, inputs, on_call));
+                connections.retain(|c| !c.is_closed());
+                connections.push(commands);
+                while tasks.try_join_next().is_some() {}
+            }
+            for commands in connections {
+                let _ = commands.send(Input::Shutdown);
+            }
+            while tasks.join_next().await.is_some() {}
+        });
         Server {
             local,
             local_addr,
@@ -164,53 +195,6 @@ impl Server {
         drop(self.stop);
         let _ = self.accept.await;
     }
-}
-
-/// Accepts connections, each served by its own task, until `stopped`; then
-/// drains them all.
-async fn serve(
-    listener: impl Listener,
-    local: String,
-    mut config: Config,
-    handler: impl Handler,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    // A message's credit returns when its handle takes it.
-    config.release_on_poll = false;
-    let handler = Arc::new(handler);
-    let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut stopped => break,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((socket, peer_addr)) = accepted else {
-            // Out of descriptors, most likely: give it a moment.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let origin = Arc::new(Origin {
-            peer_addr,
-            local_addr: local.clone(),
-            clock: Arc::new(Instant::now),
-        });
-        let (commands, inputs) = mpsc::unbounded_channel();
-        let (handler, links) = (handler.clone(), commands.clone());
-        let on_call = move |call, request, inbox, cancel| {
-            let link = Link::new(links.clone(), inbox);
-            let call = ServerCall::new(call, request, link, origin.clone(), cancel);
-            tokio::spawn(handler.call(call));
-        };
-        let conn = Connection::server(config.clone(), Instant::now());
-        tasks.spawn(driver::run(conn, socket, inputs, on_call));
-        connections.retain(|c| !c.is_closed());
-        connections.push(commands);
-        while tasks.try_join_next().is_some() {}
-    }
-    for commands in connections {
-        let _ = commands.send(Input::Shutdown);
-    }
-    while tasks.join_next().await.is_some() {}
 }
 
 /// The server side of one call, handed to the handler in its own task.
