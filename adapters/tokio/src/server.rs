@@ -123,8 +123,7 @@ impl Server {
         Ok(Self::start(listener, local, unspecified, config, handler))
     }
 
-    /// Serves connections from `listener`, each in its own task, until
-    /// stopped; then drains them all.
+    /// Accepts connections, each served by its own task, until stopped; then drains them.
     fn start(
         listener: impl Listener,
         local: String,
