@@ -2,26 +2,25 @@
 //! driven by its own task.
 
 use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Connection};
-use grpc_sansio::service::{
-    self, handle::gone, AsyncClientStream, AsyncClientTransport, BoxFuture,
-};
+use grpc_sansio::service::handle::gone;
+use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{self, Input, Link, Owner, Transport};
+use crate::driver::{self, Commands, Input, Link, Transport};
 
 /// A connection to a server, shared by any number of calls and tasks. The
 /// connection shuts down gracefully once the last clone and the last call
 /// are dropped.
 #[derive(Clone)]
 pub struct Channel {
-    owner: Arc<Owner>,
+    /// Every clone and call holds one: the connection drains once all are gone.
+    commands: Commands,
 }
 
 impl Channel {
@@ -55,29 +54,24 @@ impl Channel {
 
     /// Runs a channel over any connected transport, in a task of the current
     /// tokio runtime (panics outside one).
-    pub fn over(socket: impl Transport, config: Config) -> Channel {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let config = Config {
-            release_on_poll: false,
-            ..config
-        };
+    pub fn over(socket: impl Transport, mut config: Config) -> Channel {
+        // A message's credit returns when its handle takes it.
+        config.release_on_poll = false;
         let conn = Connection::client(config, Instant::now());
-        tokio::spawn(driver::run(conn, socket, (tx.clone(), rx), |_, _, _, _| {}));
-        Channel {
-            owner: Arc::new(Owner(tx)),
-        }
+        let (commands, inputs) = mpsc::unbounded_channel();
+        // A server starts no calls.
+        tokio::spawn(driver::run(conn, socket, inputs, |_, _, _, _| {}));
+        Channel { commands }
     }
 
     /// Starts a call. Its deadline, metadata and compression are in `options`.
     pub async fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
-        let (reply, wait) = oneshot::channel();
-        self.owner
-            .0
-            .send(Input::Start(options, reply))
-            .map_err(|_| gone())?;
-        let (call, mut link) = wait.await.map_err(|_| gone())??;
-        // The connection lives as long as its calls.
-        link.owner = Some(self.owner.clone());
+        let (inbox, events) = mpsc::unbounded_channel();
+        let (reply, started) = oneshot::channel();
+        let start = Input::Start(options, inbox, reply);
+        self.commands.send(start).map_err(|_| gone())?;
+        let call = started.await.map_err(|_| gone())??;
+        let link = Link::new(self.commands.clone(), events);
         Ok(ClientCall::new(call, link))
     }
 
@@ -107,8 +101,7 @@ impl AsyncClientTransport for Channel {
         options: CallOptions,
     ) -> BoxFuture<'_, Result<Box<dyn AsyncClientStream>, Status>> {
         Box::pin(async move {
-            let call = Channel::call(self, options).await?;
-            Ok(Box::new(call) as Box<dyn AsyncClientStream>)
+            Ok(Box::new(Channel::call(self, options).await?) as Box<dyn AsyncClientStream>)
         })
     }
 }

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,12 +22,18 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Transport for T {}
 /// Commands taken in one turn before the connection writes again.
 const BATCH: usize = 64;
 
-/// The connection task's command queue.
+/// The connection task's command queue. Once every sender is dropped (a
+/// client's channel and calls), the connection shuts down gracefully.
 pub(crate) type Commands = UnboundedSender<Input>;
 
 /// What reaches the connection task from the handles.
 pub(crate) enum Input {
-    Start(CallOptions, oneshot::Sender<Result<(CallId, Link), Status>>),
+    /// A client call, the sender of its inbox, and where its id goes.
+    Start(
+        CallOptions,
+        UnboundedSender<Event>,
+        oneshot::Sender<Result<CallId, Status>>,
+    ),
     Call(Command<Done>),
     Shutdown,
 }
@@ -51,33 +56,17 @@ impl Reply for Done {
     }
 }
 
-/// Shuts the connection down gracefully once dropped: held by a client's
-/// channel and its calls.
-pub(crate) struct Owner(pub(crate) Commands);
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let _ = self.0.send(Input::Shutdown);
-    }
-}
-
 /// A call handle's way to its connection task, and the call's inbox.
 pub struct Link {
     commands: Commands,
     /// Unbounded, but every message in it holds its flow-control credit, so
     /// the peer's window bounds it.
     inbox: UnboundedReceiver<Event>,
-    pub(crate) owner: Option<Arc<Owner>>,
 }
 
 impl Link {
-    fn new(commands: Commands, inbox: UnboundedReceiver<Event>) -> Link {
-        let owner = None;
-        Link {
-            commands,
-            inbox,
-            owner,
-        }
+    pub(crate) fn new(commands: Commands, inbox: UnboundedReceiver<Event>) -> Link {
+        Link { commands, inbox }
     }
 }
 
@@ -105,122 +94,98 @@ impl AsyncLink for Link {
     }
     fn try_next(&mut self) -> Option<Option<Event>> {
         match self.inbox.try_recv() {
-            Ok(event) => Some(Some(event)),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(None),
+            event => Some(event.ok()),
         }
     }
 }
 
-struct Driver<F> {
-    conn: Connection,
-    /// For the handles of new calls.
-    commands: Commands,
-    board: Switchboard<TaskInbox, Done>,
-    on_call: F,
-}
-
-/// Runs a connection until it closes. `on_call` gets every call a peer starts.
+/// Runs a connection until it closes. `on_call` gets every call a peer
+/// starts, with its inbox.
 pub(crate) async fn run(
-    conn: Connection,
+    mut conn: Connection,
     socket: impl Transport,
-    (commands, mut inputs): (Commands, UnboundedReceiver<Input>),
-    on_call: impl FnMut(CallId, Request, Link, CancelToken),
+    mut inputs: UnboundedReceiver<Input>,
+    mut on_call: impl FnMut(CallId, Request, UnboundedReceiver<Event>, CancelToken),
 ) {
     let (mut reader, mut writer) = tokio::io::split(socket);
-    let mut d = Driver {
-        conn,
-        commands,
-        board: Switchboard::new(),
-        on_call,
-    };
+    let mut board = Switchboard::new();
     let (mut rbuf, mut wbuf, mut written) = (vec![0u8; 64 << 10], Vec::new(), 0);
+    let mut batch = Vec::with_capacity(BATCH);
     // The transport failed or the peer closed it: nothing more is read or written.
     let mut broken = false;
+    // Every sender of `inputs` is gone: nothing more comes from handles.
+    let mut orphaned = false;
     let mut timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
     loop {
-        d.route();
+        // Engine events go to their calls, and calls a peer starts to `on_call`.
+        while let Some(event) = board.poll_event(&mut conn) {
+            if let Event::CallStarted { call, request } = event {
+                let (inbox, events) = mpsc::unbounded_channel();
+                let cancel = board.attach(call, TaskInbox(inbox));
+                on_call(call, request, events, cancel);
+            }
+        }
         // Take more from the engine only once the socket took the last batch,
         // so a slow peer leaves the octets (and the backpressure) in the engine.
         if written == wbuf.len() {
             wbuf.clear();
             written = 0;
-            while d.conn.poll_transmit(&mut wbuf) > 0 {}
-            if broken {
-                wbuf.clear();
-            } else if !wbuf.is_empty() {
+            while conn.poll_transmit(&mut wbuf) > 0 {}
+            if !broken && !wbuf.is_empty() {
                 continue; // Transmission may have made calls writable: route that first.
             }
         }
-        if d.conn.is_closed() && written == wbuf.len() {
+        // Once broken, the engine ended every call and the loop routed that above.
+        if broken || (conn.is_closed() && written == wbuf.len()) {
             let _ = writer.shutdown().await;
             return;
         }
-        let deadline = d.conn.poll_timeout();
+        let deadline = conn.poll_timeout();
         if let Some(at) = deadline {
             timer.as_mut().reset(at.into());
         }
         tokio::select! {
-            read = reader.read(&mut rbuf), if !broken => match read {
+            read = reader.read(&mut rbuf) => match read {
                 // A connection error queues GOAWAY; the next turn flushes it.
-                Ok(n) if n > 0 => drop(d.conn.receive(Instant::now(), &rbuf[..n])),
+                Ok(n) if n > 0 => drop(conn.receive(Instant::now(), &rbuf[..n])),
                 _ => broken = true,
             },
-            wrote = writer.write(&wbuf[written..]), if !broken && written < wbuf.len() => {
-                match wrote {
-                    Ok(n) if n > 0 => written += n,
-                    _ => broken = true,
+            wrote = writer.write(&wbuf[written..]), if written < wbuf.len() => match wrote {
+                Ok(n) if n > 0 => written += n,
+                _ => broken = true,
+            },
+            // What is already queued goes in before the next write (one write
+            // for many calls' frames), a bounded batch so writing is never starved.
+            taken = inputs.recv_many(&mut batch, BATCH), if !orphaned => {
+                for input in batch.drain(..) {
+                    apply(&mut conn, &mut board, input);
+                }
+                if taken == 0 {
+                    // A client's channel and calls are all dropped.
+                    orphaned = true;
+                    conn.shutdown();
                 }
             }
-            Some(input) = inputs.recv() => {
-                d.apply(input);
-                // What is already queued goes in before the next write (one
-                // write for many calls' frames), a bounded batch so writing
-                // is never starved.
-                for _ in 1..BATCH {
-                    let Ok(input) = inputs.try_recv() else { break };
-                    d.apply(input);
-                }
-            }
-            () = &mut timer, if deadline.is_some() => d.conn.handle_timeout(Instant::now()),
+            () = &mut timer, if deadline.is_some() => conn.handle_timeout(Instant::now()),
         }
         if broken {
-            d.conn.transport_closed();
-            wbuf.clear();
-            written = 0;
+            conn.transport_closed();
         }
     }
 }
 
-impl<F: FnMut(CallId, Request, Link, CancelToken)> Driver<F> {
-    /// Hands engine events to their calls, and new calls to `on_call`.
-    fn route(&mut self) {
-        while let Some(event) = self.board.poll_event(&mut self.conn) {
-            if let Event::CallStarted { call, request } = event {
-                let (tx, inbox) = mpsc::unbounded_channel();
-                let cancel = self.board.attach(call, TaskInbox(tx));
-                let link = Link::new(self.commands.clone(), inbox);
-                (self.on_call)(call, request, link, cancel);
+/// Carries out a handle's command.
+fn apply(conn: &mut Connection, board: &mut Switchboard<TaskInbox, Done>, input: Input) {
+    match input {
+        Input::Start(options, inbox, reply) => {
+            let started = board.start_call(conn, Instant::now(), options, TaskInbox(inbox));
+            if let Err(Ok(call)) = reply.send(started) {
+                // The caller stopped waiting: nobody owns the call.
+                board.apply(conn, Command::Cancel(call));
             }
         }
-    }
-
-    /// Carries out a handle's command.
-    fn apply(&mut self, input: Input) {
-        match input {
-            Input::Start(options, reply) => {
-                let (tx, inbox) = mpsc::unbounded_channel();
-                let now = Instant::now();
-                let started = (self.board).start_call(&mut self.conn, now, options, TaskInbox(tx));
-                let commands = self.commands.clone();
-                let result = started.map(|call| (call, Link::new(commands, inbox)));
-                if let Err(Ok((call, _))) = reply.send(result) {
-                    // The caller stopped waiting: nobody owns the call.
-                    self.board.apply(&mut self.conn, Command::Cancel(call));
-                }
-            }
-            Input::Call(command) => self.board.apply(&mut self.conn, command),
-            Input::Shutdown => self.conn.shutdown(),
-        }
+        Input::Call(command) => board.apply(conn, command),
+        Input::Shutdown => conn.shutdown(),
     }
 }

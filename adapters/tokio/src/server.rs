@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection};
 use grpc_sansio::service::{self, AsyncRouter, Origin};
+#[cfg(unix)]
+use tokio::net::UnixListener;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -45,17 +47,25 @@ pub struct Server {
     accept: JoinHandle<()>,
 }
 
-enum Listener {
-    Tcp(TcpListener),
-    #[cfg(unix)]
-    Unix(tokio::net::UnixListener),
+/// Where a server's connections come from: a TCP or a unix socket listener.
+trait Listener: Send + 'static {
+    /// The next connection, with the peer's address.
+    fn accept(&self) -> impl Future<Output = io::Result<(impl Transport, String)>> + Send;
 }
 
-/// What every connection of a server shares.
-struct Shared<H> {
-    local: String,
-    config: Config,
-    handler: H,
+impl Listener for TcpListener {
+    async fn accept(&self) -> io::Result<(impl Transport, String)> {
+        let (socket, peer) = TcpListener::accept(self).await?;
+        let _ = socket.set_nodelay(true);
+        Ok((socket, peer.to_string()))
+    }
+}
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    async fn accept(&self) -> io::Result<(impl Transport, String)> {
+        Ok((UnixListener::accept(self).await?.0, "unix".into()))
+    }
 }
 
 /// Serves every call through `router`, finishing it with the outcome.
@@ -95,14 +105,9 @@ impl Server {
         handler: impl Handler,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        Ok(Self::start(
-            Listener::Tcp(listener),
-            addr.to_string(),
-            addr,
-            config,
-            handler,
-        ))
+        let local_addr = listener.local_addr()?;
+        let local = local_addr.to_string();
+        Ok(Self::start(listener, local, local_addr, config, handler))
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet).
@@ -112,41 +117,50 @@ impl Server {
         config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
-        let listener = Listener::Unix(tokio::net::UnixListener::bind(&path)?);
+        let listener = UnixListener::bind(&path)?;
         let local = path.as_ref().display().to_string();
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         Ok(Self::start(listener, local, unspecified, config, handler))
     }
 
+    /// Accepts connections, each served by its own task, until stopped; then drains them.
     fn start(
-        listener: Listener,
+        listener: impl Listener,
         local: String,
         local_addr: SocketAddr,
-        config: Config,
+        mut config: Config,
         handler: impl Handler,
     ) -> Server {
+        // A message's credit returns when its handle takes it.
+        config.release_on_poll = false;
+        let (handler, server_local) = (Arc::new(handler), local.clone());
         let (stop, mut stopped) = oneshot::channel();
-        let config = Config {
-            release_on_poll: false,
-            ..config
-        };
-        let shared = Arc::new(Shared {
-            local: local.clone(),
-            config,
-            handler,
-        });
         let accept = tokio::spawn(async move {
             let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
             loop {
                 let accepted = tokio::select! {
                     _ = &mut stopped => break,
-                    accepted = listener.accept(&shared, &mut tasks) => accepted,
+                    accepted = listener.accept() => accepted,
                 };
-                let Ok(commands) = accepted else {
+                let Ok((socket, peer_addr)) = accepted else {
                     // Out of descriptors, most likely: give it a moment.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                let origin = Arc::new(Origin {
+                    peer_addr,
+                    local_addr: server_local.clone(),
+                    clock: Arc::new(Instant::now),
+                });
+                let (commands, inputs) = mpsc::unbounded_channel();
+                let (handler, links) = (handler.clone(), commands.clone());
+                let on_call = move |call, request, inbox, cancel| {
+                    let link = Link::new(links.clone(), inbox);
+                    let call = ServerCall::new(call, request, link, origin.clone(), cancel);
+                    tokio::spawn(handler.call(call));
+                };
+                let conn = Connection::server(config.clone(), Instant::now());
+                tasks.spawn(driver::run(conn, socket, inputs, on_call));
                 connections.retain(|c| !c.is_closed());
                 connections.push(commands);
                 while tasks.try_join_next().is_some() {}
@@ -180,50 +194,6 @@ impl Server {
         drop(self.stop);
         let _ = self.accept.await;
     }
-}
-
-impl Listener {
-    /// Accepts a connection and starts its task; returns its command queue.
-    async fn accept<H: Handler>(
-        &self,
-        shared: &Arc<Shared<H>>,
-        tasks: &mut JoinSet<()>,
-    ) -> io::Result<Commands> {
-        Ok(match self {
-            Listener::Tcp(listener) => {
-                let (socket, peer) = listener.accept().await?;
-                let _ = socket.set_nodelay(true);
-                serve(socket, peer.to_string(), shared, tasks)
-            }
-            #[cfg(unix)]
-            Listener::Unix(listener) => {
-                serve(listener.accept().await?.0, "unix".into(), shared, tasks)
-            }
-        })
-    }
-}
-
-/// Serves one connection as its own task.
-fn serve<H: Handler>(
-    socket: impl Transport,
-    peer: String,
-    shared: &Arc<Shared<H>>,
-    tasks: &mut JoinSet<()>,
-) -> Commands {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let conn = Connection::server(shared.config.clone(), Instant::now());
-    let shared = shared.clone();
-    let origin = Arc::new(Origin {
-        peer_addr: peer,
-        local_addr: shared.local.clone(),
-        clock: Arc::new(Instant::now),
-    });
-    let on_call = move |call, request, link, cancel| {
-        let call = ServerCall::new(call, request, link, origin.clone(), cancel);
-        tokio::spawn(shared.handler.call(call));
-    };
-    tasks.spawn(driver::run(conn, socket, (tx.clone(), rx), on_call));
-    tx
 }
 
 /// The server side of one call, handed to the handler in its own task.
