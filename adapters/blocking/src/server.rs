@@ -13,6 +13,18 @@ use grpc_sansio::service::{self, Origin, Router};
 
 use crate::driver::{self, ConnectionThread, Input, Link, Transport};
 
+/// A unix socket listener that removes its file when dropped (the accept
+/// thread owns it), as grpc-go's does.
+#[cfg(unix)]
+struct UnixSocket(std::os::unix::net::UnixListener, std::path::PathBuf);
+
+#[cfg(unix)]
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.1);
+    }
+}
+
 /// A call handler: a plain function run on its own thread for each call.
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
 impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
@@ -59,17 +71,18 @@ impl Server {
         Ok(server)
     }
 
-    /// Binds to a unix domain socket at `path` and serves every call with `handler`.
+    /// Binds to a unix domain socket at `path` (which must not exist yet) and
+    /// serves every call with `handler`; the socket file is removed at shutdown.
     #[cfg(unix)]
     pub fn bind_unix(
         path: impl AsRef<std::path::Path>,
         config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
-        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::os::unix::net::UnixStream;
         let path = path.as_ref().to_path_buf();
-        let listener = UnixListener::bind(&path)?;
-        let accept = move || Ok((listener.accept()?.0, "unix".to_owned()));
+        let listener = UnixSocket(UnixListener::bind(&path)?, path.clone());
+        let accept = move || Ok((listener.0.accept()?.0, "unix".to_owned()));
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));

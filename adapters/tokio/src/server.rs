@@ -61,10 +61,21 @@ impl Listener for TcpListener {
     }
 }
 
+/// A unix socket listener that removes its file when dropped, as grpc-go's does.
 #[cfg(unix)]
-impl Listener for UnixListener {
+struct UnixSocket(UnixListener, std::path::PathBuf);
+
+#[cfg(unix)]
+impl Listener for UnixSocket {
     async fn accept(&self) -> io::Result<(impl Transport, String)> {
-        Ok((UnixListener::accept(self).await?.0, "unix".into()))
+        Ok((self.0.accept().await?.0, "unix".into()))
+    }
+}
+
+#[cfg(unix)]
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.1);
     }
 }
 
@@ -110,14 +121,15 @@ impl Server {
         Ok(Self::start(listener, local, local_addr, config, handler))
     }
 
-    /// Binds to a unix domain socket at `path` (which must not exist yet).
+    /// Binds to a unix domain socket at `path` (which must not exist yet); the
+    /// socket file is removed once the server has shut down.
     #[cfg(unix)]
     pub async fn bind_unix(
         path: impl AsRef<std::path::Path>,
         config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
-        let listener = UnixListener::bind(&path)?;
+        let listener = UnixSocket(UnixListener::bind(&path)?, path.as_ref().into());
         let local = path.as_ref().display().to_string();
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
         Ok(Self::start(listener, local, unspecified, config, handler))
