@@ -79,7 +79,7 @@ impl Server {
         config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
-        use std::os::unix::net::UnixStream;
+        use std::os::unix::net::{UnixListener, UnixStream};
         let path = path.as_ref().to_path_buf();
         let listener = UnixSocket(UnixListener::bind(&path)?, path.clone());
         let accept = move || Ok((listener.0.accept()?.0, "unix".to_owned()));
