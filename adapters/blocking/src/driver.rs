@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -12,17 +13,23 @@ use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event, Request}
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::{self, CancelToken, Command, Switchboard};
 
-/// A byte stream the driver can read on one thread and write on another.
-pub trait Transport: Read + Write + Send + Sized + 'static {
-    /// A second handle to the same socket, for the reader thread.
-    fn try_clone(&self) -> io::Result<Self>;
+/// A byte stream the driver reads on one thread and writes on another,
+/// through shared references: one descriptor per connection, not a clone.
+pub trait Transport: Send + Sync + 'static {
+    /// Reads what has arrived, waiting for some.
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes all of `buf`.
+    fn write_all(&self, buf: &[u8]) -> io::Result<()>;
     /// Closes both directions, waking the reader.
     fn shutdown(&self);
 }
 
 impl Transport for TcpStream {
-    fn try_clone(&self) -> io::Result<Self> {
-        TcpStream::try_clone(self)
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(&mut &*self, buf)
+    }
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        Write::write_all(&mut &*self, buf)
     }
     fn shutdown(&self) {
         let _ = TcpStream::shutdown(self, Shutdown::Both);
@@ -31,8 +38,11 @@ impl Transport for TcpStream {
 
 #[cfg(unix)]
 impl Transport for std::os::unix::net::UnixStream {
-    fn try_clone(&self) -> io::Result<Self> {
-        std::os::unix::net::UnixStream::try_clone(self)
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(&mut &*self, buf)
+    }
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        Write::write_all(&mut &*self, buf)
     }
     fn shutdown(&self) {
         let _ = std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both);
@@ -76,17 +86,15 @@ pub(crate) fn spawn<T: Transport>(
 }
 
 fn run<T: Transport>(
-    mut socket: T,
+    socket: T,
     mut conn: Connection,
     inputs: Receiver<Input>,
     link: Link,
     mut on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken),
 ) {
-    let Ok(reader) = socket.try_clone() else {
-        return;
-    };
-    let read_tx = link.0.clone();
-    thread::spawn(move || read_loop(reader, read_tx));
+    let socket = Arc::new(socket);
+    let (reader, read_tx) = (socket.clone(), link.0.clone());
+    thread::spawn(move || read_loop(&*reader, read_tx));
     let mut board = Switchboard::new();
     let mut wbuf = Vec::with_capacity(64 << 10);
     loop {
@@ -142,15 +150,19 @@ fn run<T: Transport>(
     }
 }
 
-fn read_loop<T: Transport>(mut socket: T, tx: Sender<Input>) {
+fn read_loop(socket: &impl Transport, tx: Sender<Input>) {
     let mut buf = vec![0u8; 64 << 10];
-    while let Ok(n @ 1..) = socket.read(&mut buf) {
+    loop {
+        let n = match socket.read(&mut buf) {
+            Ok(n @ 1..) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // End of stream or an error: the peer is gone either way.
+            _ => return drop(tx.send(Input::ReadClosed)),
+        };
         if tx.send(Input::Read(buf[..n].to_vec())).is_err() {
             return;
         }
     }
-    // End of stream or an error: the peer is gone either way.
-    let _ = tx.send(Input::ReadClosed);
 }
 
 /// A call handle's way to its connection thread.

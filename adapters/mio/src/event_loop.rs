@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Connection, Event};
@@ -185,6 +185,9 @@ pub(crate) struct EventLoop {
     next: usize,
     /// Shutting down, with the instant to cut the connections still open.
     drain: Option<Option<Instant>>,
+    /// Accepting failed (out of descriptors, most likely): when to try again,
+    /// since an edge-triggered listener stays silent until the next client.
+    accept_again: Option<Instant>,
 }
 
 impl EventLoop {
@@ -210,6 +213,7 @@ impl EventLoop {
             conns: HashMap::new(),
             next: 2,
             drain: None,
+            accept_again: None,
         })
     }
 
@@ -272,16 +276,22 @@ impl EventLoop {
         let mut touched = HashSet::new();
         while self.accept.is_some() || !self.conns.is_empty() {
             let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
-            let next = timers.chain(self.drain.flatten()).min();
+            let next = timers
+                .chain(self.drain.flatten())
+                .chain(self.accept_again)
+                .min();
             let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
             let polled = self.poll.poll(&mut events, timeout);
             if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
                 return;
             }
             let now = Instant::now();
+            if self.accept_again.is_some_and(|t| t <= now) {
+                self.accept(now);
+            }
             for event in events.iter() {
                 if event.token() == LISTENER {
-                    self.accept();
+                    self.accept(now);
                 } else if let Some(c) = self.conns.get_mut(&event.token()) {
                     if event.is_readable() || event.is_read_closed() {
                         c.read(now, &mut rbuf);
@@ -308,7 +318,8 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self) {
+    fn accept(&mut self, now: Instant) {
+        self.accept_again = None;
         while let Some((listener, new_handler)) = &mut self.accept {
             match listener.accept() {
                 Ok((socket, _)) => {
@@ -317,7 +328,11 @@ impl EventLoop {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
-                Err(_) => return, // WouldBlock, or out of descriptors
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.accept_again = Some(now + Duration::from_millis(10));
+                    return;
+                }
             }
         }
     }

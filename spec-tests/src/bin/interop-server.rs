@@ -40,18 +40,28 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
-/// Waits for SIGTERM or SIGINT.
-fn wait_for_signal() -> std::io::Result<()> {
+/// Listens for SIGTERM and SIGINT from the start (registering takes
+/// descriptors, which a busy server may have used up later); the returned
+/// function waits for either.
+fn signals() -> std::io::Result<impl FnOnce()> {
+    use tokio::signal::unix::{signal, SignalKind};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            result = tokio::signal::ctrl_c() => result?,
-        }
-        Ok(())
+    let (mut term, mut int) = {
+        let _inside = runtime.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
+    Ok(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     })
 }
 
@@ -61,6 +71,13 @@ fn main() -> ExitCode {
         Err(why) => {
             eprintln!("interop-server: {why}\n{USAGE}");
             return ExitCode::from(2);
+        }
+    };
+    let wait_for_signal = match signals() {
+        Ok(wait) => wait,
+        Err(e) => {
+            eprintln!("interop-server: cannot listen for signals: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let server = match InteropServer::start(args.adapter, args.port, args.threads) {
@@ -74,9 +91,7 @@ fn main() -> ExitCode {
         }
     };
     println!("listening on {}", server.local_addr());
-    if let Err(e) = wait_for_signal() {
-        eprintln!("interop-server: waiting for a signal: {e}");
-    }
+    wait_for_signal();
     server.stop();
     ExitCode::SUCCESS
 }
