@@ -349,3 +349,159 @@ impl<L: AsyncLink> Drop for AsyncServerCall<L> {
         self.finish_with(unfinished(), Metadata::new());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::grpc::compression::EncodingSet;
+    use crate::grpc::status::Code;
+    use crate::h2::StreamId;
+    use crate::service::handle::SendDone;
+    use crate::service::testing::block_on;
+
+    /// Commands go to the test; events are queued before the handle waits
+    /// (an empty inbox reads as a connection that is gone); sends get `answer`.
+    struct Scripted {
+        commands: Sender<Command<SendDone>>,
+        inbox: Receiver<Event>,
+        answer: Option<Result<(), Status>>,
+    }
+
+    impl Link for Scripted {
+        type Done = SendDone;
+        fn command(&self, command: Command<SendDone>) -> bool {
+            self.commands.send(command).is_ok()
+        }
+    }
+
+    impl AsyncLink for Scripted {
+        fn send(
+            &self,
+            _: CallId,
+            _: Bytes,
+            _: bool,
+        ) -> impl Future<Output = Option<Result<(), Status>>> + Send {
+            std::future::ready(self.answer.clone())
+        }
+        fn next(&mut self) -> impl Future<Output = Option<Event>> + Send {
+            std::future::ready(self.inbox.try_recv().ok())
+        }
+        fn try_next(&mut self) -> Option<Option<Event>> {
+            self.inbox.try_recv().ok().map(Some)
+        }
+    }
+
+    fn id() -> CallId {
+        CallId(StreamId::new(1))
+    }
+
+    fn scripted(
+        answer: Option<Result<(), Status>>,
+    ) -> (Scripted, Receiver<Command<SendDone>>, Sender<Event>) {
+        let (commands, owner) = mpsc::channel();
+        let (deliver, inbox) = mpsc::channel();
+        let link = Scripted {
+            commands,
+            inbox,
+            answer,
+        };
+        (link, owner, deliver)
+    }
+
+    fn server(link: Scripted) -> AsyncServerCall<Scripted> {
+        let request = Request {
+            path: "/pkg.Svc/Get".into(),
+            authority: None,
+            content_type: "application/grpc".into(),
+            metadata: Metadata::new(),
+            timeout: None,
+            deadline: None,
+            encoding: Encoding::Identity,
+            accept_encodings: EncodingSet::all(),
+            peer_settings: Default::default(),
+        };
+        let origin = Arc::new(Origin {
+            peer_addr: "unix".into(),
+            local_addr: "/tmp/s.sock".into(),
+            clock: Arc::new(Instant::now),
+        });
+        AsyncServerCall::new(id(), request, link, origin, CancelToken::new())
+    }
+
+    #[test]
+    fn a_dropped_server_call_ends_with_unknown_once() {
+        let (link, owner, _deliver) = scripted(Some(Ok(())));
+        let mut call = server(link);
+        block_on(call.send(Bytes::from_static(b"m"))).unwrap();
+        drop(call);
+        let Ok(Command::Finish(_, status, _)) = owner.try_recv() else {
+            panic!("the drop finishes the call");
+        };
+        assert_eq!(status.code(), Code::Unknown);
+        assert!(owner.try_recv().is_err());
+    }
+
+    #[test]
+    fn cancelled_says_why_and_leaves_earlier_messages_for_recv() {
+        let (link, owner, deliver) = scripted(None);
+        let mut call = server(link);
+        let message = Bytes::from_static(b"early");
+        let compressed = false;
+        deliver
+            .send(Event::Message {
+                call: id(),
+                message,
+                compressed,
+            })
+            .unwrap();
+        let status = Status::new(Code::Cancelled, "the client reset the stream");
+        deliver
+            .send(Event::Cancelled { call: id(), status })
+            .unwrap();
+        assert_eq!(block_on(call.cancelled()).code(), Code::Cancelled);
+        assert!(call.is_cancelled());
+        let early = block_on(call.recv()).unwrap();
+        assert_eq!(early.as_deref(), Some(&b"early"[..]));
+        assert!(matches!(owner.try_recv(), Ok(Command::Consumed(_))));
+        drop(call);
+        assert!(
+            owner.try_recv().is_err(),
+            "an ended call is not finished again"
+        );
+    }
+
+    #[test]
+    fn a_client_send_refused_after_the_server_ended_reports_that_end() {
+        let refused = Status::new(Code::Internal, "call is closed");
+        let (link, owner, deliver) = scripted(Some(Err(refused)));
+        let mut call = AsyncClientCall::new(id(), link);
+        let status = Status::new(Code::Unimplemented, "no such method");
+        let trailers = Metadata::new();
+        deliver
+            .send(Event::Finished {
+                call: id(),
+                status,
+                trailers,
+            })
+            .unwrap();
+        let err = block_on(call.send(Bytes::from_static(b"late"))).unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+        let (status, _) = block_on(call.finish());
+        assert_eq!(status.code(), Code::Unimplemented);
+        assert!(owner.try_recv().is_err(), "an ended call is not cancelled");
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_to_the_client() {
+        let (link, owner, deliver) = scripted(None);
+        let mut call = AsyncClientCall::new(id(), link);
+        drop(deliver);
+        let err = block_on(call.send(Bytes::new())).unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable);
+        drop(call);
+        assert!(matches!(owner.try_recv(), Ok(Command::Cancel(_))));
+    }
+}
