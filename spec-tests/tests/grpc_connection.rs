@@ -446,6 +446,40 @@ fn max_connection_age_with_grace() {
     );
 }
 
+/// `shutdown_by`: a graceful shutdown whose calls have until the deadline.
+/// A call that ends in time is unaffected; one still running is cut
+/// (CANCELLED on the server) and the connection closes, so a stuck call
+/// cannot hold a server's shutdown forever.
+#[test]
+fn a_bounded_shutdown_cuts_calls_still_running_at_its_deadline() {
+    let mut pair = GrpcPair::new();
+    let (short, sshort) = open_call(&mut pair, "/pkg.Svc/Short");
+    let (long, slong) = open_call(&mut pair, "/pkg.Svc/Long");
+    let deadline = pair.now() + secs(5);
+    pair.server().shutdown_by(deadline);
+    pair.drive();
+    assert!(!goaway_events(&pair.client_events()).is_empty());
+    pair.client().close_send(short).unwrap();
+    pair.drive();
+    pair.respond(sshort, &[], &Status::ok());
+    pair.drive();
+    assert!(finished(&pair.client_events(), short).unwrap().0.is_ok());
+    pair.advance(secs(4));
+    assert!(
+        !pair.server_ref().is_closed(),
+        "the long call still has time"
+    );
+    pair.advance(secs(1));
+    let server = pair.server_events();
+    assert_eq!(cancelled(&server, slong).unwrap().code(), Code::Cancelled);
+    assert!(pair.server_ref().is_closed());
+    pair.client().transport_closed();
+    assert_eq!(
+        finished(&pair.client_events(), long).unwrap().0.code(),
+        Code::Unavailable
+    );
+}
+
 /// Without calls, `max_connection_age` is a plain graceful shutdown.
 #[test]
 fn max_connection_age_without_calls() {

@@ -42,8 +42,9 @@ where
 pub struct Server {
     local: String,
     local_addr: SocketAddr,
-    /// Dropped to stop accepting and drain every connection.
-    stop: oneshot::Sender<()>,
+    /// Dropped (or given a grace period) to stop accepting and drain every
+    /// connection.
+    stop: oneshot::Sender<Duration>,
     accept: JoinHandle<()>,
 }
 
@@ -149,9 +150,9 @@ impl Server {
         let (stop, mut stopped) = oneshot::channel();
         let accept = tokio::spawn(async move {
             let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
-            loop {
+            let grace = loop {
                 let accepted = tokio::select! {
-                    _ = &mut stopped => break,
+                    grace = &mut stopped => break grace.ok(),
                     accepted = listener.accept() => accepted,
                 };
                 let Ok((socket, peer_addr)) = accepted else {
@@ -176,11 +177,22 @@ impl Server {
                 connections.retain(|c| !c.is_closed());
                 connections.push(commands);
                 while tasks.try_join_next().is_some() {}
-            }
+            };
             for commands in connections {
                 let _ = commands.send(Input::Shutdown);
             }
-            while tasks.join_next().await.is_some() {}
+            let drain = async { while tasks.join_next().await.is_some() {} };
+            let late = match grace {
+                Some(grace) => tokio::time::timeout(grace, drain).await.is_err(),
+                None => {
+                    drain.await;
+                    false
+                }
+            };
+            if late {
+                // Connections still open are cut: their calls end.
+                tasks.shutdown().await;
+            }
         });
         Server {
             local,
@@ -204,6 +216,14 @@ impl Server {
     /// (GOAWAY, PING, final GOAWAY), then every connection task has ended.
     pub async fn shutdown(self) {
         drop(self.stop);
+        let _ = self.accept.await;
+    }
+
+    /// [`shutdown`](Self::shutdown), but connections still open after `grace`
+    /// (a call that never ends, a peer that stops reading) are closed: their
+    /// calls end (CANCELLED for handlers, UNAVAILABLE for clients).
+    pub async fn shutdown_timeout(self, grace: Duration) {
+        let _ = self.stop.send(grace);
         let _ = self.accept.await;
     }
 }

@@ -241,6 +241,26 @@ async fn dropping_a_call_cancels_it() {
     timeout(LIMIT, server.shutdown()).await.unwrap();
 }
 
+/// A call that never ends cannot hold the server: after the grace period its
+/// connection is closed, the handler sees the call cancelled and the client
+/// UNAVAILABLE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_timeout_cuts_a_call_that_never_ends() {
+    let (server, channel, mut seen) = setup().await;
+    let mut call = channel.call(path("Hold")).await.unwrap();
+    call.send(Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(next(&mut seen).await.message(), "started");
+    let grace = Duration::from_millis(200);
+    let started = Instant::now();
+    timeout(LIMIT, server.shutdown_timeout(grace))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= grace, "the call had its grace period");
+    assert_eq!(next(&mut seen).await.code(), Code::Cancelled);
+    let err = timeout(LIMIT, call.recv()).await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_with_calls_in_flight() {
     let (server, channel, mut seen) = setup().await;

@@ -71,7 +71,9 @@ pub struct Connection {
     /// A mutator ended the last call; `handle_timeout` stamps `idle_since`.
     idle_unstamped: bool,
     /// Server: when calls still running after `max_connection_age` are cut off.
-    age_grace_deadline: Option<Instant>,
+    /// When calls still running are cut and the connection closes (after
+    /// max age's grace, or a bounded shutdown), and why.
+    cut: Option<(Instant, &'static str)>,
     going_away: bool,
     /// The transport is gone or the keepalive failed: nothing more is sent.
     dead: bool,
@@ -161,7 +163,7 @@ impl Connection {
             last_peer_ping: None,
             idle_since: Some(now),
             idle_unstamped: false,
-            age_grace_deadline: None,
+            cut: None,
             going_away: false,
             dead: false,
             fixed: FixedValues {
@@ -775,7 +777,7 @@ impl Connection {
             }
             consider(self.config.max_connection_age.map(|age| self.created + age));
         }
-        consider(self.age_grace_deadline);
+        consider(self.cut.map(|(at, _)| at));
         next
     }
 
@@ -843,17 +845,17 @@ impl Connection {
                 .is_some_and(|age| now >= self.created + age);
             if idle || aged {
                 self.shutdown();
-                if aged {
-                    self.age_grace_deadline = self.config.max_connection_age_grace.map(|g| now + g);
+                if let Some(grace) = self.config.max_connection_age_grace.filter(|_| aged) {
+                    self.cut_at(now + grace, "max connection age reached");
                 }
             }
         }
-        if self.age_grace_deadline.is_some_and(|d| now >= d) {
-            self.age_grace_deadline = None;
+        if let Some((_, why)) = self.cut.filter(|(at, _)| now >= *at) {
+            self.cut = None;
             let _ = self
                 .h2
-                .go_away(ErrorCode::NO_ERROR, Bytes::from_static(b"max_age"));
-            self.abort("max connection age reached");
+                .go_away(ErrorCode::NO_ERROR, Bytes::from_static(why.as_bytes()));
+            self.abort(why);
         }
         self.update_idle(now);
     }
@@ -1208,6 +1210,21 @@ impl Connection {
     pub fn shutdown(&mut self) {
         self.going_away = true;
         let _ = self.h2.shutdown();
+    }
+
+    /// [`shutdown`](Self::shutdown), bounded: calls still running at
+    /// `deadline` end (UNAVAILABLE for a client's, CANCELLED for a server's),
+    /// a final GOAWAY goes out and the connection closes.
+    pub fn shutdown_by(&mut self, deadline: Instant) {
+        self.shutdown();
+        self.cut_at(deadline, "shutdown deadline passed");
+    }
+
+    /// Cuts the connection at `at` (or earlier, if already due then).
+    fn cut_at(&mut self, at: Instant, why: &'static str) {
+        if self.cut.is_none_or(|(due, _)| at < due) {
+            self.cut = Some((at, why));
+        }
     }
 
     fn call_mut(&mut self, call: CallId) -> Result<&mut Call, CallError> {
