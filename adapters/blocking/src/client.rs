@@ -57,7 +57,7 @@ impl Channel {
 
     /// Runs a channel over any connected transport.
     pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
-        let (tx, _) = driver::spawn(socket, config, Connection::client, |_, _, _, _, _| {});
+        let (tx, _, _) = driver::spawn(socket, config, Connection::client, |_, _, _, _, _| {});
         Channel(Arc::new(Owner(tx)))
     }
 

@@ -64,8 +64,8 @@ pub(crate) enum Input {
     Shutdown,
 }
 
-/// A connection thread and its input channel.
-pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>);
+/// A connection thread, its input channel, and its socket (to cut it).
+pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Arc<dyn Transport>);
 
 /// Runs a connection (`Connection::client` or `server`) on its own thread
 /// until it closes. `on_call` gets every call a peer starts.
@@ -81,18 +81,19 @@ pub(crate) fn spawn<T: Transport>(
     // credit when it takes it.
     config.release_on_poll = false;
     let conn = connection(config, Instant::now());
+    let socket = Arc::new(socket);
+    let shared = socket.clone();
     let thread = thread::spawn(move || run(socket, conn, inputs, link, on_call));
-    (tx, thread)
+    (tx, thread, shared)
 }
 
 fn run<T: Transport>(
-    socket: T,
+    socket: Arc<T>,
     mut conn: Connection,
     inputs: Receiver<Input>,
     link: Link,
     mut on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken),
 ) {
-    let socket = Arc::new(socket);
     let (reader, read_tx) = (socket.clone(), link.0.clone());
     thread::spawn(move || read_loop(&*reader, read_tx));
     let mut board = Switchboard::new();

@@ -123,24 +123,43 @@ impl Server {
     }
 
     /// Graceful shutdown: no new connections or calls; calls in flight finish
-    /// (GOAWAY, PING, final GOAWAY), then every thread is joined.
+    /// (GOAWAY, PING, final GOAWAY), then the accept and connection threads
+    /// are joined.
     pub fn shutdown(self) {
         drop(self);
+    }
+
+    /// [`shutdown`](Self::shutdown), but connections still open after `grace`
+    /// (a call that never ends, a peer that stops reading) are closed: their
+    /// calls end (CANCELLED for handlers, UNAVAILABLE for clients).
+    pub fn shutdown_timeout(mut self, grace: Duration) {
+        self.stop(Some(Instant::now() + grace));
+    }
+
+    fn stop(&mut self, cut_at: Option<Instant>) {
+        self.stopping.store(true, Ordering::SeqCst);
+        (self.wake)();
+        let accept = self.accept.take().map(JoinHandle::join);
+        let connections = accept.and_then(Result::ok).unwrap_or_default();
+        for (tx, _, _) in &connections {
+            let _ = tx.send(Input::Shutdown);
+        }
+        for (_, thread, socket) in connections {
+            while let Some(at) = cut_at.filter(|_| !thread.is_finished()) {
+                if Instant::now() >= at {
+                    socket.shutdown();
+                    break;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            let _ = thread.join();
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        (self.wake)();
-        let accept = self.accept.take().map(JoinHandle::join);
-        let connections = accept.and_then(Result::ok).unwrap_or_default();
-        for (tx, _) in &connections {
-            let _ = tx.send(Input::Shutdown);
-        }
-        for (_, thread) in connections {
-            let _ = thread.join();
-        }
+        self.stop(None);
     }
 }
 
@@ -176,7 +195,7 @@ fn accept_loop<T: Transport>(
             let handler = handler.clone();
             thread::spawn(move || handler(call));
         };
-        connections.retain(|(_, thread)| !thread.is_finished());
+        connections.retain(|(_, thread, _)| !thread.is_finished());
         let connection = driver::spawn(socket, config.clone(), Connection::server, on_call);
         connections.push(connection);
     }

@@ -186,6 +186,35 @@ fn shutdown_lets_calls_in_flight_finish() {
     assert_eq!(err.code(), Code::Unavailable, "{err}");
 }
 
+/// A call that never ends cannot hold the server: after the grace period its
+/// connection is closed, the handler sees the call cancelled and the client
+/// UNAVAILABLE.
+#[test]
+fn shutdown_timeout_cuts_a_call_that_never_ends() {
+    let (seen, events) = std::sync::mpsc::channel();
+    let server = Server::bind("127.0.0.1:0", Config::server(), move |mut call| {
+        let _ = seen.send(Status::new(Code::Ok, "started"));
+        let status = loop {
+            if let Err(status) = call.recv() {
+                break status;
+            }
+        };
+        let _ = seen.send(status);
+    })
+    .unwrap();
+    let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+    let mut call = channel.call(CallOptions::new("/test.Svc/Hold")).unwrap();
+    call.send(Bytes::from_static(b"x")).unwrap();
+    let limit = Duration::from_secs(10);
+    assert_eq!(events.recv_timeout(limit).unwrap().message(), "started");
+    let (grace, started) = (Duration::from_millis(200), std::time::Instant::now());
+    server.shutdown_timeout(grace);
+    assert!(started.elapsed() >= grace, "the call had its grace period");
+    let status = events.recv_timeout(limit).unwrap();
+    assert_eq!(status.code(), Code::Cancelled, "{status}");
+    assert_eq!(call.recv().unwrap_err().code(), Code::Unavailable);
+}
+
 #[test]
 fn a_server_that_vanishes_mid_call_gives_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
