@@ -360,7 +360,7 @@ mod tests {
     use crate::grpc::status::Code;
     use crate::h2::StreamId;
     use crate::service::handle::SendDone;
-    use crate::service::testing::block_on;
+    use crate::service::testing::{block_on, request_head};
 
     /// Commands go to the test; events are queued before the handle waits
     /// (an empty inbox reads as a connection that is gone); sends get `answer`.
@@ -412,17 +412,7 @@ mod tests {
     }
 
     fn server(link: Scripted) -> AsyncServerCall<Scripted> {
-        let request = Request {
-            path: "/pkg.Svc/Get".into(),
-            authority: None,
-            content_type: "application/grpc".into(),
-            metadata: Metadata::new(),
-            timeout: None,
-            deadline: None,
-            encoding: Encoding::Identity,
-            accept_encodings: EncodingSet::all(),
-            peer_settings: Default::default(),
-        };
+        let request = request_head(EncodingSet::all());
         let origin = Arc::new(Origin {
             peer_addr: "unix".into(),
             local_addr: "/tmp/s.sock".into(),

@@ -429,6 +429,7 @@ mod tests {
     use super::*;
     use crate::grpc::compression::EncodingSet;
     use crate::h2::StreamId;
+    use crate::service::testing::request_head;
 
     /// Hands every command to the test, which plays the connection's owner.
     struct Recorder(Sender<Command<SendDone>>);
@@ -442,20 +443,6 @@ mod tests {
 
     fn id() -> CallId {
         CallId(StreamId::new(1))
-    }
-
-    fn request(accept: EncodingSet) -> Request {
-        Request {
-            path: "/pkg.Svc/Get".into(),
-            authority: None,
-            content_type: "application/grpc".into(),
-            metadata: Metadata::new(),
-            timeout: None,
-            deadline: None,
-            encoding: Encoding::Identity,
-            accept_encodings: accept,
-            peer_settings: Default::default(),
-        }
     }
 
     fn server(
@@ -474,7 +461,7 @@ mod tests {
         });
         let call = ServerCall::new(
             id(),
-            request(accept),
+            request_head(accept),
             Recorder(commands),
             inbox,
             origin,

@@ -324,3 +324,18 @@ impl AsyncClientStream for LoopbackCall {
         ClientStream::cancel(self);
     }
 }
+
+/// The head of a call to `/pkg.Svc/Get` whose client accepts `accept`.
+pub(crate) fn request_head(accept: crate::grpc::compression::EncodingSet) -> crate::grpc::Request {
+    crate::grpc::Request {
+        path: "/pkg.Svc/Get".into(),
+        authority: None,
+        content_type: "application/grpc".into(),
+        metadata: Metadata::new(),
+        timeout: None,
+        deadline: None,
+        encoding: crate::grpc::compression::Encoding::Identity,
+        accept_encodings: accept,
+        peer_settings: Default::default(),
+    }
+}
