@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -64,8 +64,9 @@ pub(crate) enum Input {
     Shutdown,
 }
 
-/// A connection thread, its input channel, and its socket (to cut it).
-pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Arc<dyn Transport>);
+/// A connection thread, its input channel, and its socket (to cut it; weak,
+/// so a closed connection's descriptor is not held).
+pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
 
 /// Runs a connection (`Connection::client` or `server`) on its own thread
 /// until it closes. `on_call` gets every call a peer starts.
@@ -82,9 +83,9 @@ pub(crate) fn spawn<T: Transport>(
     config.release_on_poll = false;
     let conn = connection(config, Instant::now());
     let socket = Arc::new(socket);
-    let shared = socket.clone();
+    let weak = Arc::downgrade(&socket);
     let thread = thread::spawn(move || run(socket, conn, inputs, link, on_call));
-    (tx, thread, shared)
+    (tx, thread, weak)
 }
 
 fn run<T: Transport>(

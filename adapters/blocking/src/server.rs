@@ -147,7 +147,9 @@ impl Server {
         for (_, thread, socket) in connections {
             while let Some(at) = cut_at.filter(|_| !thread.is_finished()) {
                 if Instant::now() >= at {
-                    socket.shutdown();
+                    if let Some(socket) = socket.upgrade() {
+                        socket.shutdown();
+                    }
                     break;
                 }
                 thread::sleep(Duration::from_millis(5));
