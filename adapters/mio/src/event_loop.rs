@@ -49,8 +49,14 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
+    /// Queues `cmd` and wakes the loop; false once the loop is gone. A queued
+    /// command counts as sent: the loop carries it out on its next turn.
     pub(crate) fn send(&self, cmd: Cmd) -> bool {
-        self.tx.send(cmd).is_ok() && self.waker.wake().is_ok()
+        let queued = self.tx.send(cmd).is_ok();
+        if queued {
+            let _ = self.waker.wake();
+        }
+        queued
     }
 }
 
