@@ -25,6 +25,12 @@ pub struct Config {
     /// (default). Off, the application calls `message_consumed` instead, when it
     /// has really processed the message: for adapters that queue messages.
     pub release_on_poll: bool,
+    /// For a [`Session`](crate::service::Session): output taken from the
+    /// connection and not yet written is kept near this many octets (one
+    /// frame may go past it); the rest waits in the connection, whose bounded
+    /// queues push back on the calls, so a peer that reads slowly slows them.
+    /// Default 256 KiB.
+    pub write_buffer_size: usize,
     /// Client: `:scheme` of requests. Default "http".
     pub scheme: String,
     /// Client: `:authority` of requests unless a call names its own.
@@ -77,6 +83,7 @@ impl Config {
             accept_encodings: EncodingSet::all(),
             send_encoding: Encoding::Identity,
             release_on_poll: true,
+            write_buffer_size: 256 << 10,
             scheme: "http".into(),
             authority: "localhost".into(),
             user_agent: concat!("grpc-sansio/", env!("CARGO_PKG_VERSION")).into(),

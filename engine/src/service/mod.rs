@@ -61,6 +61,7 @@ pub mod interceptor;
 mod options;
 mod router;
 mod server;
+mod session;
 mod switchboard;
 pub mod trace;
 mod transport;
@@ -91,6 +92,7 @@ pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};
 pub use server::{BidiStream, RequestStream, ResponseSink, Service};
+pub use session::Session;
 pub use switchboard::{Command, Inbox, Reply, Switchboard};
 pub use transport::{unary_call, ClientStream, ClientTransport, ServerStream};
 

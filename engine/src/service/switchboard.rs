@@ -155,11 +155,7 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
     pub fn apply(&mut self, conn: &mut Connection, command: Command<R>) {
         // What the engine has to say goes first: a send refused because its
         // call just ended must find that end in the call's inbox.
-        while let Some(event) = conn.poll_event() {
-            if let Some(event) = self.route(conn, event) {
-                self.unrouted.push_back(event);
-            }
-        }
+        self.route_held(conn);
         let ended = || Status::new(Code::Cancelled, "the call ended");
         match command {
             Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),
@@ -183,6 +179,16 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
                 let _ = conn.cancel(call);
             }
             Command::Consumed(call) => conn.message_consumed(call),
+        }
+    }
+
+    /// Routes every event the engine holds, keeping the others, in order,
+    /// for [`poll_event`](Self::poll_event).
+    pub(crate) fn route_held(&mut self, conn: &mut Connection) {
+        while let Some(event) = conn.poll_event() {
+            if let Some(event) = self.route(conn, event) {
+                self.unrouted.push_back(event);
+            }
         }
     }
 
