@@ -13,9 +13,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallOptions, Config, Connection, Event};
+use grpc_sansio::grpc::{CallOptions, Config, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, Origin, Switchboard};
+use grpc_sansio::service::{self, Command, Origin, Session};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
@@ -24,9 +24,6 @@ use crate::server::{Calls, InlineHandler};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
-/// With this many octets unwritten, `poll_transmit` waits: a slow reader
-/// pushes back on the engine's bounded queues instead of growing the buffer.
-const HIGH_WATER: usize = 256 << 10;
 
 /// Makes the inline handler of each new server connection.
 pub(crate) type NewHandler = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
@@ -77,13 +74,9 @@ impl service::Link for Link {
 /// One connection; an inline handler sees it as [`Calls`].
 pub(crate) struct Conn {
     socket: TcpStream,
-    pub(crate) engine: Connection,
-    /// Output not yet written.
-    out: Vec<u8>,
-    /// Writing failed or was given up: output is discarded.
-    broken: bool,
-    /// Calls driven by blocking handles on other threads.
-    pub(crate) handles: Switchboard<Sender<Event>, SendDone>,
+    /// The engine, the calls driven by blocking handles on other threads, and
+    /// the output not yet written.
+    pub(crate) session: Session<Sender<Event>, SendDone>,
     inline: Option<Box<dyn InlineHandler>>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
@@ -96,85 +89,56 @@ impl Conn {
     fn read(&mut self, now: Instant, buf: &mut [u8]) {
         loop {
             match self.socket.read(buf) {
-                // A connection error queues GOAWAY; `drive` flushes it.
-                Ok(n) if n > 0 => drop(self.engine.receive(now, &buf[..n])),
+                Ok(n) if n > 0 => self.session.receive(now, &buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                _ => return self.engine.transport_closed(),
+                _ => return self.session.transport_closed(),
             }
         }
     }
 
-    /// Writes until done or WouldBlock; says whether anything changed.
-    fn flush(&mut self) -> bool {
-        if self.broken {
-            self.out.clear();
-            return false;
-        }
-        let mut written = 0;
-        while written < self.out.len() {
-            match self.socket.write(&self.out[written..]) {
-                Ok(n) if n > 0 => written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                _ => {
-                    self.cut();
-                    return true;
-                }
-            }
-        }
-        self.out.drain(..written);
-        written > 0
-    }
-
-    /// Gives up on the transport: the calls end, output is discarded.
-    fn cut(&mut self) {
-        self.broken = true;
-        self.out.clear();
-        self.engine.transport_closed();
-    }
-
-    /// Hands the engine's events to the handles and the inline handler.
+    /// Hands the events no handle takes to the inline handler.
     fn dispatch(&mut self) {
-        while let Some(event) = self.handles.poll_event(&mut self.engine) {
+        while let Some(event) = self.session.poll_event() {
             let Some(mut handler) = self.inline.take() else {
                 continue;
             };
             if let Event::Message { call, .. } = &event {
                 // The inline handler takes the message: its credit goes back.
-                self.engine.message_consumed(*call);
+                self.session.connection_mut().message_consumed(*call);
             }
             // A handler that panics loses its connection, not the loop.
             let calls = &mut Calls(self);
             match catch_unwind(AssertUnwindSafe(|| handler.on_event(calls, event))) {
                 Ok(()) => self.inline = Some(handler),
-                Err(_) => self.cut(),
+                Err(_) => self.session.transport_closed(),
             }
         }
     }
 
-    /// Drains events and output; once the engine is done and its output
-    /// written, deregisters the socket and says the connection can go.
+    /// Runs the handler and writes until quiet or WouldBlock; once the
+    /// session is closed, deregisters the socket and says the connection can go.
     fn drive(&mut self, registry: &Registry) -> bool {
         loop {
             self.dispatch();
-            let mut more = false;
-            while self.out.len() < HIGH_WATER && self.engine.poll_transmit(&mut self.out) > 0 {
-                more = true;
-            }
-            // New output may bring `Writable` events, written output room for
-            // more, a failed write the calls' ends: go round until nothing moves.
-            if !self.flush() && !more {
+            let out = self.session.poll_transmit();
+            if out.is_empty() {
                 break;
+            }
+            match self.socket.write(out) {
+                Ok(n) if n > 0 => self.session.advance(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => self.session.transport_closed(),
             }
         }
         // Both interests stay registered: edge-triggered, WRITABLE fires only
         // after a write met a full socket buffer.
-        let done = self.engine.is_closed() && self.out.is_empty();
-        if done {
+        let closed = self.session.is_closed();
+        if closed {
             let _ = registry.deregister(&mut self.socket);
         }
-        !done
+        !closed
     }
 }
 
@@ -189,8 +153,6 @@ pub(crate) struct EventLoop {
     conns: HashMap<Token, Conn>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
-    /// Shutting down, with the instant to cut the connections still open.
-    drain: Option<Option<Instant>>,
     /// Accepting failed (out of descriptors, most likely): when to try again,
     /// since an edge-triggered listener stays silent until the next client.
     accept_again: Option<Instant>,
@@ -198,7 +160,7 @@ pub(crate) struct EventLoop {
 
 impl EventLoop {
     pub(crate) fn new(
-        mut config: Config,
+        config: Config,
         mut accept: Option<(TcpListener, NewHandler)>,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
@@ -207,8 +169,6 @@ impl EventLoop {
             poll.registry()
                 .register(listener, LISTENER, Interest::READABLE)?;
         }
-        // Handles take messages later than `poll_event`: they say when.
-        config.release_on_poll = false;
         let (tx, rx) = mpsc::channel();
         Ok(EventLoop {
             poll,
@@ -218,7 +178,6 @@ impl EventLoop {
             config,
             conns: HashMap::new(),
             next: 2,
-            drain: None,
             accept_again: None,
         })
     }
@@ -236,9 +195,9 @@ impl EventLoop {
         let registry = self.poll.registry();
         registry.register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)?;
         let (config, now) = (self.config.clone(), Instant::now());
-        let engine = match inline {
-            Some(_) => Connection::server(config, now),
-            None => Connection::client(config, now),
+        let session = match inline {
+            Some(_) => Session::server(config, now),
+            None => Session::client(config, now),
         };
         let origin = Arc::new(Origin {
             peer_addr: peer.to_string(),
@@ -247,10 +206,7 @@ impl EventLoop {
         });
         let mut conn = Conn {
             socket,
-            engine,
-            out: Vec::with_capacity(64 << 10),
-            broken: false,
-            handles: Switchboard::new(),
+            session,
             inline,
             peer,
             local,
@@ -281,11 +237,8 @@ impl EventLoop {
         let mut rbuf = vec![0u8; 64 << 10];
         let mut touched = HashSet::new();
         while self.accept.is_some() || !self.conns.is_empty() {
-            let timers = self.conns.values().filter_map(|c| c.engine.poll_timeout());
-            let next = timers
-                .chain(self.drain.flatten())
-                .chain(self.accept_again)
-                .min();
+            let timers = self.conns.values().filter_map(|c| c.session.poll_timeout());
+            let next = timers.chain(self.accept_again).min();
             let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
             let polled = self.poll.poll(&mut events, timeout);
             if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
@@ -308,13 +261,10 @@ impl EventLoop {
             while let Ok(cmd) = self.rx.try_recv() {
                 self.command(now, cmd, &mut touched);
             }
-            let cut = self.drain.flatten().is_some_and(|d| d <= now);
             let registry = self.poll.registry();
             self.conns.retain(|token, c| {
-                if cut {
-                    c.cut();
-                } else if c.engine.poll_timeout().is_some_and(|t| t <= now) {
-                    c.engine.handle_timeout(now);
+                if c.session.poll_timeout().is_some_and(|t| t <= now) {
+                    c.session.handle_timeout(now);
                 } else if !touched.contains(token) {
                     return true;
                 }
@@ -351,7 +301,7 @@ impl EventLoop {
                     return;
                 };
                 let (tx, inbox) = mpsc::channel();
-                let started = c.handles.start_call(&mut c.engine, now, options, tx);
+                let started = c.session.start_call(now, options, tx);
                 let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
                 // If the caller stopped waiting, the handle's drop cancels the call.
                 let _ = reply.send(call);
@@ -359,7 +309,7 @@ impl EventLoop {
             }
             Cmd::Call(token, command) => {
                 if let Some(c) = self.conns.get_mut(&token) {
-                    c.handles.apply(&mut c.engine, command);
+                    c.session.apply(command);
                     touched.insert(token);
                 }
             }
@@ -367,9 +317,8 @@ impl EventLoop {
                 if let Some((mut listener, _)) = self.accept.take() {
                     let _ = self.poll.registry().deregister(&mut listener);
                 }
-                self.drain = Some(deadline);
                 for (token, c) in &mut self.conns {
-                    c.engine.shutdown();
+                    c.session.shutdown(deadline);
                     touched.insert(*token);
                 }
             }

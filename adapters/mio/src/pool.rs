@@ -19,7 +19,7 @@ impl Calls<'_> {
     /// events no longer reach the inline handler.
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
-        let cancel = self.0.handles.attach(call, tx);
+        let cancel = self.0.session.attach(call, tx);
         let (link, origin) = (self.0.link.clone(), self.0.origin.clone());
         ServerCall::new(call, request, link, inbox, origin, cancel)
     }

@@ -47,13 +47,13 @@ impl Calls<'_> {
 impl Deref for Calls<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.0.engine
+        self.0.session.connection()
     }
 }
 
 impl DerefMut for Calls<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.0.engine
+        self.0.session.connection_mut()
     }
 }
 
