@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallOptions, Config, Connection};
+use grpc_sansio::grpc::{CallOptions, Config};
 use grpc_sansio::service::handle::gone;
-use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture};
+use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture, Session};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
@@ -54,13 +54,11 @@ impl Channel {
 
     /// Runs a channel over any connected transport, in a task of the current
     /// tokio runtime (panics outside one).
-    pub fn over(socket: impl Transport, mut config: Config) -> Channel {
-        // A message's credit returns when its handle takes it.
-        config.release_on_poll = false;
-        let conn = Connection::client(config, Instant::now());
+    pub fn over(socket: impl Transport, config: Config) -> Channel {
+        let session = Session::client(config, Instant::now());
         let (commands, inputs) = mpsc::unbounded_channel();
         // A server starts no calls.
-        tokio::spawn(driver::run(conn, socket, inputs, |_, _, _, _| {}));
+        tokio::spawn(driver::run(session, socket, inputs, |_, _, _, _| {}));
         Channel { commands }
     }
 

@@ -1,6 +1,6 @@
-//! The connection task: one `grpc::Connection`, its socket, and the calls'
+//! The connection task: one `service::Session`, its socket, and the calls'
 //! handles talking to it over one channel. No protocol decisions live here:
-//! the engine's `Switchboard` and call handles keep the calls' books.
+//! the session and the call handles keep the calls' books.
 
 use std::future::Future;
 use std::pin::pin;
@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Connection, Event, Request};
-use grpc_sansio::service::{self, AsyncLink, CancelToken, Command, Inbox, Reply, Switchboard};
+use grpc_sansio::grpc::{CallId, CallOptions, Event, Request};
+use grpc_sansio::service::{self, AsyncLink, CancelToken, Command, Inbox, Reply, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{self, error::TryRecvError, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
@@ -35,11 +35,12 @@ pub(crate) enum Input {
         oneshot::Sender<Result<CallId, Status>>,
     ),
     Call(Command<Done>),
-    Shutdown,
+    /// Graceful shutdown, the connection cut at the instant if still open.
+    Shutdown(Option<Instant>),
 }
 
-/// A call's inbox, as the switchboard delivers to it.
-struct TaskInbox(UnboundedSender<Event>);
+/// A call's inbox, as the session delivers to it.
+pub(crate) struct TaskInbox(UnboundedSender<Event>);
 
 impl Inbox for TaskInbox {
     fn deliver(&self, event: Event) {
@@ -103,89 +104,73 @@ impl AsyncLink for Link {
 /// Runs a connection until it closes. `on_call` gets every call a peer
 /// starts, with its inbox.
 pub(crate) async fn run(
-    mut conn: Connection,
+    mut session: Session<TaskInbox, Done>,
     socket: impl Transport,
     mut inputs: UnboundedReceiver<Input>,
     mut on_call: impl FnMut(CallId, Request, UnboundedReceiver<Event>, CancelToken),
 ) {
     let (mut reader, mut writer) = tokio::io::split(socket);
-    let mut board = Switchboard::new();
-    let (mut rbuf, mut wbuf, mut written) = (vec![0u8; 64 << 10], Vec::new(), 0);
+    let mut rbuf = vec![0u8; 64 << 10];
     let mut batch = Vec::with_capacity(BATCH);
-    // The transport failed or the peer closed it: nothing more is read or written.
-    let mut broken = false;
     // Every sender of `inputs` is gone: nothing more comes from handles.
     let mut orphaned = false;
     let mut timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
     loop {
-        // Engine events go to their calls, and calls a peer starts to `on_call`.
-        while let Some(event) = board.poll_event(&mut conn) {
+        // Calls a peer starts go to `on_call`; the session routes the rest.
+        while let Some(event) = session.poll_event() {
             if let Event::CallStarted { call, request } = event {
                 let (inbox, events) = mpsc::unbounded_channel();
-                let cancel = board.attach(call, TaskInbox(inbox));
+                let cancel = session.attach(call, TaskInbox(inbox));
                 on_call(call, request, events, cancel);
             }
         }
-        // Take more from the engine only once the socket took the last batch,
-        // so a slow peer leaves the octets (and the backpressure) in the engine.
-        if written == wbuf.len() {
-            wbuf.clear();
-            written = 0;
-            while conn.poll_transmit(&mut wbuf) > 0 {}
-            if !broken && !wbuf.is_empty() {
-                continue; // Transmission may have made calls writable: route that first.
-            }
-        }
-        // Once broken, the engine ended every call and the loop routed that above.
-        if broken || (conn.is_closed() && written == wbuf.len()) {
+        // Also once the transport failed or was cut: the calls have ended.
+        if session.is_closed() {
             let _ = writer.shutdown().await;
             return;
         }
-        let deadline = conn.poll_timeout();
+        let deadline = session.poll_timeout();
         if let Some(at) = deadline {
             timer.as_mut().reset(at.into());
         }
+        let out = session.poll_transmit();
         tokio::select! {
             read = reader.read(&mut rbuf) => match read {
-                // A connection error queues GOAWAY; the next turn flushes it.
-                Ok(n) if n > 0 => drop(conn.receive(Instant::now(), &rbuf[..n])),
-                _ => broken = true,
+                Ok(n) if n > 0 => session.receive(Instant::now(), &rbuf[..n]),
+                _ => session.transport_closed(),
             },
-            wrote = writer.write(&wbuf[written..]), if written < wbuf.len() => match wrote {
-                Ok(n) if n > 0 => written += n,
-                _ => broken = true,
+            wrote = writer.write(out), if !out.is_empty() => match wrote {
+                Ok(n) if n > 0 => session.advance(n),
+                _ => session.transport_closed(),
             },
             // What is already queued goes in before the next write (one write
             // for many calls' frames), a bounded batch so writing is never starved.
             taken = inputs.recv_many(&mut batch, BATCH), if !orphaned => {
                 for input in batch.drain(..) {
-                    apply(&mut conn, &mut board, input);
+                    apply(&mut session, input);
                 }
                 if taken == 0 {
                     // A client's channel and calls are all dropped.
                     orphaned = true;
-                    conn.shutdown();
+                    session.shutdown(None);
                 }
             }
-            () = &mut timer, if deadline.is_some() => conn.handle_timeout(Instant::now()),
-        }
-        if broken {
-            conn.transport_closed();
+            () = &mut timer, if deadline.is_some() => session.handle_timeout(Instant::now()),
         }
     }
 }
 
 /// Carries out a handle's command.
-fn apply(conn: &mut Connection, board: &mut Switchboard<TaskInbox, Done>, input: Input) {
+fn apply(session: &mut Session<TaskInbox, Done>, input: Input) {
     match input {
         Input::Start(options, inbox, reply) => {
-            let started = board.start_call(conn, Instant::now(), options, TaskInbox(inbox));
+            let started = session.start_call(Instant::now(), options, TaskInbox(inbox));
             if let Err(Ok(call)) = reply.send(started) {
                 // The caller stopped waiting: nobody owns the call.
-                board.apply(conn, Command::Cancel(call));
+                session.apply(Command::Cancel(call));
             }
         }
-        Input::Call(command) => board.apply(conn, command),
-        Input::Shutdown => conn.shutdown(),
+        Input::Call(command) => session.apply(command),
+        Input::Shutdown(cut_at) => session.shutdown(cut_at),
     }
 }

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grpc_sansio::grpc::{Config, Connection};
-use grpc_sansio::service::{self, AsyncRouter, Origin};
+use grpc_sansio::grpc::Config;
+use grpc_sansio::service::{self, AsyncRouter, Origin, Session};
 #[cfg(unix)]
 use tokio::net::UnixListener;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -141,18 +141,16 @@ impl Server {
         listener: impl Listener,
         local: String,
         local_addr: SocketAddr,
-        mut config: Config,
+        config: Config,
         handler: impl Handler,
     ) -> Server {
-        // A message's credit returns when its handle takes it.
-        config.release_on_poll = false;
         let (handler, server_local) = (Arc::new(handler), local.clone());
         let (stop, mut stopped) = oneshot::channel();
         let accept = tokio::spawn(async move {
             let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
-            let grace = loop {
+            let cut_at = loop {
                 let accepted = tokio::select! {
-                    grace = &mut stopped => break grace.ok(),
+                    grace = &mut stopped => break grace.ok().map(|grace| Instant::now() + grace),
                     accepted = listener.accept() => accepted,
                 };
                 let Ok((socket, peer_addr)) = accepted else {
@@ -172,27 +170,17 @@ impl Server {
                     let call = ServerCall::new(call, request, link, origin.clone(), cancel);
                     tokio::spawn(handler.call(call));
                 };
-                let conn = Connection::server(config.clone(), Instant::now());
-                tasks.spawn(driver::run(conn, socket, inputs, on_call));
+                let session = Session::server(config.clone(), Instant::now());
+                tasks.spawn(driver::run(session, socket, inputs, on_call));
                 connections.retain(|c| !c.is_closed());
                 connections.push(commands);
                 while tasks.try_join_next().is_some() {}
             };
+            // Connections still open at `cut_at` are cut: their calls end.
             for commands in connections {
-                let _ = commands.send(Input::Shutdown);
+                let _ = commands.send(Input::Shutdown(cut_at));
             }
-            let drain = async { while tasks.join_next().await.is_some() {} };
-            let late = match grace {
-                Some(grace) => tokio::time::timeout(grace, drain).await.is_err(),
-                None => {
-                    drain.await;
-                    false
-                }
-            };
-            if late {
-                // Connections still open are cut: their calls end.
-                tasks.shutdown().await;
-            }
+            while tasks.join_next().await.is_some() {}
         });
         Server {
             local,
