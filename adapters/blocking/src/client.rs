@@ -5,12 +5,12 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallOptions, Config, Connection};
-use grpc_sansio::service::{self, handle::gone};
+use grpc_sansio::grpc::{CallOptions, Config};
+use grpc_sansio::service::{self, handle::gone, Session};
 
 use crate::driver::{self, Input, Link, Transport};
 
@@ -24,7 +24,7 @@ struct Owner(Sender<Input>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        let _ = self.0.send(Input::Shutdown);
+        let _ = self.0.send(Input::Shutdown(None));
     }
 }
 
@@ -57,7 +57,8 @@ impl Channel {
 
     /// Runs a channel over any connected transport.
     pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
-        let (tx, _, _) = driver::spawn(socket, config, Connection::client, |_, _, _, _, _| {});
+        let session = Session::client(config, Instant::now());
+        let (tx, _, _) = driver::spawn(socket, session, |_, _, _, _, _| {});
         Channel(Arc::new(Owner(tx)))
     }
 

@@ -1,4 +1,4 @@
-//! The connection thread: one `grpc::Connection`, its socket, and the calls'
+//! The connection thread: one `service::Session`, its socket, and the calls'
 //! handles talking to it over one channel. No protocol decisions live here.
 
 use std::io::{self, Read, Write};
@@ -9,9 +9,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event, Request};
+use grpc_sansio::grpc::{CallId, CallOptions, Event, Request};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, CancelToken, Command, Switchboard};
+use grpc_sansio::service::{self, CancelToken, Command, Session};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -61,68 +61,63 @@ pub(crate) enum Input {
         reply: Sender<Result<(CallId, Receiver<Event>), Status>>,
     },
     Call(Command<SendDone>),
-    Shutdown,
+    /// Graceful shutdown, the transport given up at the instant if any.
+    Shutdown(Option<Instant>),
 }
 
 /// A connection thread, its input channel, and its socket (to cut it; weak,
 /// so a closed connection's descriptor is not held).
 pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
 
-/// Runs a connection (`Connection::client` or `server`) on its own thread
-/// until it closes. `on_call` gets every call a peer starts.
+/// Runs `session` (a client's or a server's) on its own thread until it
+/// closes. `on_call` gets every call a peer starts.
 pub(crate) fn spawn<T: Transport>(
     socket: T,
-    mut config: Config,
-    connection: fn(Config, Instant) -> Connection,
+    session: Session<Sender<Event>, SendDone>,
     on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken) + Send + 'static,
 ) -> ConnectionThread {
     let (tx, inputs) = mpsc::channel();
     let link = Link(tx.clone());
-    // Messages wait in the handles' channels: a handle returns a message's
-    // credit when it takes it.
-    config.release_on_poll = false;
-    let conn = connection(config, Instant::now());
     let socket = Arc::new(socket);
     let weak = Arc::downgrade(&socket);
-    let thread = thread::spawn(move || run(socket, conn, inputs, link, on_call));
+    let thread = thread::spawn(move || run(socket, session, inputs, link, on_call));
     (tx, thread, weak)
 }
 
 fn run<T: Transport>(
     socket: Arc<T>,
-    mut conn: Connection,
+    mut session: Session<Sender<Event>, SendDone>,
     inputs: Receiver<Input>,
     link: Link,
     mut on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken),
 ) {
     let (reader, read_tx) = (socket.clone(), link.0.clone());
     thread::spawn(move || read_loop(&*reader, read_tx));
-    let mut board = Switchboard::new();
-    let mut wbuf = Vec::with_capacity(64 << 10);
     loop {
-        // Until quiet: transmitting can itself free capacity (Writable events).
+        // Until quiet: each turn gives at most about a write buffer's worth.
         loop {
-            while let Some(event) = board.poll_event(&mut conn) {
+            while let Some(event) = session.poll_event() {
                 if let Event::CallStarted { call, request } = event {
                     let (tx, rx) = mpsc::channel();
-                    let token = board.attach(call, tx);
+                    let token = session.attach(call, tx);
                     on_call(call, request, Link(link.0.clone()), rx, token);
                 }
             }
-            wbuf.clear();
-            while conn.poll_transmit(&mut wbuf) > 0 {}
-            if wbuf.is_empty() {
+            let out = session.poll_transmit();
+            let n = out.len();
+            if n == 0 {
                 break;
             }
-            if socket.write_all(&wbuf).is_err() {
-                conn.transport_closed();
+            match socket.write_all(out) {
+                Ok(()) => session.advance(n),
+                Err(_) => session.transport_closed(),
             }
         }
-        if conn.is_closed() {
+        if session.is_closed() {
             socket.shutdown();
             return;
         }
-        let first = match conn.poll_timeout() {
+        let first = match session.poll_timeout() {
             Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
             None => inputs.recv().map_err(RecvTimeoutError::from),
         };
@@ -132,21 +127,20 @@ fn run<T: Transport>(
         let queued = inputs.try_iter().take(BATCH - 1).map(Ok);
         for input in std::iter::once(first).chain(queued) {
             match input {
-                Err(RecvTimeoutError::Timeout) => conn.handle_timeout(now),
+                Err(RecvTimeoutError::Timeout) => session.handle_timeout(now),
                 Err(RecvTimeoutError::Disconnected) => return,
-                // A connection error queues GOAWAY; the next turn flushes it.
-                Ok(Input::Read(bytes)) => drop(conn.receive(now, &bytes)),
-                Ok(Input::ReadClosed) => conn.transport_closed(),
+                Ok(Input::Read(bytes)) => session.receive(now, &bytes),
+                Ok(Input::ReadClosed) => session.transport_closed(),
                 Ok(Input::Start { options, reply }) => {
                     let (tx, rx) = mpsc::channel();
-                    let result = board.start_call(&mut conn, now, options, tx);
+                    let result = session.start_call(now, options, tx);
                     if let Err(SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx))) {
                         // The caller stopped waiting: nobody owns the call.
-                        board.apply(&mut conn, Command::Cancel(call));
+                        session.apply(Command::Cancel(call));
                     }
                 }
-                Ok(Input::Call(command)) => board.apply(&mut conn, command),
-                Ok(Input::Shutdown) => conn.shutdown(),
+                Ok(Input::Call(command)) => session.apply(command),
+                Ok(Input::Shutdown(cut_at)) => session.shutdown(cut_at),
             }
         }
     }

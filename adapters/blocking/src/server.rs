@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::grpc::{Config, Connection};
-use grpc_sansio::service::{self, Origin, Router};
+use grpc_sansio::grpc::Config;
+use grpc_sansio::service::{self, Origin, Router, Session};
 
 use crate::driver::{self, ConnectionThread, Input, Link, Transport};
 
@@ -142,17 +142,17 @@ impl Server {
         let accept = self.accept.take().map(JoinHandle::join);
         let connections = accept.and_then(Result::ok).unwrap_or_default();
         for (tx, _, _) in &connections {
-            let _ = tx.send(Input::Shutdown);
+            let _ = tx.send(Input::Shutdown(cut_at));
         }
+        // A connection cuts itself at `cut_at`, unless it is stuck writing to
+        // a peer that stopped reading: that one's socket is cut from here.
         for (_, thread, socket) in connections {
-            while let Some(at) = cut_at.filter(|_| !thread.is_finished()) {
-                if Instant::now() >= at {
-                    if let Some(socket) = socket.upgrade() {
-                        socket.shutdown();
-                    }
-                    break;
-                }
+            while cut_at.is_some_and(|at| Instant::now() < at) && !thread.is_finished() {
                 thread::sleep(Duration::from_millis(5));
+            }
+            // A connection that closed shut its socket already: cutting it again is harmless.
+            if let Some(socket) = socket.upgrade().filter(|_| cut_at.is_some()) {
+                socket.shutdown();
             }
             let _ = thread.join();
         }
@@ -198,8 +198,8 @@ fn accept_loop<T: Transport>(
             thread::spawn(move || handler(call));
         };
         connections.retain(|(_, thread, _)| !thread.is_finished());
-        let connection = driver::spawn(socket, config.clone(), Connection::server, on_call);
-        connections.push(connection);
+        let session = Session::server(config.clone(), Instant::now());
+        connections.push(driver::spawn(socket, session, on_call));
     }
 }
 

@@ -292,3 +292,55 @@ fn unix_domain_sockets() {
         .unwrap()
         .shutdown();
 }
+
+/// A peer that stops reading leaves the connection thread blocked in a write,
+/// where its own shutdown deadline cannot fire: `shutdown_timeout` still ends
+/// after the grace period, and the flooding handler sees its call cancelled.
+#[test]
+fn shutdown_timeout_cuts_a_peer_that_stops_reading() {
+    use grpc_sansio::service::{handle::SendDone, Command, Session};
+    use std::io::Write;
+    use std::sync::mpsc;
+
+    let (seen, events) = mpsc::channel();
+    let server = Server::bind("127.0.0.1:0", Config::server(), move |mut call| {
+        let _ = seen.send(Status::new(Code::Ok, "flooding"));
+        let status = loop {
+            if let Err(status) = call.send(Bytes::from(vec![7u8; 16 << 10])) {
+                break status;
+            }
+        };
+        let _ = seen.send(status);
+    })
+    .unwrap();
+    // A client driven by hand: it writes its request and never reads. Wide
+    // windows, so that flow control does not stop the server before the
+    // socket buffers fill.
+    let mut config = Config::client();
+    config.h2.initial_stream_window = 1 << 30;
+    config.h2.connection_window = 1 << 30;
+    let now = std::time::Instant::now();
+    let mut client: Session<mpsc::Sender<_>, SendDone> = Session::client(config, now);
+    let (inbox, _client_events) = mpsc::channel();
+    let call = client
+        .start_call(now, CallOptions::new("/test.Svc/Flood"), inbox)
+        .unwrap();
+    let (done, _sent) = mpsc::channel();
+    client.apply(Command::Send(call, Bytes::from_static(b"x"), false, done));
+    let mut socket = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    socket.write_all(client.poll_transmit()).unwrap();
+    let limit = Duration::from_secs(10);
+    assert_eq!(events.recv_timeout(limit).unwrap().message(), "flooding");
+    // Long enough for the socket buffers to fill and the write to block.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (stopped, stop) = mpsc::channel();
+    std::thread::spawn(move || {
+        server.shutdown_timeout(Duration::from_millis(200));
+        let _ = stopped.send(());
+    });
+    stop.recv_timeout(limit).expect("the shutdown ends");
+    let status = events.recv_timeout(limit).unwrap();
+    assert_eq!(status.code(), Code::Cancelled, "{status}");
+    drop(socket);
+}
