@@ -117,7 +117,9 @@ impl<I: Inbox, R: Reply> Session<I, R> {
     /// close). With `cut_at`, the transport is given up at that instant if the
     /// connection is still open (a call that never ends, a peer that stops
     /// reading): unwritten output is dropped and the calls end as in
-    /// [`transport_closed`](Self::transport_closed).
+    /// [`transport_closed`](Self::transport_closed). The cut comes from
+    /// [`handle_timeout`](Self::handle_timeout): an adapter whose thread can
+    /// block in a write must close the socket from elsewhere as well.
     pub fn shutdown(&mut self, cut_at: Option<Instant>) {
         self.conn.shutdown();
         if let Some(at) = cut_at {
