@@ -131,7 +131,8 @@ impl<I: Inbox, R: Reply> Session<I, R> {
     /// events are routed first (transmission makes room, and parked sends
     /// go in), and no more is taken from the connection once
     /// `write_buffer_size` octets are waiting (one turn of the connection's
-    /// own output, at most 256 KiB, may go past it).
+    /// own output, its 256 KiB budget and the frame that crosses it, may go
+    /// past it).
     pub fn poll_transmit(&mut self) -> &[u8] {
         self.out.drain(..self.written);
         self.written = 0;
