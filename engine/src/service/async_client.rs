@@ -33,6 +33,14 @@ impl AsyncCall {
         }
     }
 
+    /// [`send`](Self::send) and [`close_send`](Self::close_send) in one.
+    async fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        match &self.end {
+            None => self.stream.send_last(message).await,
+            Some(_) => self.send(message).await,
+        }
+    }
+
     async fn close_send(&mut self) {
         if self.end.is_none() {
             self.stream.close_send().await;
@@ -243,10 +251,9 @@ impl AsyncClient {
         options: RequestOptions,
     ) -> Result<AsyncCall, Status> {
         let mut call = self.start(path, kind, options).await?;
-        if let Err(err) = call.send(request).await {
+        if let Err(err) = call.send_last(request).await {
             return Err(call.fail_with_end(err).await);
         }
-        call.close_send().await;
         Ok(call)
     }
 

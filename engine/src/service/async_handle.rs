@@ -17,8 +17,9 @@ use crate::grpc::{CallId, Event, Request};
 
 /// An async handle's way to its connection's owner and its call's inbox.
 pub trait AsyncLink: Link {
-    /// Hands `Send(call, message, compress)` to the owner and waits for its
-    /// reply; `None` once the connection is gone.
+    /// Hands `Send(call, message, compress)` to the owner at once (a
+    /// half-close commanded next must follow it), and waits for the reply;
+    /// `None` once the connection is gone.
     fn send(
         &self,
         call: CallId,
@@ -67,11 +68,17 @@ impl<L: AsyncLink> Waiting<L> {
         }
     }
 
-    async fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+    /// Queues a message (and with `last`, the half-close right behind it)
+    /// and waits until the engine took it.
+    async fn send(&mut self, message: Bytes, compress: bool, last: bool) -> Result<(), Status> {
         if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
-        let taken = self.link.send(self.call, message, compress).await;
+        let taken = self.link.send(self.call, message, compress);
+        if last {
+            self.link.command(Command::CloseSend(self.call));
+        }
+        let taken = taken.await;
         taken.unwrap_or_else(|| Err(gone())).map_err(|refused| {
             // If the call already ended (the server answered first), its end
             // is queued behind what we have not read: report that instead.
@@ -106,12 +113,18 @@ impl<L: AsyncLink> AsyncClientCall<L> {
     /// error is the call's status when it has ended, or why the message was
     /// refused.
     pub async fn send(&mut self, message: Bytes) -> Result<(), Status> {
-        self.inner.send(message, true).await
+        self.inner.send(message, true, false).await
     }
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        self.inner.send(message, compress).await
+        self.inner.send(message, compress, false).await
+    }
+
+    /// Sends the last request message and half-closes, without waiting in
+    /// between: the end of the stream goes out with the message.
+    pub async fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.inner.send(message, true, true).await
     }
 
     /// Half-closes: no more request messages.
@@ -169,17 +182,29 @@ impl<L: AsyncLink> Drop for AsyncClientCall<L> {
     }
 }
 
+impl<L: AsyncLink> AsyncClientCall<L> {
+    /// A refused send (too large, say) ends the call, so `finish` returns at
+    /// once.
+    async fn send_or_cancel(
+        &mut self,
+        message: Bytes,
+        compress: bool,
+        last: bool,
+    ) -> Result<(), Status> {
+        let result = self.inner.send(message, compress, last).await;
+        if result.is_err() {
+            self.cancel_now();
+        }
+        result
+    }
+}
+
 impl<L: AsyncLink> AsyncClientStream for AsyncClientCall<L> {
     fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
-        Box::pin(async move {
-            let result = self.inner.send(message, compress).await;
-            if result.is_err() {
-                // A refused send (too large, say) ends the call, so `finish`
-                // returns at once.
-                self.cancel_now();
-            }
-            result
-        })
+        Box::pin(self.send_or_cancel(message, compress, false))
+    }
+    fn send_last(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(self.send_or_cancel(message, true, true))
     }
     fn close_send(&mut self) -> BoxFuture<'_, ()> {
         AsyncClientCall::close_send(self);
@@ -311,7 +336,7 @@ impl<L: AsyncLink> AsyncServerCall<L> {
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         self.head.headers_sent = true;
-        self.inner.send(message, compress).await
+        self.inner.send(message, compress, false).await
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -362,8 +387,9 @@ mod tests {
     use crate::service::handle::SendDone;
     use crate::service::testing::{block_on, request_head};
 
-    /// Commands go to the test; events are queued before the handle waits
-    /// (an empty inbox reads as a connection that is gone); sends get `answer`.
+    /// Commands (sends too, when made) go to the test; events are queued
+    /// before the handle waits (an empty inbox reads as a connection that is
+    /// gone); sends get `answer`.
     struct Scripted {
         commands: Sender<Command<SendDone>>,
         inbox: Receiver<Event>,
@@ -380,10 +406,12 @@ mod tests {
     impl AsyncLink for Scripted {
         fn send(
             &self,
-            _: CallId,
-            _: Bytes,
-            _: bool,
+            call: CallId,
+            message: Bytes,
+            compress: bool,
         ) -> impl Future<Output = Option<Result<(), Status>>> + Send {
+            let (done, _) = mpsc::channel();
+            self.command(Command::Send(call, message, compress, done));
             std::future::ready(self.answer.clone())
         }
         fn next(&mut self) -> impl Future<Output = Option<Event>> + Send {
@@ -426,6 +454,7 @@ mod tests {
         let (link, owner, _deliver) = scripted(Some(Ok(())));
         let mut call = server(link);
         block_on(call.send(Bytes::from_static(b"m"))).unwrap();
+        assert!(matches!(owner.try_recv(), Ok(Command::Send(..))));
         drop(call);
         let Ok(Command::Finish(_, status, _)) = owner.try_recv() else {
             panic!("the drop finishes the call");
@@ -479,6 +508,7 @@ mod tests {
             .unwrap();
         let err = block_on(call.send(Bytes::from_static(b"late"))).unwrap_err();
         assert_eq!(err.code(), Code::Unimplemented);
+        assert!(matches!(owner.try_recv(), Ok(Command::Send(..))));
         let (status, _) = block_on(call.finish());
         assert_eq!(status.code(), Code::Unimplemented);
         assert!(owner.try_recv().is_err(), "an ended call is not cancelled");
@@ -492,6 +522,19 @@ mod tests {
         let err = block_on(call.send(Bytes::new())).unwrap_err();
         assert_eq!(err.code(), Code::Unavailable);
         drop(call);
+        assert!(matches!(owner.try_recv(), Ok(Command::Send(..))));
         assert!(matches!(owner.try_recv(), Ok(Command::Cancel(_))));
+    }
+
+    #[test]
+    fn the_last_message_and_the_half_close_are_queued_before_the_send_is_answered() {
+        let (link, owner, _deliver) = scripted(Some(Ok(())));
+        let mut call = AsyncClientCall::new(id(), link);
+        block_on(call.send_last(Bytes::from_static(b"only"))).unwrap();
+        let Ok(Command::Send(_, message, _, _)) = owner.try_recv() else {
+            panic!("a send");
+        };
+        assert_eq!(message, "only");
+        assert!(matches!(owner.try_recv(), Ok(Command::CloseSend(_))));
     }
 }

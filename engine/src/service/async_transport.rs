@@ -69,6 +69,16 @@ pub trait AsyncClientStream: Send {
     /// Half-closes.
     fn close_send(&mut self) -> BoxFuture<'_, ()>;
 
+    /// Sends the last request message and half-closes. A handle that can
+    /// queue both at once sends the end of the stream with the message.
+    fn send_last(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move {
+            self.send(message).await?;
+            self.close_send().await;
+            Ok(())
+        })
+    }
+
     /// The server's initial metadata.
     fn headers(&mut self) -> BoxFuture<'_, Result<Metadata, Status>>;
 
@@ -90,11 +100,10 @@ pub async fn unary_call_async(
     stream: &mut dyn AsyncClientStream,
     request: Bytes,
 ) -> Result<super::Response<Bytes>, Status> {
-    if let Err(refused) = stream.send(request).await {
+    if let Err(refused) = stream.send_last(request).await {
         let (status, _) = stream.finish().await;
         return Err(super::pick_status(status, refused));
     }
-    stream.close_send().await;
     let message = stream.recv().await?;
     let headers = stream.headers().await?;
     let (status, trailers) = stream.finish().await;

@@ -130,6 +130,14 @@ impl Call {
         }
     }
 
+    /// [`send`](Self::send) and [`close_send`](Self::close_send) in one.
+    fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        match &self.end {
+            None => self.stream.send_last(message),
+            Some(_) => self.send(message),
+        }
+    }
+
     fn close_send(&mut self) {
         if self.end.is_none() {
             self.stream.close_send();
@@ -339,10 +347,9 @@ impl Client {
         options: RequestOptions,
     ) -> Result<Call, Status> {
         let mut call = self.start(path, kind, options)?;
-        if let Err(err) = call.send(request) {
+        if let Err(err) = call.send_last(request) {
             return Err(call.fail_with_end(err));
         }
-        call.close_send();
         Ok(call)
     }
 

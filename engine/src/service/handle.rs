@@ -134,9 +134,10 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
         }
     }
 
-    /// Queues a message and waits until the engine took it. When the call
-    /// has ended, the error is its status.
-    fn send(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+    /// Queues a message (and with `last`, the half-close right behind it)
+    /// and waits until the engine took it. When the call has ended, the error
+    /// is its status.
+    fn send(&mut self, message: Bytes, compress: bool, last: bool) -> Result<(), Status> {
         if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
@@ -144,6 +145,9 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
         let sent = self
             .link
             .command(Command::Send(self.call, message, compress, done));
+        if sent && last {
+            self.command(Command::CloseSend);
+        }
         let result = match sent {
             true => taken.recv().unwrap_or_else(|_| Err(gone())),
             false => Err(gone()),
@@ -190,7 +194,13 @@ impl<L: Link<Done = SendDone>> ClientCall<L> {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        self.inner.send(message, compress)
+        self.inner.send(message, compress, false)
+    }
+
+    /// Sends the last request message and half-closes, without waiting in
+    /// between: the end of the stream goes out with the message.
+    pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.inner.send(message, true, true)
     }
 
     /// Half-closes: no more request messages.
@@ -248,15 +258,25 @@ impl<L: Link<Done = SendDone>> Drop for ClientCall<L> {
     }
 }
 
-impl<L: Link<Done = SendDone>> ClientStream for ClientCall<L> {
-    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
-        let result = ClientCall::send_with(self, message, compress);
+impl<L: Link<Done = SendDone>> ClientCall<L> {
+    /// A refused send (too large, say) ends the call, so `finish` returns at
+    /// once.
+    fn cancel_if_refused(&mut self, result: Result<(), Status>) -> Result<(), Status> {
         if result.is_err() {
-            // A refused send (too large, say) ends the call, so `finish`
-            // returns at once.
             self.cancel_now();
         }
         result
+    }
+}
+
+impl<L: Link<Done = SendDone>> ClientStream for ClientCall<L> {
+    fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        let result = ClientCall::send_with(self, message, compress);
+        self.cancel_if_refused(result)
+    }
+    fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        let result = ClientCall::send_last(self, message);
+        self.cancel_if_refused(result)
     }
     fn close_send(&mut self) {
         ClientCall::close_send(self)
@@ -382,7 +402,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         self.head.headers_sent = true;
-        self.inner.send(message, compress)
+        self.inner.send(message, compress, false)
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -512,6 +532,25 @@ mod tests {
         assert!(call.set_compression(Encoding::Gzip).is_err(), "too late");
         assert!(matches!(owner.try_recv(), Ok(Command::Headers(..))));
         assert!(owner.try_recv().is_err(), "no encoding command");
+    }
+
+    #[test]
+    fn the_last_message_and_the_half_close_are_queued_before_the_send_is_answered() {
+        let (commands, owner) = mpsc::channel();
+        let (_deliver, inbox) = mpsc::channel();
+        let mut call = ClientCall::new(id(), Recorder(commands), inbox);
+        let connection = thread::spawn(move || {
+            let Ok(Command::Send(_, message, _, done)) = owner.recv() else {
+                panic!("a send");
+            };
+            // The half-close is already here, before the send is answered:
+            // the connection can put END_STREAM on the message's frame.
+            assert!(matches!(owner.recv(), Ok(Command::CloseSend(_))));
+            done.send(Ok(())).unwrap();
+            message
+        });
+        call.send_last(Bytes::from_static(b"only")).unwrap();
+        assert_eq!(connection.join().unwrap(), "only");
     }
 
     #[test]

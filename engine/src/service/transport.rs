@@ -108,6 +108,14 @@ pub trait ClientStream: Send {
     /// Half-closes: no more request messages.
     fn close_send(&mut self);
 
+    /// Sends the last request message and half-closes. A handle that can
+    /// queue both at once sends the end of the stream with the message.
+    fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send(message)?;
+        self.close_send();
+        Ok(())
+    }
+
     /// The server's initial metadata, waiting for it (empty for a
     /// Trailers-Only response); `Err` when the call failed before.
     fn headers(&mut self) -> Result<Metadata, Status>;
@@ -135,11 +143,10 @@ pub fn unary_call(
     stream: &mut dyn ClientStream,
     request: Bytes,
 ) -> Result<super::Response<Bytes>, Status> {
-    if let Err(refused) = stream.send(request) {
+    if let Err(refused) = stream.send_last(request) {
         let (status, _) = stream.finish();
         return Err(super::pick_status(status, refused));
     }
-    stream.close_send();
     let message = stream.recv()?;
     let headers = stream.headers()?;
     let (status, trailers) = stream.finish();
