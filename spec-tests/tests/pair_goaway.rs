@@ -130,6 +130,23 @@ fn graceful_shutdown_of_an_idle_connection_closes_both_sides() {
 }
 
 #[test]
+fn shutting_down_a_closed_connection_sends_nothing_and_keeps_it_closed() {
+    let mut pair = ready();
+    pair.server().shutdown().unwrap();
+    pair.drive();
+    assert!(pair.client().is_closed(), "the server's GOAWAY closed it");
+    let sent = pair.sent_frames(Side::Client).len();
+    pair.client().shutdown().unwrap();
+    assert!(pair.client().is_closed());
+    pair.drive();
+    assert_eq!(
+        pair.sent_frames(Side::Client).len(),
+        sent,
+        "no GOAWAY of its own"
+    );
+}
+
+#[test]
 fn a_client_shutdown_closes_both_sides_once_streams_finish() {
     let mut pair = ready();
     let id = pair

@@ -1590,10 +1590,13 @@ impl Connection {
     /// Graceful shutdown (RFC 9113 §6.8): a server sends GOAWAY with 2^31-1 and a
     /// PING; when the PING returns, every stream the client could have sent is in,
     /// and the final GOAWAY names the last one. Streams in flight finish; new ones
-    /// are refused. A client just sends GOAWAY.
+    /// are refused. A client just sends GOAWAY. On a connection already closed,
+    /// nothing.
     pub fn shutdown(&mut self) -> Result<(), UserError> {
         self.check_open()?;
-        if self.goaway_sent.is_some() {
+        // A connection already over (the peer's GOAWAY, no streams left)
+        // stays over: a GOAWAY of ours would only reopen it to write that.
+        if self.goaway_sent.is_some() || self.is_closed() {
             return Ok(());
         }
         match self.role {
