@@ -57,6 +57,9 @@ impl AsyncClientStream for BlockingClientStream {
     fn close_send(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move { self.0.close_send() })
     }
+    fn send_last(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
+        Box::pin(async move { self.0.send_last(message) })
+    }
     fn headers(&mut self) -> BoxFuture<'_, Result<Metadata, Status>> {
         Box::pin(async move { self.0.headers() })
     }
