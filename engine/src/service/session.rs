@@ -134,16 +134,20 @@ impl<I: Inbox, R: Reply> Session<I, R> {
     /// own output, its 256 KiB budget and the frame that crosses it, may go
     /// past it).
     pub fn poll_transmit(&mut self) -> &[u8] {
-        self.out.drain(..self.written);
-        self.written = 0;
         loop {
             self.board.route_held(&mut self.conn);
-            let full = self.gone || self.out.len() >= self.limit;
-            if full || self.conn.poll_transmit(&mut self.out) == 0 {
+            if self.gone || self.out.len() - self.written >= self.limit {
+                break;
+            }
+            // Only before taking more does the written prefix go: a slow
+            // reader's partial writes at the limit move no octets around.
+            self.out.drain(..self.written);
+            self.written = 0;
+            if self.conn.poll_transmit(&mut self.out) == 0 {
                 break;
             }
         }
-        &self.out
+        &self.out[self.written..]
     }
 
     /// Says that the transport took the first `written` octets of the last
