@@ -14,8 +14,18 @@ use spec_tests::grpc_pair::{finished, messages, pattern, GrpcPair, Side};
 const SLACK: usize = 4 << 10;
 
 fn window_one(mut c: Config) -> Config {
-    c.h2.initial_stream_window = 1;
+    c.h2 = c.h2.fixed_windows(1, 1 << 20);
     c
+}
+
+/// The default windows, kept fixed: these tests are about what a window does,
+/// not about the BDP estimate growing it (`bdp_windows` covers that).
+fn fixed_windows() -> GrpcPair {
+    let fixed = |mut c: Config| {
+        c.h2 = c.h2.fixed_windows(65_535, 1 << 20);
+        c
+    };
+    GrpcPair::with_configs(fixed(Config::client()), fixed(Config::server()))
 }
 
 /// A handshaken pair with one call both sides know: (client call, server call).
@@ -296,7 +306,7 @@ fn close_send_is_not_refused_for_a_full_buffer() {
 fn slow_consumer_stops_the_sender() {
     const MSG: usize = 20_000; // spans two DATA frames
     const COUNT: usize = 200; // 4 MB in all
-    let mut pair = GrpcPair::new();
+    let mut pair = fixed_windows();
     let (call, scall) = open_call(&mut pair, "/pkg.Svc/Download");
     pair.set_collect(Side::Client, false);
     let base = pair.written(Side::Server);
@@ -350,7 +360,7 @@ fn slow_consumer_stops_the_sender() {
 fn stream_256_mib_with_bounded_memory() {
     const MSG: usize = 64 << 10;
     const COUNT: usize = 4096;
-    let mut pair = GrpcPair::new();
+    let mut pair = fixed_windows();
     let (call, scall) = open_call(&mut pair, "/pkg.Svc/Download");
     // Messages are checked by their first octets and length: building 256 MiB
     // of patterns would dominate the run.

@@ -7,8 +7,10 @@ use crate::h2;
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The HTTP/2 layer's limits. `h2.max_header_list_size` defaults here to
-    /// 8 KiB, the gRPC spec's metadata limit, and `h2.max_pending_streams` to
-    /// 1024 so calls over the server's concurrency limit wait for a slot.
+    /// 8 KiB, the gRPC spec's metadata limit, `h2.max_pending_streams` to
+    /// 1024 so calls over the server's concurrency limit wait for a slot, and
+    /// `h2.max_adaptive_window` to 16 MiB (BDP-sized windows, as grpc-go;
+    /// `h2.fixed_windows(..)` turns that off).
     pub h2: h2::Config,
     /// The largest message we accept (after decompression); larger ones end the
     /// call with RESOURCE_EXHAUSTED. Default 4 MiB.
@@ -76,6 +78,8 @@ impl Config {
                 // Calls beyond the server's concurrency limit wait for a slot,
                 // as in grpc-go, instead of failing.
                 max_pending_streams: 1024,
+                // grpc-go's BDP estimator and its `bdpLimit`.
+                max_adaptive_window: Some(16 << 20),
                 ..h2::Config::default()
             },
             max_recv_message_size: 4 << 20,

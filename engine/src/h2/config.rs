@@ -17,6 +17,14 @@ pub struct Config {
     /// Our receive window for the whole connection, opened with a WINDOW_UPDATE
     /// on stream 0 after the preface. Default 1 MiB.
     pub connection_window: u32,
+    /// Grow both receive windows toward the measured bandwidth-delay product,
+    /// up to this many octets each: a PING goes out when DATA arrives and none
+    /// is outstanding, and its round trip times the octets received meanwhile
+    /// (grpc-go's BDP estimator). `None` keeps `initial_stream_window` and
+    /// `connection_window` as set; [`fixed_windows`](Self::fixed_windows) sets
+    /// both and this. Default `None`; gRPC connections default to 16 MiB, as
+    /// grpc-go. The limit is also how far a peer can make us buffer.
+    pub max_adaptive_window: Option<u32>,
     /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload we accept. Default 16 384.
     pub max_frame_size: u32,
     /// SETTINGS_MAX_HEADER_LIST_SIZE: the decoded header list limit (name + value
@@ -64,6 +72,18 @@ pub struct Config {
     pub max_reset_streams_remembered: usize,
 }
 
+impl Config {
+    /// These receive windows, never grown from a BDP estimate (grpc-go turns
+    /// its estimator off the same way when a window is set explicitly).
+    #[must_use]
+    pub fn fixed_windows(mut self, stream: u32, connection: u32) -> Self {
+        self.initial_stream_window = stream;
+        self.connection_window = connection;
+        self.max_adaptive_window = None;
+        self
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -71,6 +91,7 @@ impl Default for Config {
             max_concurrent_streams: 100,
             initial_stream_window: 65_535,
             connection_window: 1 << 20,
+            max_adaptive_window: None,
             max_frame_size: 16_384,
             max_header_list_size: 16 << 10,
             max_header_block_size: 64 << 10,

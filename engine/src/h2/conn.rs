@@ -3,6 +3,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::bdp::{BdpEstimator, BDP_PING};
 use super::flow::{RecvWindow, SendWindow, DEFAULT_WINDOW};
 use super::frame::{self, Frame, Head, HEAD_LEN};
 use super::semantics::{self, BlockKind};
@@ -105,10 +106,18 @@ pub struct Connection {
     active_remote: u32,
     peer: PeerSettings,
     peer_settings_received: bool,
-    /// When our SETTINGS must be acknowledged by.
+    /// When our oldest unacknowledged SETTINGS must be acknowledged by.
     settings_deadline: Option<Instant>,
+    /// Our SETTINGS frames not yet acknowledged; the first is the initial one.
+    settings_unacked: u32,
+    initial_settings_acked: bool,
     /// The receive window new streams get; our advertised value once ACKed.
     recv_initial_window: u32,
+    /// The receive window we want every stream to have: the configured one,
+    /// or what the BDP estimate grew it to.
+    stream_window_target: u32,
+    /// Grows the receive windows toward the measured bandwidth-delay product.
+    bdp: Option<BdpEstimator>,
     send_window: SendWindow,
     recv_window: RecvWindow,
     partial: Option<PartialBlock>,
@@ -272,9 +281,15 @@ impl Connection {
             peer: PeerSettings::default(),
             peer_settings_received: false,
             settings_deadline: Some(now + config.settings_timeout),
+            settings_unacked: 1,
+            initial_settings_acked: false,
             // Until the peer ACKs, it may still use the default window; a larger
             // one we advertise is honoured at once.
             recv_initial_window: config.initial_stream_window.max(DEFAULT_WINDOW),
+            stream_window_target: config.initial_stream_window,
+            bdp: config
+                .max_adaptive_window
+                .map(|limit| BdpEstimator::new(config.initial_stream_window, limit)),
             send_window: SendWindow::new(DEFAULT_WINDOW),
             recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
             partial: None,
@@ -487,17 +502,17 @@ impl Connection {
 
     fn handle_frame(&mut self, now: Instant, frame: Frame) -> Result<(), Error> {
         match frame {
-            Frame::Data(data) => self.recv_data(data),
+            Frame::Data(data) => self.recv_data(now, data),
             Frame::Headers(headers) => self.recv_headers(headers),
             Frame::Continuation(cont) => self.recv_continuation(cont),
             Frame::Priority(_) | Frame::Unknown(_) => Ok(()),
             Frame::RstStream(rst) => self.recv_reset(now, rst),
-            Frame::Settings(settings) => self.recv_settings(settings),
+            Frame::Settings(settings) => self.recv_settings(now, settings),
             Frame::PushPromise(_) => Err(Error::connection(
                 ErrorCode::PROTOCOL_ERROR,
                 Reason::PushDisabled,
             )),
-            Frame::Ping(ping) => self.recv_ping(ping),
+            Frame::Ping(ping) => self.recv_ping(now, ping),
             Frame::GoAway(goaway) => {
                 self.recv_goaway(goaway);
                 Ok(())
@@ -529,7 +544,7 @@ impl Connection {
         }
     }
 
-    fn recv_data(&mut self, data: frame::Data) -> Result<(), Error> {
+    fn recv_data(&mut self, now: Instant, data: frame::Data) -> Result<(), Error> {
         let id = data.stream_id;
         let flow_len = data.flow_len();
         let end_stream = data.end_stream;
@@ -610,6 +625,9 @@ impl Connection {
             end_stream,
         });
         self.maybe_remove(id);
+        if flow_len > 0 && self.bdp.as_mut().is_some_and(|b| b.add(now, flow_len)) {
+            self.send_bdp_ping();
+        }
         Ok(())
     }
 
@@ -865,10 +883,17 @@ impl Connection {
         Ok(())
     }
 
-    fn recv_settings(&mut self, settings: frame::Settings) -> Result<(), Error> {
+    fn recv_settings(&mut self, now: Instant, settings: frame::Settings) -> Result<(), Error> {
         if settings.ack {
-            if self.settings_deadline.take().is_some() {
-                self.local_settings_acked();
+            // ACKs come in the order our SETTINGS went out; an ACK of
+            // nothing is ignored.
+            if self.settings_unacked > 0 {
+                self.settings_unacked -= 1;
+                self.settings_deadline =
+                    (self.settings_unacked > 0).then(|| now + self.config.settings_timeout);
+                if !std::mem::replace(&mut self.initial_settings_acked, true) {
+                    self.local_settings_acked();
+                }
             }
             return Ok(());
         }
@@ -914,7 +939,9 @@ impl Connection {
                         Reason::WindowOverflow,
                     ));
                 }
-                if delta > 0 && !stream.queue.is_empty() && !stream.in_send_ready {
+                // A stream waiting for a concurrency slot stays waiting.
+                if delta > 0 && !stream.queue.is_empty() && !stream.in_send_ready && !stream.waiting
+                {
                     stream.in_send_ready = true;
                     self.send_ready.push_back(id);
                 }
@@ -923,22 +950,89 @@ impl Connection {
         self.queue_owed(frame::Settings::ack().into())
     }
 
-    /// The peer ACKed our SETTINGS: the values that restrict it apply now.
+    /// The peer ACKed our initial SETTINGS: the values that restrict it
+    /// apply now. (A window larger than the default was honoured when sent.)
     fn local_settings_acked(&mut self) {
         self.decoder
             .set_max_table_size(self.config.header_table_size as usize);
-        let target = self.config.initial_stream_window;
+        let target = self.stream_window_target;
         let delta = i64::from(target) - i64::from(self.recv_initial_window);
+        if delta >= 0 {
+            return;
+        }
         self.recv_initial_window = target;
         for stream in self.streams.values_mut() {
             stream.recv_window.apply_delta(delta, target);
         }
     }
 
-    fn recv_ping(&mut self, ping: frame::Ping) -> Result<(), Error> {
+    /// Queues a BDP PING, after the connection credit already released: a
+    /// peer (or proxy) that counts PINGs without data between them then sees
+    /// a WINDOW_UPDATE first, as grpc-go's `handleData` arranges.
+    fn send_bdp_ping(&mut self) {
+        if let Some(increment) = self.recv_window.take_pending() {
+            self.queue_control(
+                frame::WindowUpdate {
+                    stream_id: StreamId::ZERO,
+                    increment,
+                }
+                .into(),
+            );
+        }
+        self.queue_control(
+            frame::Ping {
+                ack: false,
+                payload: BDP_PING,
+            }
+            .into(),
+        );
+    }
+
+    /// The BDP estimate grew to `window`: the connection window grows by a
+    /// WINDOW_UPDATE, every stream's by SETTINGS_INITIAL_WINDOW_SIZE (grpc-go:
+    /// `updateFlowControl`). Larger windows are honoured as soon as they are
+    /// sent.
+    fn grow_windows(&mut self, now: Instant, window: u32) {
+        if let Some(increment) = self.recv_window.raise_target(window) {
+            self.queue_control(
+                frame::WindowUpdate {
+                    stream_id: StreamId::ZERO,
+                    increment,
+                }
+                .into(),
+            );
+        }
+        if window <= self.stream_window_target.max(self.recv_initial_window) {
+            return;
+        }
+        let delta = i64::from(window) - i64::from(self.recv_initial_window);
+        self.recv_initial_window = window;
+        self.stream_window_target = window;
+        for stream in self.streams.values_mut() {
+            stream.recv_window.apply_delta(delta, window);
+        }
+        self.queue_control(
+            frame::Settings {
+                initial_window_size: Some(window),
+                ..frame::Settings::default()
+            }
+            .into(),
+        );
+        self.settings_unacked += 1;
+        self.settings_deadline
+            .get_or_insert(now + self.config.settings_timeout);
+    }
+
+    fn recv_ping(&mut self, now: Instant, ping: frame::Ping) -> Result<(), Error> {
         if ping.ack {
             if ping.payload == SHUTDOWN_PING && self.shutdown_pending {
                 self.finish_shutdown();
+            }
+            if ping.payload == BDP_PING {
+                if let Some(window) = self.bdp.as_mut().and_then(|b| b.ping_acked(now)) {
+                    self.grow_windows(now, window);
+                }
+                return Ok(());
             }
             self.events.push_back(Event::PingAck {
                 payload: ping.payload,
@@ -1652,10 +1746,7 @@ impl Connection {
             state,
             local,
             send_window: SendWindow::new(self.peer.initial_window_size),
-            recv_window: RecvWindow::new(
-                self.recv_initial_window,
-                self.config.initial_stream_window,
-            ),
+            recv_window: RecvWindow::new(self.recv_initial_window, self.stream_window_target),
             queue: VecDeque::new(),
             queued_bytes: 0,
             in_send_ready: false,

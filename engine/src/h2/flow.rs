@@ -115,6 +115,31 @@ impl RecvWindow {
         Some(increment as u32)
     }
 
+    /// Raises the target to `target` and opens the window by the difference
+    /// (the BDP estimate grew). Returns that increment.
+    pub(crate) fn raise_target(&mut self, target: u32) -> Option<u32> {
+        let increment = i64::from(target) - i64::from(self.target);
+        let increment = increment.min((MAX_WINDOW - self.window).max(0));
+        if increment <= 0 {
+            return None;
+        }
+        self.target = target;
+        self.window += increment;
+        Some(increment as u32)
+    }
+
+    /// Announces whatever the application released, however little.
+    pub(crate) fn take_pending(&mut self) -> Option<u32> {
+        let room = (MAX_WINDOW - self.window).max(0);
+        let increment = i64::from(self.released).min(room);
+        if increment == 0 {
+            return None;
+        }
+        self.window += increment;
+        self.released -= increment as u32;
+        Some(increment as u32)
+    }
+
     fn take_update(&mut self) -> Option<u32> {
         let room = (MAX_WINDOW - self.window).max(0);
         let increment = i64::from(self.released).min(room);

@@ -1,5 +1,6 @@
 //! HTTP/2 (RFC 9113): framing, stream states, flow control and the connection.
 
+mod bdp;
 mod config;
 mod conn;
 mod error;
