@@ -45,8 +45,10 @@ pub struct Config {
     /// How long a keepalive PING may stay unanswered before the connection is
     /// considered dead. Default 20 s.
     pub keepalive_timeout: Duration,
-    /// Keepalive PINGs also when no call is active (client), or accept them
-    /// then (server). Default false.
+    /// Client: keepalive PINGs also when no call is active. Server: accept
+    /// the client's PINGs then at `min_ping_interval`, not one per two hours
+    /// (a server's own keepalive pings idle connections either way, as
+    /// grpc-go's). Default false.
     pub keepalive_permit_without_calls: bool,
     /// Server: the shortest interval between the client's PINGs we tolerate;
     /// more than two faster ones close the connection with GOAWAY
@@ -80,6 +82,8 @@ impl Config {
                 max_pending_streams: 1024,
                 // grpc-go's BDP estimator and its `bdpLimit`.
                 max_adaptive_window: Some(16 << 20),
+                // grpc-go's wait for the drain PING's ACK.
+                shutdown_timeout: Duration::from_secs(5),
                 ..h2::Config::default()
             },
             max_recv_message_size: 4 << 20,

@@ -710,7 +710,9 @@ impl Connection {
     }
 
     fn peer_pinged(&mut self, now: Instant) {
-        if self.role() != Role::Server {
+        // After a GOAWAY for too many pings, the rest of the same read changes
+        // nothing: one GOAWAY, as grpc-go writes before it closes.
+        if self.role() != Role::Server || self.dead {
             return;
         }
         let calls_active = !self.calls.is_empty();
@@ -765,11 +767,15 @@ impl Connection {
         next
     }
 
+    /// A client pings only with calls active unless permitted (grpc-go's
+    /// client goes dormant then); a server pings idle connections too, as
+    /// grpc-go's `keepalive()` does, so a dead peer is found either way.
     fn next_keepalive_ping(&self) -> Option<Instant> {
         let time = self.config.keepalive_time?;
-        if self.keepalive_deadline.is_some()
-            || (self.calls.is_empty() && !self.config.keepalive_permit_without_calls)
-        {
+        let dormant = self.role() == Role::Client
+            && self.calls.is_empty()
+            && !self.config.keepalive_permit_without_calls;
+        if self.keepalive_deadline.is_some() || dormant {
             return None;
         }
         Some(self.last_read + time)
@@ -794,8 +800,10 @@ impl Connection {
             let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
             match self.role() {
                 // The server answers with the status (trailers, then
-                // RST_STREAM NO_ERROR), as grpc-go and C-core do: a client
-                // whose own timer is late would read a reset as CANCELLED.
+                // RST_STREAM NO_ERROR): a client whose own timer is late
+                // would read a bare reset as CANCELLED. grpc-go's server
+                // sends only RST_STREAM(CANCEL); its clients read both the
+                // same, as DEADLINE_EXCEEDED once their deadline passed.
                 Role::Server => self.fail_call(
                     id,
                     CallFailure {

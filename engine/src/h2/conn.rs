@@ -1898,8 +1898,9 @@ fn malformed(id: StreamId, what: &'static str) -> Error {
 }
 
 fn header_list_too_large(id: StreamId, limit: u32) -> Error {
-    // RFC 9113 §10.5.1 leaves the code open; grpc-go and h2 reset with
-    // PROTOCOL_ERROR as the request cannot be processed.
+    // RFC 9113 §10.5.1 leaves the code open; hyperium/h2 resets with
+    // PROTOCOL_ERROR as the request cannot be processed (grpc-go uses
+    // FRAME_SIZE_ERROR; its clients read both as INTERNAL).
     Error::stream(
         id,
         ErrorCode::PROTOCOL_ERROR,
