@@ -6,6 +6,7 @@ use bytes::{Bytes, BytesMut};
 use super::codec::{self, MessageDecoder};
 use super::compression::{self, Encoding, EncodingSet};
 use super::metadata::Metadata;
+use super::ping_policy::{PingPolicy, Verdict};
 use super::status::{Code, Status};
 use super::timeout;
 use super::{CallError, CallId, Config, Event, Request};
@@ -14,14 +15,6 @@ use crate::hpack::Header;
 
 /// Opaque data of our keepalive PINGs.
 const KEEPALIVE_PING: [u8; 8] = *b"keepaliv";
-
-/// Faster PINGs than `min_ping_interval` a server forgives (grpc-go's
-/// `maxPingStrikes`).
-const MAX_PING_STRIKES: u32 = 2;
-
-/// When no call is active and the policy does not permit pings then, grpc-go
-/// still tolerates one every two hours.
-const IDLE_PING_INTERVAL: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// What to do with a call whose state machine hit an error.
 struct CallFailure {
@@ -64,8 +57,8 @@ pub struct Connection {
     last_read: Instant,
     /// When our keepalive PING must be answered by.
     keepalive_deadline: Option<Instant>,
-    ping_strikes: u32,
-    last_peer_ping: Option<Instant>,
+    /// Server: what the client's PINGs are allowed.
+    ping_policy: PingPolicy,
     /// Server: since when no call has been active.
     idle_since: Option<Instant>,
     /// A mutator ended the last call; `handle_timeout` stamps `idle_since`.
@@ -159,8 +152,10 @@ impl Connection {
             created: now,
             last_read: now,
             keepalive_deadline: None,
-            ping_strikes: 0,
-            last_peer_ping: None,
+            ping_policy: PingPolicy::new(
+                config.min_ping_interval,
+                config.keepalive_permit_without_calls,
+            ),
             idle_since: Some(now),
             idle_unstamped: false,
             cut: None,
@@ -718,25 +713,14 @@ impl Connection {
         if self.role() != Role::Server {
             return;
         }
-        let interval = if self.calls.is_empty() && !self.config.keepalive_permit_without_calls {
-            IDLE_PING_INTERVAL.max(self.config.min_ping_interval)
-        } else {
-            self.config.min_ping_interval
-        };
-        if self
-            .last_peer_ping
-            .is_some_and(|last| now.saturating_duration_since(last) < interval)
-        {
-            self.ping_strikes += 1;
-            if self.ping_strikes > MAX_PING_STRIKES {
-                let _ = self.h2.go_away(
-                    ErrorCode::ENHANCE_YOUR_CALM,
-                    Bytes::from_static(b"too_many_pings"),
-                );
-                self.abort("the client sent too many pings");
-            }
+        let calls_active = !self.calls.is_empty();
+        if self.ping_policy.ping_received(now, calls_active) == Verdict::TooManyPings {
+            let _ = self.h2.go_away(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                Bytes::from_static(b"too_many_pings"),
+            );
+            self.abort("the client sent too many pings");
         }
-        self.last_peer_ping = Some(now);
     }
 
     fn update_idle(&mut self, now: Instant) {
@@ -951,6 +935,9 @@ impl Connection {
         // Even after an abort, what the HTTP/2 layer queued (a GOAWAY saying
         // why) still goes out if the transport can take it.
         let n = self.h2.poll_transmit(buf);
+        if self.h2.take_wrote_stream_frames() {
+            self.ping_policy.wrote_headers_or_data();
+        }
         // Writable events surface from transmission.
         if n > 0 {
             self.pump_writable();
@@ -1056,7 +1043,6 @@ impl Connection {
         metadata.to_headers(&mut headers);
         c.headers_done = true;
         self.h2.send_headers(call.0, headers, false)?;
-        self.ping_strikes = 0;
         Ok(())
     }
 
@@ -1135,7 +1121,6 @@ impl Connection {
         if let Some(c) = self.calls.get_mut(&call.0) {
             c.sent_message = true;
         }
-        self.ping_strikes = 0;
         Ok(())
     }
 

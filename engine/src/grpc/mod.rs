@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod event;
 pub mod metadata;
+mod ping_policy;
 pub mod status;
 pub mod timeout;
 

@@ -134,6 +134,9 @@ pub struct Connection {
     reset_window_start: Option<Instant>,
     resets_in_window: u32,
     empty_frames: u32,
+    /// A HEADERS or DATA frame was written since the last
+    /// [`take_wrote_stream_frames`](Connection::take_wrote_stream_frames).
+    wrote_stream_frames: bool,
     error: Option<Error>,
 }
 
@@ -289,6 +292,7 @@ impl Connection {
             reset_window_start: None,
             resets_in_window: 0,
             empty_frames: 0,
+            wrote_stream_frames: false,
             error: None,
             config,
         };
@@ -1163,6 +1167,13 @@ impl Connection {
 
     // ----- output -----
 
+    /// Whether a HEADERS or DATA frame was written since the last call. A
+    /// server's PING policy forgives the next PING after one (grpc-go resets
+    /// its ping strikes on every such write).
+    pub fn take_wrote_stream_frames(&mut self) -> bool {
+        std::mem::take(&mut self.wrote_stream_frames)
+    }
+
     /// Drains the next application event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
@@ -1229,6 +1240,7 @@ impl Connection {
                 let mut block = Vec::new();
                 self.encoder.encode(&headers, &mut block);
                 write_header_block(id, Bytes::from(block), end_stream, max_frame, buf);
+                self.wrote_stream_frames = true;
                 Progress::Sent { more }
             }
             Some(Outbound::Reset(code)) => {
@@ -1284,6 +1296,7 @@ impl Connection {
                 self.send_window.consume(written as u32);
                 stream.queued_bytes -= written;
                 self.queued_total -= written;
+                self.wrote_stream_frames = true;
                 Progress::Sent {
                     more: !stream.queue.is_empty(),
                 }
