@@ -1,11 +1,13 @@
-//! Each adapter's server against a client that pings like grpc-go, over real
-//! 127.0.0.1 sockets with default configurations.
+//! Each adapter's server (blocking, mio with a worker pool and inline, tokio)
+//! against a client that pings like grpc-go, over real 127.0.0.1 sockets with
+//! default configurations.
 //!
 //! The client ([`TcpPinger`]) sends grpc-go's BDP pings as DATA arrives, a
 //! burst of one or three once the last is acknowledged; the server must answer
 //! large unary calls and long server streams without GOAWAY "too_many_pings".
 //! A raw client that pings with nothing flowing must still get it.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -13,10 +15,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::Config;
+use grpc_sansio::grpc::{CallError, CallId, Config, Event};
 use grpc_sansio::h2::ErrorCode;
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::{Link, ServerCall};
+use grpc_sansio_mio::{Calls, InlineHandler};
 use spec_tests::bdp_pinger::{FrameScanner, Pacing, ScannedFrame, SeenGoAway, TcpPinger};
 use spec_tests::factory::{kind, FrameFactory};
 use spec_tests::grpc_pair::pattern;
@@ -96,6 +99,67 @@ async fn serve_async(mut call: grpc_sansio_tokio::ServerCall, responses: Respons
     call.finish(result.err().unwrap_or_else(Status::ok), Metadata::new());
 }
 
+/// The same on mio's event loop, without blocking: a call's answer goes out
+/// once its request is half-closed, resumed on `Writable` whenever the send
+/// buffer is full.
+#[derive(Clone)]
+struct Inline {
+    responses: Responses,
+    /// Per call: the messages still to send, and whether the request is in.
+    answers: HashMap<CallId, (VecDeque<Bytes>, bool)>,
+}
+
+impl Inline {
+    fn send_queued(&mut self, calls: &mut Calls<'_>, call: CallId) {
+        let Some((queue, true)) = self.answers.get_mut(&call) else {
+            return;
+        };
+        while let Some(message) = queue.pop_front() {
+            match calls.send_message(call, message.clone()) {
+                Ok(()) => {}
+                Err(CallError::Full(_)) => return queue.push_front(message),
+                // The call or the connection is over; the client sees why.
+                Err(_) => {
+                    self.answers.remove(&call);
+                    return;
+                }
+            }
+        }
+        self.answers.remove(&call);
+        calls.finish(call, &Status::ok(), &Metadata::new()).unwrap();
+    }
+}
+
+impl InlineHandler for Inline {
+    fn on_event(&mut self, calls: &mut Calls<'_>, event: Event) {
+        match event {
+            Event::CallStarted { call, request } => {
+                match self.responses.for_method(request.method()) {
+                    Some(messages) => {
+                        let queue = messages.iter().cloned().collect();
+                        self.answers.insert(call, (queue, false));
+                    }
+                    None => {
+                        let status = Status::new(Code::Unimplemented, "no such method");
+                        calls.finish(call, &status, &Metadata::new()).unwrap();
+                    }
+                }
+            }
+            Event::HalfClosed { call } => {
+                if let Some((_, requested)) = self.answers.get_mut(&call) {
+                    *requested = true;
+                    self.send_queued(calls, call);
+                }
+            }
+            Event::Writable { call } => self.send_queued(calls, call),
+            Event::Cancelled { call, .. } => {
+                self.answers.remove(&call);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A running server of one adapter.
 enum TestServer {
     Blocking(grpc_sansio_blocking::Server),
@@ -120,6 +184,17 @@ impl TestServer {
             "mio" => {
                 let server = grpc_sansio_mio::Server::new(Config::server())
                     .serve_pool("127.0.0.1:0", 8, move |call| serve(call, &responses))
+                    .unwrap();
+                let addr = server.local_addr();
+                (TestServer::Mio(server), addr)
+            }
+            "mio-inline" => {
+                let inline = Inline {
+                    responses,
+                    answers: HashMap::new(),
+                };
+                let server = grpc_sansio_mio::Server::new(Config::server())
+                    .serve("127.0.0.1:0", inline)
                     .unwrap();
                 let addr = server.local_addr();
                 (TestServer::Mio(server), addr)
@@ -246,6 +321,11 @@ fn mio_serves_a_pinging_client() {
 }
 
 #[test]
+fn mio_inline_serves_a_pinging_client() {
+    pinging_client_is_served("mio-inline");
+}
+
+#[test]
 fn tokio_serves_a_pinging_client() {
     pinging_client_is_served("tokio");
 }
@@ -316,6 +396,11 @@ fn blocking_strikes_out_pings_with_nothing_flowing() {
 #[test]
 fn mio_strikes_out_pings_with_nothing_flowing() {
     pings_with_nothing_flowing_are_struck_out("mio");
+}
+
+#[test]
+fn mio_inline_strikes_out_pings_with_nothing_flowing() {
+    pings_with_nothing_flowing_are_struck_out("mio-inline");
 }
 
 #[test]
