@@ -2,6 +2,7 @@
 //! answers requests like a minimal HTTP/2 application, and an in-memory client /
 //! server pairs on virtual time for HTTP/2 ([`pair::Pair`]) and gRPC ([`grpc_pair`]).
 
+pub mod bdp_pinger;
 pub mod conform;
 pub mod factory;
 pub mod flags;
