@@ -389,6 +389,14 @@ pub fn pinging_pair(pacing: Pacing, burst: usize) -> PingingPair {
     )
 }
 
+/// The pinger plays grpc-go's BDP estimator, so the connection's own is off:
+/// its one PING after a server write plus a burst of three would be four,
+/// which grpc-go's own server strikes out too.
+fn without_own_bdp(mut config: grpc::Config) -> grpc::Config {
+    config.h2.max_adaptive_window = None;
+    config
+}
+
 /// A [`PingingPair`] with the given configurations.
 pub fn pinging_pair_with(
     client: grpc::Config,
@@ -398,7 +406,11 @@ pub fn pinging_pair_with(
 ) -> PingingPair {
     let start = Instant::now();
     GrpcPair::from_connections(
-        BdpPinger::new(grpc::Connection::client(client, start), pacing, burst),
+        BdpPinger::new(
+            grpc::Connection::client(without_own_bdp(client), start),
+            pacing,
+            burst,
+        ),
         grpc::Connection::server(server, start),
         start,
     )
@@ -450,7 +462,7 @@ impl TcpPinger {
     ) -> io::Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        let conn = grpc::Connection::client(config, Instant::now());
+        let conn = grpc::Connection::client(without_own_bdp(config), Instant::now());
         Ok(TcpPinger {
             stream,
             client: BdpPinger::new(conn, pacing, burst),
