@@ -636,6 +636,11 @@ fn bench_load(env: &Env, opts: &Opts, cpu: Option<u8>, args: &[String]) -> Resul
     Ok(line)
 }
 
+/// The load client's CPU time over the window, in percent of one core.
+fn cpu_percent(line: &str) -> f64 {
+    100.0 * field(line, "cpu_secs").unwrap_or(0.0) / field(line, "secs").unwrap_or(1.0).max(1e-9)
+}
+
 fn unary_sample(line: &str) -> Sample {
     let qps = field(line, "qps").unwrap_or(0.0);
     let cpu = field(line, "cpu_secs").unwrap_or(0.0);
@@ -649,7 +654,7 @@ fn unary_sample(line: &str) -> Sample {
             us("p50_us"),
             us("p99_us"),
             us("p999_us"),
-            100.0 * cpu / secs.max(1e-9)
+            cpu_percent(line)
         ),
     }
 }
@@ -742,7 +747,11 @@ fn measure(env: &Env, opts: &Opts, case: &Case, who: &Contender) -> Result<Sampl
             Sample {
                 value: field(&line, "mbps").unwrap_or(0.0),
                 per_cpu: None,
-                detail: format!("{} calls", field(&line, "calls").unwrap_or(0.0)),
+                detail: format!(
+                    "{} calls, client CPU {:.0} %",
+                    field(&line, "calls").unwrap_or(0.0),
+                    cpu_percent(&line)
+                ),
             }
         }
         (Load::RawRead(chunk), _) => {
@@ -752,7 +761,7 @@ fn measure(env: &Env, opts: &Opts, case: &Case, who: &Contender) -> Result<Sampl
             Sample {
                 value: field(&line, "mbps").unwrap_or(0.0),
                 per_cpu: None,
-                detail: String::new(),
+                detail: format!("reader CPU {:.0} %", cpu_percent(&line)),
             }
         }
         (Load::Idle, _) => idle(env, opts, &running, placement)?,
@@ -813,8 +822,10 @@ fn lineup(env: &Env, opts: &Opts, case: &Case) -> Vec<Contender> {
             }
         }
         Kind::LoadClients { .. } => {
-            out.push(entry("tonic client", Server::Tonic, Load::TonicUnary));
-            out.push(entry("our client", Server::Tonic, Load::OurUnary));
+            // The fastest server we have, so that the clients are the bottleneck.
+            let server = env.pajamax.clone().map_or(Server::Tonic, Server::Pajamax);
+            out.push(entry("tonic client", server.clone(), Load::TonicUnary));
+            out.push(entry("our client", server, Load::OurUnary));
         }
     }
     out
@@ -841,7 +852,9 @@ fn describe(env: &Env, opts: &Opts, case: &Case) -> String {
             opts.idle_conns
         ),
         Kind::LoadClients { conns, streams } => format!(
-            "load clients against tonic's server, {conns} conns × {streams} streams; req/s (and req per client CPU-second), higher is better"
+            "load clients (ours vs tonic's) against {}, {conns} conns × {streams} streams; \
+             req/s (and req per client CPU-second), higher is better",
+            if env.pajamax.is_some() { "pajamax's server" } else { "tonic's server (pajamax did not build: the server may be the bottleneck)" }
         ),
     };
     format!("{what}; {place}")
