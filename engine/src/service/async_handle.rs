@@ -57,6 +57,9 @@ impl<L: AsyncLink> Waiting<L> {
     }
 
     async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        // What has arrived goes in first: a call cancelled after its
+        // half-close answers its status, not `Ok(None)` forever.
+        self.poll();
         loop {
             if let Some(answer) = self.state.poll_recv() {
                 if let Ok(Some(_)) = answer {

@@ -123,6 +123,10 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
     }
 
     fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        // What has arrived goes in first: a call cancelled after its
+        // half-close answers its status, not `Ok(None)` forever (a handler
+        // reading until an error would spin, holding its worker).
+        self.poll();
         loop {
             if let Some(answer) = self.state.poll_recv() {
                 if let Ok(Some(_)) = answer {
@@ -520,6 +524,20 @@ mod tests {
         call.finish(Status::ok(), Metadata::new());
         assert!(matches!(owner.try_recv(), Ok(Command::Finish(..))));
         assert!(owner.try_recv().is_err(), "no second finish from the drop");
+    }
+
+    #[test]
+    fn a_call_cancelled_after_its_half_close_answers_its_status() {
+        let (mut call, _owner, deliver) = server(EncodingSet::all());
+        deliver.send(Event::HalfClosed { call: id() }).unwrap();
+        assert_eq!(call.recv(), Ok(None));
+        assert_eq!(call.recv(), Ok(None), "the end of the stream, again");
+        let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
+        deliver
+            .send(Event::Cancelled { call: id(), status })
+            .unwrap();
+        let err = call.recv().unwrap_err();
+        assert_eq!(err.code(), Code::DeadlineExceeded);
     }
 
     #[test]
