@@ -65,6 +65,7 @@ mod session;
 mod switchboard;
 pub mod trace;
 mod transport;
+mod workers;
 
 #[cfg(test)]
 mod testing;
@@ -95,6 +96,7 @@ pub use server::{BidiStream, RequestStream, ResponseSink, Service};
 pub use session::Session;
 pub use switchboard::{Command, Inbox, Reply, Switchboard};
 pub use transport::{unary_call, ClientStream, ClientTransport, ServerStream};
+pub use workers::{pool_exhausted, ConnectionKey, Gate, Gated, Pool, Workers};
 
 use crate::grpc::status::{Code, Status};
 
