@@ -9,9 +9,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallId, CallOptions, Event, Request};
+use grpc_sansio::grpc::{CallId, CallOptions, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, CancelToken, Command, Session};
+use grpc_sansio::service::{self, Command, Session};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -69,27 +69,32 @@ pub(crate) enum Input {
 /// so a closed connection's descriptor is not held).
 pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
 
+/// A connection as its thread drives it.
+pub(crate) type Conn = Session<Sender<Event>, SendDone>;
+
 /// Runs `session` (a client's or a server's) on its own thread until it
-/// closes. `on_call` gets every call a peer starts.
+/// closes. `on_event` gets every event no call handle takes (a server's new
+/// calls and their first events, GOAWAY), with the session to attach calls
+/// to and the link their handles talk back through.
 pub(crate) fn spawn<T: Transport>(
     socket: T,
-    session: Session<Sender<Event>, SendDone>,
-    on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken) + Send + 'static,
+    session: Conn,
+    on_event: impl FnMut(&mut Conn, Event, &Link) + Send + 'static,
 ) -> ConnectionThread {
     let (tx, inputs) = mpsc::channel();
     let link = Link(tx.clone());
     let socket = Arc::new(socket);
     let weak = Arc::downgrade(&socket);
-    let thread = thread::spawn(move || run(socket, session, inputs, link, on_call));
+    let thread = thread::spawn(move || run(socket, session, inputs, link, on_event));
     (tx, thread, weak)
 }
 
 fn run<T: Transport>(
     socket: Arc<T>,
-    mut session: Session<Sender<Event>, SendDone>,
+    mut session: Conn,
     inputs: Receiver<Input>,
     link: Link,
-    mut on_call: impl FnMut(CallId, Request, Link, Receiver<Event>, CancelToken),
+    mut on_event: impl FnMut(&mut Conn, Event, &Link),
 ) {
     let (reader, read_tx) = (socket.clone(), link.0.clone());
     thread::spawn(move || read_loop(&*reader, read_tx));
@@ -97,11 +102,7 @@ fn run<T: Transport>(
         // Until quiet: each turn gives at most about a write buffer's worth.
         loop {
             while let Some(event) = session.poll_event() {
-                if let Event::CallStarted { call, request } = event {
-                    let (tx, rx) = mpsc::channel();
-                    let token = session.attach(call, tx);
-                    on_call(call, request, Link(link.0.clone()), rx, token);
-                }
+                on_event(&mut session, event, &link);
             }
             let out = session.poll_transmit();
             let n = out.len();
@@ -162,6 +163,7 @@ fn read_loop(socket: &impl Transport, tx: Sender<Input>) {
 }
 
 /// A call handle's way to its connection thread.
+#[derive(Clone)]
 pub struct Link(pub(crate) Sender<Input>);
 
 impl service::Link for Link {

@@ -1,7 +1,8 @@
 //! Blocking `std::net` server and client for the grpc-sansio engine.
 //!
-//! A thread per connection drives the engine; handlers are plain functions,
-//! each call on its own thread. Calls take their deadline in [`CallOptions`].
+//! A thread per connection drives the engine; handlers are plain functions
+//! run by a bounded pool of worker threads (see [`Builder`] for its sizes and
+//! how calls reach it). Calls take their deadline in [`CallOptions`].
 //!
 //! ```no_run
 //! use bytes::Bytes;
@@ -28,4 +29,5 @@ mod server;
 pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
-pub use server::{Handler, Server, ServerCall};
+pub use grpc_sansio::service::Workers;
+pub use server::{Builder, Handler, Server, ServerCall};

@@ -1,17 +1,20 @@
 //! The blocking server: an accept thread, a thread per connection, and a
-//! thread per call running the handler.
+//! bounded pool of worker threads running the handler, one call at a time each.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{self, Origin, Router, Session};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::{Config, Event};
+use grpc_sansio::service::{
+    self, pool_exhausted, ConnectionKey, Gate, Gated, Origin, Pool, Router, Session, Workers,
+};
 
-use crate::driver::{self, ConnectionThread, Input, Link, Transport};
+use crate::driver::{self, Conn, ConnectionThread, Input, Link, Transport};
 
 /// A unix socket listener that removes its file when dropped (the accept
 /// thread owns it), as grpc-go's does.
@@ -25,7 +28,7 @@ impl Drop for UnixSocket {
     }
 }
 
-/// A call handler: a plain function run on its own thread for each call.
+/// A call handler: a plain function a worker thread runs for each call.
 pub trait Handler: Fn(ServerCall) + Send + Sync + 'static {}
 impl<F: Fn(ServerCall) + Send + Sync + 'static> Handler for F {}
 
@@ -39,24 +42,65 @@ pub struct Server {
     stopping: Arc<AtomicBool>,
     /// The accept thread; it returns the connection threads it started.
     accept: Option<JoinHandle<Vec<ConnectionThread>>>,
+    pool: Arc<Pool<ServerCall>>,
+    workers: Vec<JoinHandle<()>>,
 }
 
-impl Server {
+/// A server's settings before it binds: [`Server::builder`].
+///
+/// Handlers run on a pool of worker threads, one call at a time each, never a
+/// thread per call. A call goes to a worker only once it has work (unary and
+/// server-streaming calls of a router's methods once their whole request has
+/// arrived; other calls, and every call of a plain handler, at their first
+/// message or half-close), so a peer that opens calls and sends nothing holds
+/// no worker. One connection's calls hold at most
+/// [`Workers::per_connection`] workers; its other calls wait behind other
+/// connections' calls. Past [`Workers::queue`] waiting calls, a new call is
+/// answered RESOURCE_EXHAUSTED at once.
+///
+/// ```no_run
+/// use grpc_sansio::grpc::{metadata::Metadata, status::Status, Config};
+/// use grpc_sansio_blocking::{Server, Workers};
+///
+/// let server = Server::builder(Config::server())
+///     .workers(Workers::new(16).queue(256).per_connection(4))
+///     .bind("127.0.0.1:0", |call| call.finish(Status::ok(), Metadata::new()))?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    config: Config,
+    workers: Workers,
+}
+
+impl Builder {
+    /// The worker pool's sizes: a number of workers, or [`Workers`] with the
+    /// queue bound and the per-connection cap too. Default
+    /// [`Workers::default`]: four per core, a queue of
+    /// [`Workers::DEFAULT_QUEUE`] calls, half the workers per connection.
+    pub fn workers(mut self, workers: impl Into<Workers>) -> Builder {
+        self.workers = workers.into();
+        self
+    }
+
     /// Binds to `addr` and serves the services of `router` (generated code
     /// registers into it); unknown methods are answered UNIMPLEMENTED.
-    pub fn bind_router(
-        addr: impl ToSocketAddrs,
-        config: Config,
-        router: Arc<Router>,
-    ) -> io::Result<Server> {
-        Self::bind(addr, config, move |call: ServerCall| call.serve(&router))
+    pub fn bind_router(self, addr: impl ToSocketAddrs, router: Arc<Router>) -> io::Result<Server> {
+        let kinds = router.clone();
+        let handler = move |call: ServerCall| call.serve(&router);
+        self.bind_tcp(addr, handler, Some(kinds))
     }
 
     /// Binds to `addr` and serves every call with `handler`.
-    pub fn bind(
+    pub fn bind(self, addr: impl ToSocketAddrs, handler: impl Handler) -> io::Result<Server> {
+        self.bind_tcp(addr, handler, None)
+    }
+
+    fn bind_tcp(
+        self,
         addr: impl ToSocketAddrs,
-        config: Config,
         handler: impl Handler,
+        kinds: Option<Arc<Router>>,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
@@ -67,16 +111,15 @@ impl Server {
         };
         let wake = move || drop(TcpStream::connect(local_addr));
         let local = local_addr.to_string();
-        let server = Self::serve(accept, wake, local_addr, local, config, handler);
-        Ok(server)
+        Ok(self.serve(accept, wake, local_addr, local, handler, kinds))
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet) and
     /// serves every call with `handler`; the socket file is removed at shutdown.
     #[cfg(unix)]
     pub fn bind_unix(
+        self,
         path: impl AsRef<std::path::Path>,
-        config: Config,
         handler: impl Handler,
     ) -> io::Result<Server> {
         use std::os::unix::net::{UnixListener, UnixStream};
@@ -86,22 +129,42 @@ impl Server {
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        let server = Self::serve(accept, wake, unspecified, local, config, handler);
-        Ok(server)
+        Ok(self.serve(accept, wake, unspecified, local, handler, None))
     }
 
     fn serve<T: Transport>(
+        self,
         accept: impl FnMut() -> io::Result<(T, String)> + Send + 'static,
         wake: impl Fn() + Send + Sync + 'static,
         local_addr: SocketAddr,
         local: String,
-        config: Config,
         handler: impl Handler,
+        kinds: Option<Arc<Router>>,
     ) -> Server {
+        // A call that ended while it waited (cancelled, past its deadline,
+        // its connection gone) takes no worker.
+        let alive = |call: &mut ServerCall| !call.is_cancelled();
+        let pool = Arc::new(Pool::new(self.workers, alive));
+        let handler = Arc::new(handler);
+        let workers = (0..self.workers.count())
+            .map(|_| {
+                let (pool, handler) = (pool.clone(), handler.clone());
+                thread::Builder::new()
+                    .name("grpc-worker".into())
+                    .spawn(move || pool.work(|call| handler(call)))
+                    .expect("a worker thread")
+            })
+            .collect();
         let stopping = Arc::new(AtomicBool::new(false));
         let accept = {
             let (stopping, local) = (stopping.clone(), local.clone());
-            thread::spawn(move || accept_loop(accept, &stopping, &local, &config, handler))
+            let accepting = Accepting {
+                pool: pool.clone(),
+                kinds,
+                local: local.clone(),
+            };
+            let config = self.config;
+            thread::spawn(move || accept_loop(accept, &stopping, &config, accepting))
         };
         Server {
             local,
@@ -109,7 +172,52 @@ impl Server {
             wake: Box::new(wake),
             stopping,
             accept: Some(accept),
+            pool,
+            workers,
         }
+    }
+}
+
+impl Server {
+    /// A server to configure (the worker pool's sizes) before it binds.
+    pub fn builder(config: Config) -> Builder {
+        Builder {
+            config,
+            workers: Workers::default(),
+        }
+    }
+
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it) on the default worker pool; unknown methods are
+    /// answered UNIMPLEMENTED.
+    pub fn bind_router(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        router: Arc<Router>,
+    ) -> io::Result<Server> {
+        Self::builder(config).bind_router(addr, router)
+    }
+
+    /// Binds to `addr` and serves every call with `handler` on the default
+    /// worker pool.
+    pub fn bind(
+        addr: impl ToSocketAddrs,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        Self::builder(config).bind(addr, handler)
+    }
+
+    /// Binds to a unix domain socket at `path` (which must not exist yet) and
+    /// serves every call with `handler` on the default worker pool; the
+    /// socket file is removed at shutdown.
+    #[cfg(unix)]
+    pub fn bind_unix(
+        path: impl AsRef<std::path::Path>,
+        config: Config,
+        handler: impl Handler,
+    ) -> io::Result<Server> {
+        Self::builder(config).bind_unix(path, handler)
     }
 
     /// The TCP address the server listens on (unspecified for a unix socket).
@@ -123,15 +231,17 @@ impl Server {
     }
 
     /// Graceful shutdown: no new connections or calls; calls in flight finish
-    /// (GOAWAY, PING, final GOAWAY), then the accept and connection threads
-    /// are joined.
+    /// (GOAWAY, PING, final GOAWAY), then the accept, connection and worker
+    /// threads are joined.
     pub fn shutdown(self) {
         drop(self);
     }
 
     /// [`shutdown`](Self::shutdown), but connections still open after `grace`
     /// (a call that never ends, a peer that stops reading) are closed: their
-    /// calls end (CANCELLED for handlers, UNAVAILABLE for clients).
+    /// calls end (CANCELLED for handlers, UNAVAILABLE for clients). Workers
+    /// still in a handler then are not waited for: each returns once its
+    /// handler does.
     pub fn shutdown_timeout(mut self, grace: Duration) {
         self.stop(Some(Instant::now() + grace));
     }
@@ -156,6 +266,14 @@ impl Server {
             }
             let _ = thread.join();
         }
+        // No connection is left to serve: the workers return once their
+        // calls are over (waited for unless the shutdown was bounded).
+        self.pool.close();
+        for worker in self.workers.drain(..) {
+            if cut_at.is_none() {
+                let _ = worker.join();
+            }
+        }
     }
 }
 
@@ -165,16 +283,22 @@ impl Drop for Server {
     }
 }
 
-/// Serves each accepted connection on its own thread, and each call on a
-/// thread of its own, until the server stops; returns the connection threads.
+/// What every connection of a server shares: the worker pool, the router
+/// that says what kind each method is (none for a plain handler), our address.
+struct Accepting {
+    pool: Arc<Pool<ServerCall>>,
+    kinds: Option<Arc<Router>>,
+    local: String,
+}
+
+/// Serves each accepted connection on its own thread, its calls on the
+/// worker pool, until the server stops; returns the connection threads.
 fn accept_loop<T: Transport>(
     mut accept: impl FnMut() -> io::Result<(T, String)>,
     stopping: &AtomicBool,
-    local: &str,
     config: &Config,
-    handler: impl Handler,
+    accepting: Accepting,
 ) -> Vec<ConnectionThread> {
-    let handler = Arc::new(handler);
     let mut connections = Vec::new();
     loop {
         let accepted = accept();
@@ -188,18 +312,64 @@ fn accept_loop<T: Transport>(
         };
         let origin = Arc::new(Origin {
             peer_addr,
-            local_addr: local.to_owned(),
+            local_addr: accepting.local.clone(),
             clock: Arc::new(Instant::now),
         });
-        let handler = handler.clone();
-        let on_call = move |call, request, link, inbox, cancel| {
-            let call = ServerCall::new(call, request, link, inbox, origin.clone(), cancel);
-            let handler = handler.clone();
-            thread::spawn(move || handler(call));
+        let mut calls = Calls {
+            gate: Gate::new(),
+            pool: accepting.pool.clone(),
+            key: accepting.pool.connection(),
+            kinds: accepting.kinds.clone(),
+            origin,
         };
+        let on_event =
+            move |session: &mut Conn, event, link: &Link| calls.on_event(session, event, link);
         connections.retain(|(_, thread, _)| !thread.is_finished());
         let session = Session::server(config.clone(), Instant::now());
-        connections.push(driver::spawn(socket, session, on_call));
+        connections.push(driver::spawn(socket, session, on_event));
+    }
+}
+
+/// One connection's way of handing its calls to the worker pool.
+struct Calls {
+    /// New calls, until they have work.
+    gate: Gate,
+    pool: Arc<Pool<ServerCall>>,
+    key: ConnectionKey,
+    kinds: Option<Arc<Router>>,
+    origin: Arc<Origin>,
+}
+
+impl Calls {
+    /// On the connection thread: holds a new call's events until it has
+    /// work, then queues it for a worker, or answers RESOURCE_EXHAUSTED.
+    fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link) {
+        let kinds = self.kinds.as_deref();
+        let kind = |request: &grpc_sansio::grpc::Request| kinds?.method_kind(&request.path);
+        let Gated::Ready {
+            call,
+            request,
+            events,
+        } = self.gate.on_event(event, kind)
+        else {
+            return;
+        };
+        let origin = &self.origin;
+        let queued = self.pool.submit(self.key, || {
+            // The events so far first, then the session routes the rest. Their
+            // messages' credit goes back as the handler takes them.
+            let (tx, inbox) = mpsc::channel();
+            for event in events {
+                let _ = tx.send(event);
+            }
+            let cancel = session.attach(call, tx);
+            ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)
+        });
+        if !queued {
+            let _ = session
+                .connection_mut()
+                .finish(call, &pool_exhausted(), &Metadata::new());
+        }
     }
 }
 
