@@ -1,15 +1,21 @@
 //! Blocking handles for server calls: a worker pool, or any call an inline
 //! handler detaches to a thread of its own.
+//!
+//! The pool's inline handler keeps each new call on the event loop until it
+//! has work (see [`Server::serve_pool`]), then queues it for a worker; one
+//! connection's calls hold at most [`Workers::per_connection`] workers.
 
 use std::io;
 use std::net::ToSocketAddrs;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 
+use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{self, Router};
+use grpc_sansio::service::{
+    self, pool_exhausted, ConnectionKey, Gate, Gated, Pool as Queue, Router, Workers,
+};
 
 use crate::event_loop::Link;
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
@@ -18,7 +24,16 @@ impl Calls<'_> {
     /// Hands the call to another thread as a blocking [`ServerCall`]; its
     /// events no longer reach the inline handler.
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
+        self.detach_with(call, request, Vec::new())
+    }
+
+    /// [`detach`](Self::detach), with the call's events the inline handler
+    /// has seen so far put first in the handle's inbox.
+    fn detach_with(&mut self, call: CallId, request: Request, events: Vec<Event>) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
+        for event in events {
+            let _ = tx.send(event);
+        }
         let cancel = self.0.session.attach(call, tx);
         let (link, origin) = (self.0.link.clone(), self.0.origin.clone());
         ServerCall::new(call, request, link, inbox, origin, cancel)
@@ -27,51 +42,132 @@ impl Calls<'_> {
 
 impl Server {
     /// Binds to `addr` and serves the services of `router` (generated code
-    /// registers into it) on `workers` threads; unknown methods are answered
-    /// UNIMPLEMENTED.
+    /// registers into it) on a pool of `workers`; unknown methods are
+    /// answered UNIMPLEMENTED. A unary or server-streaming call goes to a
+    /// worker once its whole request has arrived, any other at its first
+    /// message or half-close (see [`serve_pool`](Self::serve_pool)).
     pub fn serve_router(
         self,
         addr: impl ToSocketAddrs,
-        workers: usize,
+        workers: impl Into<Workers>,
         router: Arc<Router>,
     ) -> io::Result<ServerHandle> {
-        self.serve_pool(addr, workers, move |call: ServerCall| call.serve(&router))
+        let kinds = router.clone();
+        let handler = move |call: ServerCall| call.serve(&router);
+        self.serve_workers(addr, workers.into(), handler, Some(kinds))
     }
 
-    /// Binds to `addr` and runs `handler` on `workers` threads, one call at a
-    /// time each, with blocking [`ServerCall`] handles.
+    /// Binds to `addr` and runs `handler` on a pool of worker threads, one
+    /// call at a time each, with blocking [`ServerCall`] handles. `workers` is
+    /// their number, or [`Workers`] with the queue bound and the
+    /// per-connection cap too.
+    ///
+    /// A call goes to a worker only once it has work: the event loop holds a
+    /// new call until its first message or half-close (the handler declares
+    /// no method kinds; [`serve_router`](Self::serve_router) waits for the
+    /// whole request of unary and server-streaming methods), so a peer that
+    /// opens calls and sends nothing holds no worker. One connection's calls
+    /// hold at most [`Workers::per_connection`] workers (default half); its
+    /// other calls wait behind other connections' calls. Past
+    /// [`Workers::queue`] waiting calls a new call is answered
+    /// RESOURCE_EXHAUSTED from the loop. A call that ends while it waits
+    /// (cancelled, its deadline passed) takes no worker.
+    ///
+    /// The loop returns a message's flow-control credit when it holds the
+    /// message (at most two per call), so such a call's peer may get that
+    /// many messages ahead of its handler.
     pub fn serve_pool(
         self,
         addr: impl ToSocketAddrs,
-        workers: usize,
+        workers: impl Into<Workers>,
         handler: impl Fn(ServerCall) + Send + Sync + 'static,
     ) -> io::Result<ServerHandle> {
-        let (tx, rx) = mpsc::channel::<ServerCall>();
-        let (rx, handler) = (Arc::new(Mutex::new(rx)), Arc::new(handler));
-        let mut handle = self.serve(addr, Pool(tx))?;
-        for _ in 0..workers.max(1) {
-            let (rx, handler) = (rx.clone(), handler.clone());
-            // The queue closes when the event loops are gone.
-            let next = move || rx.lock().ok()?.recv().ok();
-            handle.threads.push(thread::spawn(move || {
-                while let Some(call) = next() {
-                    // A panicking handler's call ends with UNKNOWN (its drop).
-                    let _ = catch_unwind(AssertUnwindSafe(|| handler(call)));
-                }
-            }));
+        self.serve_workers(addr, workers.into(), handler, None)
+    }
+
+    fn serve_workers(
+        self,
+        addr: impl ToSocketAddrs,
+        workers: Workers,
+        handler: impl Fn(ServerCall) + Send + Sync + 'static,
+        kinds: Option<Arc<Router>>,
+    ) -> io::Result<ServerHandle> {
+        // A call that ended while it waited (cancelled, past its deadline,
+        // its connection gone) takes no worker.
+        let alive = |call: &mut ServerCall| !call.is_cancelled();
+        let queue = Arc::new(Queue::new(workers, alive));
+        let pool = Pool {
+            queue: queue.clone(),
+            closer: Arc::new(Closer(queue.clone())),
+            kinds,
+            key: None,
+            gate: Gate::new(),
+        };
+        let mut handle = self.serve(addr, pool)?;
+        let handler = Arc::new(handler);
+        for _ in 0..workers.count() {
+            let (queue, handler) = (queue.clone(), handler.clone());
+            // A panicking handler's call ends with UNKNOWN (its drop).
+            let worker = move || queue.work(|call| handler(call));
+            handle.threads.push(thread::spawn(worker));
         }
         Ok(handle)
     }
 }
 
-/// The inline handler of the worker pool: every call is detached to a worker.
-#[derive(Clone)]
-struct Pool(Sender<ServerCall>);
+/// Closes the pool's queue when dropped: the inline handlers share it, so the
+/// workers return once the loops (and their connections) are gone.
+struct Closer(Arc<Queue<ServerCall>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The inline handler of the worker pool, one per connection: it holds each
+/// new call until it has work, then queues it for a worker.
+struct Pool {
+    queue: Arc<Queue<ServerCall>>,
+    closer: Arc<Closer>,
+    /// Says each method's kind (none for a plain handler).
+    kinds: Option<Arc<Router>>,
+    /// This connection's key, taken at its first event.
+    key: Option<ConnectionKey>,
+    gate: Gate,
+}
+
+/// Each connection gets a handler of its own: its own gate and key.
+impl Clone for Pool {
+    fn clone(&self) -> Pool {
+        Pool {
+            queue: self.queue.clone(),
+            closer: self.closer.clone(),
+            kinds: self.kinds.clone(),
+            key: None,
+            gate: Gate::new(),
+        }
+    }
+}
 
 impl InlineHandler for Pool {
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event) {
-        if let Event::CallStarted { call, request } = event {
-            let _ = self.0.send(calls.detach(call, request));
+        let kinds = self.kinds.as_deref();
+        let kind = |request: &Request| kinds?.method_kind(&request.path);
+        let Gated::Ready {
+            call,
+            request,
+            events,
+        } = self.gate.on_event(event, kind)
+        else {
+            return;
+        };
+        let key = *self.key.get_or_insert_with(|| self.queue.connection());
+        if !self
+            .queue
+            .submit(key, || calls.detach_with(call, request, events))
+        {
+            let _ = calls.finish(call, &pool_exhausted(), &Metadata::new());
         }
     }
 }
