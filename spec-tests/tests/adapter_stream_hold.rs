@@ -10,6 +10,9 @@
 //! - *zero window*: sets SETTINGS_INITIAL_WINDOW_SIZE 0 and sends 90 whole
 //!   server-streaming requests for 4 MiB each, never opening a window.
 //!
+//! A silent attack also comes from two connections at once: together they
+//! may hold every worker they get, so a silent call must get none.
+//!
 //! Meanwhile an honest client on another connection makes 50 unary calls,
 //! each of which must complete OK (each has a generous 10 s deadline; what is
 //! asserted is that they complete, not how fast). Before the worker pools
@@ -499,38 +502,49 @@ fn honest(addr: SocketAddr, mode: Mode) {
     }
 }
 
-fn hold(adapter: Adapter, mode: Mode, kind: Attack) {
+/// `connections` attacker connections hold their streams while the honest
+/// client makes its calls.
+fn hold(adapter: Adapter, mode: Mode, kind: Attack, connections: usize) {
     let server = Served::start(adapter, mode);
-    let attacker = attack(server.addr(), kind, mode);
+    let attackers: Vec<_> = (0..connections)
+        .map(|_| attack(server.addr(), kind, mode))
+        .collect();
     honest(server.addr(), mode);
-    let raw = attacker.stop();
-    assert!(!raw.gone, "the attack lasted: its connection is still open");
-    drop(raw);
+    for attacker in attackers {
+        let raw = attacker.stop();
+        assert!(!raw.gone, "the attack lasted: its connection is still open");
+    }
     server.stop();
 }
 
 macro_rules! hold_tests {
-    ($($name:ident: $adapter:ident, $mode:ident, $attack:ident;)*) => {$(
+    ($($name:ident: $adapter:ident, $mode:ident, $attack:ident, $connections:expr;)*) => {$(
         #[test]
         fn $name() {
-            hold(Adapter::$adapter, Mode::$mode, Attack::$attack);
+            hold(Adapter::$adapter, Mode::$mode, Attack::$attack, $connections);
         }
     )*};
 }
 
 hold_tests! {
-    blocking_router_silent: Blocking, Router, Silent;
-    blocking_router_zero_window: Blocking, Router, ZeroWindow;
-    blocking_raw_silent: Blocking, Raw, Silent;
-    blocking_raw_zero_window: Blocking, Raw, ZeroWindow;
-    mio_router_silent: Mio, Router, Silent;
-    mio_router_zero_window: Mio, Router, ZeroWindow;
-    mio_raw_silent: Mio, Raw, Silent;
-    mio_raw_zero_window: Mio, Raw, ZeroWindow;
-    tokio_router_silent: Tokio, Router, Silent;
-    tokio_router_zero_window: Tokio, Router, ZeroWindow;
-    tokio_raw_silent: Tokio, Raw, Silent;
-    tokio_raw_zero_window: Tokio, Raw, ZeroWindow;
+    blocking_router_silent: Blocking, Router, Silent, 1;
+    blocking_router_silent_two_connections: Blocking, Router, Silent, 2;
+    blocking_router_zero_window: Blocking, Router, ZeroWindow, 1;
+    blocking_raw_silent: Blocking, Raw, Silent, 1;
+    blocking_raw_silent_two_connections: Blocking, Raw, Silent, 2;
+    blocking_raw_zero_window: Blocking, Raw, ZeroWindow, 1;
+    mio_router_silent: Mio, Router, Silent, 1;
+    mio_router_silent_two_connections: Mio, Router, Silent, 2;
+    mio_router_zero_window: Mio, Router, ZeroWindow, 1;
+    mio_raw_silent: Mio, Raw, Silent, 1;
+    mio_raw_silent_two_connections: Mio, Raw, Silent, 2;
+    mio_raw_zero_window: Mio, Raw, ZeroWindow, 1;
+    tokio_router_silent: Tokio, Router, Silent, 1;
+    tokio_router_silent_two_connections: Tokio, Router, Silent, 2;
+    tokio_router_zero_window: Tokio, Router, ZeroWindow, 1;
+    tokio_raw_silent: Tokio, Raw, Silent, 1;
+    tokio_raw_silent_two_connections: Tokio, Raw, Silent, 2;
+    tokio_raw_zero_window: Tokio, Raw, ZeroWindow, 1;
 }
 
 // ----- the pools' own rules -----
