@@ -111,7 +111,7 @@ impl Builder {
         };
         let wake = move || drop(TcpStream::connect(local_addr));
         let local = local_addr.to_string();
-        Ok(self.serve(accept, wake, local_addr, local, handler, kinds))
+        self.serve(accept, wake, local_addr, local, handler, kinds)
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet) and
@@ -129,7 +129,7 @@ impl Builder {
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        Ok(self.serve(accept, wake, unspecified, local, handler, None))
+        self.serve(accept, wake, unspecified, local, handler, None)
     }
 
     fn serve<T: Transport>(
@@ -140,21 +140,27 @@ impl Builder {
         local: String,
         handler: impl Handler,
         kinds: Option<Arc<Router>>,
-    ) -> Server {
+    ) -> io::Result<Server> {
         // A call that ended while it waited (cancelled, past its deadline,
         // its connection gone) takes no worker.
         let alive = |call: &mut ServerCall| !call.is_cancelled();
         let pool = Arc::new(Pool::new(self.workers, alive));
         let handler = Arc::new(handler);
-        let workers = (0..self.workers.count())
-            .map(|_| {
-                let (pool, handler) = (pool.clone(), handler.clone());
-                thread::Builder::new()
-                    .name("grpc-worker".into())
-                    .spawn(move || pool.work(|call| handler(call)))
-                    .expect("a worker thread")
-            })
-            .collect();
+        let mut workers = Vec::with_capacity(self.workers.count());
+        for _ in 0..self.workers.count() {
+            let (queue, handler) = (pool.clone(), handler.clone());
+            let worker = thread::Builder::new()
+                .name("grpc-worker".into())
+                .spawn(move || queue.work(|call| handler(call)));
+            match worker {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    // The ones started return once the pool closes.
+                    pool.close();
+                    return Err(e);
+                }
+            }
+        }
         let stopping = Arc::new(AtomicBool::new(false));
         let accept = {
             let (stopping, local) = (stopping.clone(), local.clone());
@@ -166,7 +172,7 @@ impl Builder {
             let config = self.config;
             thread::spawn(move || accept_loop(accept, &stopping, &config, accepting))
         };
-        Server {
+        Ok(Server {
             local,
             local_addr,
             wake: Box::new(wake),
@@ -174,7 +180,7 @@ impl Builder {
             accept: Some(accept),
             pool,
             workers,
-        }
+        })
     }
 }
 

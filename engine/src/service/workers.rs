@@ -178,18 +178,19 @@ impl Gate {
         event: Event,
         kind: impl FnOnce(&Request) -> Option<MethodKind>,
     ) -> Gated {
+        if let Event::CallStarted { call, request } = event {
+            let whole = kind(&request).is_some_and(|k| !k.client_streaming());
+            let held = Held {
+                request,
+                events: Vec::new(),
+                messages: 0,
+                whole,
+            };
+            self.held.insert(call, held);
+            return Gated::Taken;
+        }
         let call = match &event {
-            Event::CallStarted { call, request } => {
-                let whole = kind(request).is_some_and(|k| !k.client_streaming());
-                let held = Held {
-                    request: request.clone(),
-                    events: Vec::new(),
-                    messages: 0,
-                    whole,
-                };
-                self.held.insert(*call, held);
-                return Gated::Taken;
-            }
+            Event::CallStarted { .. } => unreachable!("taken above"),
             Event::Message { call, .. }
             | Event::HalfClosed { call }
             | Event::Cancelled { call, .. }
