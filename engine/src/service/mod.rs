@@ -24,6 +24,11 @@
 //! 3. call [`Router::dispatch`] (or `AsyncRouter::dispatch(..).await`) and
 //!    finish the call with the returned [`CallOutcome`].
 //!
+//! An adapter that runs blocking handlers on worker threads takes a new
+//! call's events through a [`Gate`] until the call has work, then queues it
+//! in a [`Pool`] sized by [`Workers`] (see [`Pool`] for the rules:
+//! a cap per connection, a bounded queue, no worker for an ended call).
+//!
 //! # Client side
 //!
 //! An adapter's channel implements [`ClientTransport`] (or
