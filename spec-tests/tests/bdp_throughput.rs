@@ -13,6 +13,10 @@
 //! `h2.fixed_windows(65_535, 1 MiB)` on both sides: one stream is limited by
 //! its 65 535-octet window, which the test expects to carry about one window
 //! per round trip.
+//!
+//! A last case stops reading for a while on a link whose bandwidth-delay
+//! product is past the 16 MiB limit: the windows stop the sender, and what
+//! the client holds stays within them.
 
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ use spec_tests::link::{LinkConfig, LinkPair, Side};
 
 /// Message size.
 const MSG: usize = 16 << 10;
+/// Octets of one message on the wire: the gRPC prefix and the message.
+const WIRE_MSG: u64 = MSG as u64 + 5;
 /// Messages in one download: 64 MiB.
 const COUNT: u64 = 4096;
 /// 100 Mbit/s.
@@ -382,4 +388,82 @@ fn check_row(rtt: Duration, fixed: &Figures, bdp: &Figures) {
 #[test]
 fn bdp_windows_fill_the_link_where_fixed_windows_cannot() {
     compare(&[20, 100]);
+}
+
+/// A link whose bandwidth-delay product (25 MB) is past the estimator's
+/// limit: 1 Gbit/s, 200 ms.
+const FAT: (u64, Duration) = (125_000_000, Duration::from_millis(200));
+
+#[test]
+fn a_slow_consumer_stops_the_sender_within_the_window_limit() {
+    const READING: Duration = Duration::from_secs(5);
+    const PAUSE: Duration = Duration::from_secs(2);
+    let (client, server) = configs(Windows::Bdp);
+    let mut link = LinkPair::new(client, server, LinkConfig::new(FAT.1, FAT.0));
+    let call = start_download(&mut link);
+    let mut streamer = Streamer::new(u64::MAX);
+    let mut reader = Reader::new(call);
+    let start = link.now();
+    // Reading at once: the windows grow.
+    while link.step(start + READING) {
+        streamer.run(link.server());
+        reader.run(&mut link);
+    }
+    let window = link.server_ref().h2().peer_settings().initial_window_size;
+    let read = reader.next;
+    // Reading nothing: the server goes on offering until the windows stop it.
+    let buffered = |link: &LinkPair, reader: &Reader| {
+        link.received(Side::Client).data - reader.next * WIRE_MSG
+    };
+    let (mut most_buffered, mut most_queued) = (0, 0);
+    let mut last_write = link.elapsed();
+    let mut written = link.sent(Side::Server).data;
+    while link.step(start + READING + PAUSE) {
+        streamer.run(link.server());
+        most_buffered = most_buffered.max(buffered(&link, &reader));
+        most_queued = most_queued.max(streamer.next * WIRE_MSG - link.sent(Side::Server).data);
+        if link.sent(Side::Server).data > written {
+            written = link.sent(Side::Server).data;
+            last_write = link.elapsed();
+        }
+    }
+    let stalled = last_write - READING;
+    println!(
+        "\nslow consumer on {} MB/s, {:?}: stream window {window} when the client stopped reading \
+         ({read} messages read); the server stopped writing {stalled:?} later with {most_buffered} \
+         octets buffered at the client, at most {most_queued} queued at the server",
+        mb(FAT.0 as f64),
+        FAT.1,
+    );
+    // The sender stopped within a few round trips, held back by the windows.
+    assert!(
+        stalled <= 5 * FAT.1,
+        "the server wrote until {last_write:?}"
+    );
+    let limit = u64::from(LIMIT);
+    assert!(most_buffered <= limit, "{most_buffered} octets buffered");
+    let peak = link.peak_receive_window(Side::Client);
+    assert!(peak <= i64::from(LIMIT), "a connection window of {peak}");
+    let stream_window = link.server_ref().h2().peer_settings().initial_window_size;
+    assert!(stream_window <= LIMIT);
+    assert!(
+        most_buffered <= u64::from(stream_window),
+        "one stream holds at most its window"
+    );
+    // The server holds its send buffer (`h2.max_send_buffer_per_stream`).
+    assert!(most_queued <= (1 << 20) + WIRE_MSG, "{most_queued} queued");
+    // Reading again: the backlog drains, in order, and the stream goes on.
+    loop {
+        reader.run(&mut link);
+        streamer.run(link.server());
+        if !link.step(start + READING + PAUSE + Duration::from_secs(1)) {
+            break;
+        }
+    }
+    assert!(
+        reader.next > read + most_buffered / WIRE_MSG,
+        "reading resumed"
+    );
+    assert!(buffered(&link, &reader) < most_buffered);
+    assert!(reader.status.is_none(), "{:?}", reader.status);
 }
