@@ -390,6 +390,20 @@ fn bdp_windows_fill_the_link_where_fixed_windows_cannot() {
     compare(&[20, 100]);
 }
 
+/// The same at 200 ms (a 2.5 MB bandwidth-delay product). The estimate
+/// stops at 2 MiB and the stream gets about 42 % of the link: the receiver
+/// announces released credit only once half the window has built up
+/// (`h2/flow.rs`, `RecvWindow::take_update`), so a window-limited stream
+/// moves about half its window per round trip, and a sample of half the
+/// window never reaches the estimator's 2/3 threshold to grow it. grpc-go
+/// announces at a quarter of the window (`inFlow.onRead`, `trInFlow.onData`);
+/// with that this test passes.
+#[test]
+#[ignore = "the engine's BDP estimate stalls at 2 MiB: WINDOW_UPDATEs wait for half the window"]
+fn bdp_windows_fill_a_200_ms_link() {
+    compare(&[200]);
+}
+
 /// A link whose bandwidth-delay product (25 MB) is past the estimator's
 /// limit: 1 Gbit/s, 200 ms.
 const FAT: (u64, Duration) = (125_000_000, Duration::from_millis(200));
