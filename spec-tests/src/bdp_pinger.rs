@@ -453,8 +453,21 @@ pub struct TcpPinger {
 }
 
 impl TcpPinger {
-    /// Connects to `addr` with a client connection of `config`.
+    /// Connects to `addr` with a client connection of `config`, its own BDP
+    /// estimator off (the pinger plays grpc-go's).
     pub fn connect(
+        addr: SocketAddr,
+        config: grpc::Config,
+        pacing: Pacing,
+        burst: usize,
+    ) -> io::Result<Self> {
+        Self::connect_with(addr, without_own_bdp(config), pacing, burst)
+    }
+
+    /// Connects to `addr` with a client connection of `config` exactly as
+    /// given: with [`Pacing::Manual`] and no pings queued, a plain driver of
+    /// our client (its own BDP PINGs included).
+    pub fn connect_with(
         addr: SocketAddr,
         config: grpc::Config,
         pacing: Pacing,
@@ -462,7 +475,7 @@ impl TcpPinger {
     ) -> io::Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        let conn = grpc::Connection::client(without_own_bdp(config), Instant::now());
+        let conn = grpc::Connection::client(config, Instant::now());
         Ok(TcpPinger {
             stream,
             client: BdpPinger::new(conn, pacing, burst),

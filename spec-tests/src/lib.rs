@@ -1,12 +1,14 @@
 //! Conformance harness for grpc-sansio: a raw frame factory, a server driver that
 //! answers requests like a minimal HTTP/2 application, and an in-memory client /
-//! server pairs on virtual time for HTTP/2 ([`pair::Pair`]) and gRPC ([`grpc_pair`]).
+//! server pairs on virtual time for HTTP/2 ([`pair::Pair`]) and gRPC ([`grpc_pair`]),
+//! and a gRPC pair joined by a simulated link with bandwidth and delay ([`link`]).
 
 pub mod bdp_pinger;
 pub mod conform;
 pub mod factory;
 pub mod flags;
 pub mod grpc_pair;
+pub mod link;
 pub mod pair;
 pub mod server;
 

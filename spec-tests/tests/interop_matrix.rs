@@ -7,21 +7,18 @@
 //! The table it prints (and writes to `target/interop-matrix.md`) is the one
 //! in `spec-tests/README.md`.
 
+mod peers;
 mod tonic_peer;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+
+use peers::{grpcio_server, python, python_script, workspace_root, ServerProcess};
 
 use spec_tests::interop::cases::ALL_CASES;
 use spec_tests::interop::Adapter;
-
-/// How long a peer may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a peer cannot do, so a case cannot pass with it: the server (or
 /// client) it concerns, the case, and what the peer lacks. The matrix shows
@@ -57,112 +54,10 @@ struct Run {
     verdicts: BTreeMap<String, Result<(), String>>,
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("spec-tests sits in the workspace")
-        .to_path_buf()
-}
-
-/// The Python of the grpcio peer: `INTEROP_PYTHON`, or the virtual
-/// environment `setup.sh` makes (or checks, in a fraction of a second) here.
-/// Missing Python fails loudly.
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("INTEROP_PYTHON") {
-        return python.into();
-    }
-    let setup = python_script("setup.sh");
-    let status = Command::new("bash").arg(&setup).status();
-    assert!(
-        status.as_ref().is_ok_and(|s| s.success()),
-        "the grpcio peer needs Python 3 with pip: `bash {}` failed ({status:?}); \
-         or point INTEROP_PYTHON at a Python with grpcio and grpcio-tools",
-        setup.display()
-    );
-    workspace_root().join("target/interop-venv/bin/python")
-}
-
-fn python_script(name: &str) -> PathBuf {
-    workspace_root()
-        .join("spec-tests/interop/python")
-        .join(name)
-}
-
-/// A server process that printed `listening on 127.0.0.1:P`.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-    name: String,
-}
-
-impl ServerProcess {
-    fn spawn(name: &str, mut command: Command) -> ServerProcess {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name}: cannot start: {e}"));
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(START_TIMEOUT)
-            .unwrap_or_else(|_| panic!("{name}: no `listening on` line"));
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"));
-        ServerProcess {
-            child,
-            addr,
-            name: name.to_owned(),
-        }
-    }
-
-    /// SIGTERM, then the process must exit 0 on its own.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(
-            sent.is_ok_and(|s| s.success()),
-            "{}: kill failed",
-            self.name
-        );
-        for _ in 0..200 {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(
-                    status.success(),
-                    "{}: exit status {status} after SIGTERM",
-                    self.name
-                );
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("{}: still running 10 s after SIGTERM", self.name);
-    }
-}
-
 fn our_server(adapter: Adapter) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_interop-server"));
     command.args(["--port", "0", "--adapter", adapter.name()]);
     ServerProcess::spawn(adapter.name(), command)
-}
-
-fn grpcio_server(python: &Path) -> ServerProcess {
-    let mut command = Command::new(python);
-    command
-        .arg(python_script("interop_server.py"))
-        .args(["--port", "0"]);
-    ServerProcess::spawn("grpcio", command)
 }
 
 /// Runs a client command and reads its report: one `PASS`/`FAIL` line per

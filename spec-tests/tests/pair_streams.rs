@@ -367,6 +367,65 @@ fn the_client_respects_max_concurrent_streams() {
     assert_eq!(pair.server().active_streams(), 2);
 }
 
+/// A SETTINGS_INITIAL_WINDOW_SIZE increase gives every stream more credit,
+/// but a stream waiting for a concurrency slot must go on waiting: it used to
+/// be put up for sending at once, so its HEADERS went out over the limit and
+/// the server refused it. The increase here comes from the server's BDP
+/// estimate, as it does in practice.
+#[test]
+fn a_window_increase_does_not_open_a_stream_waiting_for_a_slot() {
+    let server_cfg = Config {
+        max_concurrent_streams: 1,
+        max_adaptive_window: Some(16 << 20),
+        ..Config::default()
+    };
+    let client_cfg = Config {
+        max_pending_streams: 4,
+        ..Config::default()
+    };
+    let mut pair = ready(client_cfg, server_cfg);
+    let a = pair
+        .client()
+        .open_stream(pair::request("POST", "/a"), false)
+        .unwrap();
+    let b = pair
+        .client()
+        .open_stream(pair::request("POST", "/b"), false)
+        .unwrap();
+    pair.client()
+        .send_data(b, pair::pattern(100, 2), true)
+        .unwrap();
+    // Enough on `a` for the server's estimate to grow past 65 535.
+    pair.client()
+        .send_data(a, pair::pattern(60_000, 1), false)
+        .unwrap();
+    pair.drive();
+    let grown = pair.client().peer_settings().initial_window_size;
+    assert!(grown > 65_535, "the server's window did not grow: {grown}");
+    let events = pair.server_events();
+    assert!(
+        pair::header_blocks(&events, b).is_empty(),
+        "{b} opened over the limit of 1: {events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(
+        e,
+        Event::Reset {
+            code: ErrorCode::REFUSED_STREAM,
+            ..
+        }
+    )));
+    // `a` ends; `b` takes its slot and arrives whole.
+    pair.client().send_data(a, Bytes::new(), true).unwrap();
+    pair.drive();
+    pair.server()
+        .send_headers(a, pair::response(200), true)
+        .unwrap();
+    pair.drive();
+    let events = pair.server_events();
+    assert_eq!(pair::header_blocks(&events, b).len(), 1, "{events:?}");
+    assert_eq!(pair::body(&events, b), &pair::pattern(100, 2)[..]);
+}
+
 #[test]
 fn streams_opened_before_the_limit_is_known_are_refused_by_the_server() {
     let server_cfg = Config {

@@ -51,6 +51,11 @@ impl BdpEstimator {
         }
     }
 
+    /// The current estimate: the window size last asked for.
+    pub(crate) fn window(&self) -> u32 {
+        self.bdp
+    }
+
     /// `n` flow-controlled octets arrived at `now`. True when a BDP PING must
     /// be sent now (the first DATA since the last PING returned). grpc-go: `add`.
     pub(crate) fn add(&mut self, now: Instant, n: u32) -> bool {

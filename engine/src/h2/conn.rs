@@ -1261,6 +1261,12 @@ impl Connection {
 
     // ----- output -----
 
+    /// The receive window the BDP estimate has asked for so far (it starts at
+    /// `initial_stream_window`); `None` with the estimator off.
+    pub fn adaptive_window(&self) -> Option<u32> {
+        self.bdp.as_ref().map(BdpEstimator::window)
+    }
+
     /// Whether a HEADERS or DATA frame was written since the last call. A
     /// server's PING policy forgives the next PING after one (grpc-go resets
     /// its ping strikes on every such write).

@@ -58,7 +58,7 @@ pub(crate) struct RecvWindow {
     window: i64,
     /// Released by the application, not yet announced in a WINDOW_UPDATE.
     released: u32,
-    /// The window we aim to keep open; updates are batched at half of it.
+    /// The window we aim to keep open; updates are batched at a quarter of it.
     target: u32,
 }
 
@@ -90,7 +90,7 @@ impl RecvWindow {
     }
 
     /// The application consumed `n` octets. Returns the increment to announce
-    /// once half the target window has built up: whatever the application still
+    /// once a quarter of the target window has built up: whatever the application still
     /// holds plus the open window make up the target, so a peer can only stall on
     /// data the application has not released.
     pub(crate) fn release(&mut self, n: u32) -> Option<u32> {
@@ -146,7 +146,11 @@ impl RecvWindow {
         if increment == 0 {
             return None;
         }
-        let threshold = i64::from(self.target / 2).max(1);
+        // grpc-go's `limit/4` (`inFlow.onRead`, `trInFlow.onData`). At half,
+        // a window-bound sender moves only W/2..W per round trip, and a BDP
+        // estimate, which grows on samples of at least 0.66 W, stalls near
+        // the link's BDP instead of the 2× that fills it.
+        let threshold = i64::from(self.target / 4).max(1);
         if increment >= threshold {
             self.window += increment;
             self.released -= increment as u32;
@@ -192,14 +196,14 @@ mod tests {
     }
 
     #[test]
-    fn updates_are_batched_at_half_the_target() {
+    fn updates_are_batched_at_a_quarter_of_the_target() {
         let mut w = RecvWindow::new(100, 100);
         w.receive(100).unwrap();
         assert_eq!(w.release(10), None);
-        assert_eq!(w.release(39), None);
-        assert_eq!(w.release(1), Some(50));
-        assert_eq!(w.window(), 50);
-        assert_eq!(w.release(50), Some(50));
+        assert_eq!(w.release(14), None);
+        assert_eq!(w.release(1), Some(25));
+        assert_eq!(w.window(), 25);
+        assert_eq!(w.release(75), Some(75));
         assert_eq!(w.window(), 100);
     }
 
