@@ -53,6 +53,25 @@ pub enum Command<R> {
     Consumed(CallId),
 }
 
+impl<R> Command<R> {
+    /// The same command with its send's reply wrapped by `wrap`: for an
+    /// adapter whose connections take replies of several kinds (a worker's
+    /// channel, an inline task's waker).
+    pub fn map_reply<S>(self, wrap: impl FnOnce(R) -> S) -> Command<S> {
+        match self {
+            Command::Headers(call, metadata) => Command::Headers(call, metadata),
+            Command::Encoding(call, encoding) => Command::Encoding(call, encoding),
+            Command::Send(call, message, compress, reply) => {
+                Command::Send(call, message, compress, wrap(reply))
+            }
+            Command::CloseSend(call) => Command::CloseSend(call),
+            Command::Finish(call, status, trailers) => Command::Finish(call, status, trailers),
+            Command::Cancel(call) => Command::Cancel(call),
+            Command::Consumed(call) => Command::Consumed(call),
+        }
+    }
+}
+
 /// What waits for send capacity, in order.
 enum Parked<R> {
     Message(Bytes, bool, R),
