@@ -34,9 +34,11 @@ mod client;
 mod event_loop;
 mod pool;
 mod server;
+mod tasks;
 
 pub use client::{Client, ClientCall, UnaryResponse};
 pub use event_loop::Link;
 pub use grpc_sansio::grpc::CallOptions;
 pub use pool::ServerCall;
 pub use server::{Calls, InlineHandler, Server, ServerHandle};
+pub use tasks::{AsyncHandler, AsyncServerCall};

@@ -11,7 +11,7 @@ use std::thread;
 use grpc_sansio::grpc::{CallId, Event, Request};
 use grpc_sansio::service::{self, Router};
 
-use crate::event_loop::Link;
+use crate::event_loop::{CallInbox, Link};
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
 
 impl Calls<'_> {
@@ -19,8 +19,8 @@ impl Calls<'_> {
     /// events no longer reach the inline handler.
     pub fn detach(&mut self, call: CallId, request: Request) -> ServerCall {
         let (tx, inbox) = mpsc::channel();
-        let cancel = self.0.session.attach(call, tx);
-        let (link, origin) = (self.0.link.clone(), self.0.origin.clone());
+        let cancel = self.conn.session.attach(call, CallInbox::Channel(tx));
+        let (link, origin) = (self.conn.link.clone(), self.conn.origin.clone());
         ServerCall::new(call, request, link, inbox, origin, cancel)
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection, Event};
 
-use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
+use crate::event_loop::{Cmd, Conn, EventLoop, Remote, Tasks};
 
 /// A handler run on the event-loop thread; each connection gets its own clone
 /// of the one given to [`Server::serve`].
@@ -30,30 +30,34 @@ pub trait InlineHandler: Send + 'static {
 /// [`CallError::Full`](grpc_sansio::grpc::CallError::Full) keep the message
 /// and retry on [`Event::Writable`]). The loop owns the driving methods
 /// (`receive`, `poll_*`, `handle_timeout`): a handler leaves them alone.
-pub struct Calls<'a>(pub(crate) &'a mut Conn);
+pub struct Calls<'a> {
+    pub(crate) conn: &'a mut Conn,
+    /// The loop's tasks, for calls [`spawn`](Calls::spawn)ed on it.
+    pub(crate) tasks: &'a mut Tasks,
+}
 
 impl Calls<'_> {
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.0.peer
+        self.conn.peer
     }
 
     /// Our address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.local
+        self.conn.local
     }
 }
 
 impl Deref for Calls<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.0.session.connection()
+        self.conn.session.connection()
     }
 }
 
 impl DerefMut for Calls<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.0.session.connection_mut()
+        self.conn.session.connection_mut()
     }
 }
 
