@@ -14,8 +14,9 @@ use crate::event_loop::{Cmd, Conn, EventLoop, Remote, Tasks};
 /// A handler run on the event-loop thread; each connection gets its own clone
 /// of the one given to [`Server::serve`].
 ///
-/// It must not block: it answers through [`Calls`] on the spot, or
-/// [`detach`](Calls::detach)es a call to another thread. A message it is
+/// It must not block: it answers through [`Calls`] on the spot,
+/// [`spawn`](Calls::spawn)s a task on the loop for the call, or
+/// [`detach`](Calls::detach)es it to another thread. A message it is
 /// given counts as consumed (its flow-control credit goes back with this
 /// turn's output). It may still see events of a call it has just finished
 /// (queued before): ignore calls it does not know.
@@ -61,8 +62,11 @@ impl DerefMut for Calls<'_> {
     }
 }
 
-/// Server settings; [`serve`](Self::serve) or [`serve_pool`](Self::serve_pool)
-/// starts it.
+/// Server settings; a `serve_*` method starts it, and chooses where the
+/// handlers run: on the event loops ([`serve_router_inline`](Self::serve_router_inline),
+/// [`serve_async`](Self::serve_async), [`serve`](Self::serve)), where they
+/// must not block, or on a worker pool ([`serve_router`](Self::serve_router),
+/// [`serve_pool`](Self::serve_pool)).
 pub struct Server {
     config: Config,
     threads: usize,

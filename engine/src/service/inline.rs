@@ -2,35 +2,7 @@
 //! executor, and the [`AsyncLink`] its calls use, whose commands wait in a
 //! queue that thread applies right after polling. No thread hop per call, no
 //! channel, no syscall; sans-IO like the rest of the service layer (no
-//! threads, no clock).
-//!
-//! One [`LocalExecutor`] serves every connection a thread drives; `K` is the
-//! adapter's name for a connection (a mio `Token`, say). A turn of that
-//! thread, after it handed what it read to each [`Session`](super::Session):
-//!
-//! 1. route each session's events ([`Session::poll_event`](super::Session::poll_event));
-//!    for a new call, [`link`](LocalExecutor::link) gives the call's link and
-//!    the inbox to [`attach`](super::Session::attach), and
-//!    [`spawn`](LocalExecutor::spawn) starts the future serving it
-//!    ([`AsyncServerCall::serve`](super::AsyncServerCall::serve), say);
-//! 2. [`poll_ready`](LocalExecutor::poll_ready) polls each woken task once, then
-//!    [`take_commands`](LocalExecutor::take_commands) gives the commands they
-//!    left, each for its connection's [`Session::apply`](super::Session::apply)
-//!    (which may deliver events and answer sends: more tasks wake);
-//! 3. repeat 1–2 while anything moved, then write each session's output once.
-//!
-//! Before waiting for I/O, the thread asks [`idle`](LocalExecutor::idle)
-//! (false: work is waiting, do not sleep); from then until
-//! [`busy`](LocalExecutor::busy), a task woken or a command given from another
-//! thread (a future waiting on something outside the loop) calls the `notify`
-//! given to [`new`](LocalExecutor::new), which must wake the thread. Wakes
-//! on the thread itself cost a push onto a list under an uncontended lock.
-//!
-//! A task that panics is dropped; dropping its call handle ends the call
-//! (UNKNOWN for a server call, as a worker pool's panicking handler does). A
-//! send refused for a full buffer parks in the switchboard and its task is
-//! woken by the reply when capacity returns; a message counts as consumed
-//! when the task takes it (`recv`).
+//! threads, no clock). The driving contract is on [`LocalExecutor`].
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -114,8 +86,38 @@ struct Task<K> {
     waker: Waker,
 }
 
-/// The tasks of one thread that drives connections, polled when woken; see
-/// the [module](self) for the turn that drives it.
+/// The tasks of one thread that drives connections (an event loop, a
+/// connection's thread), polled on that thread when woken: async handlers
+/// answer where their request was read, with no thread hop.
+///
+/// One executor serves every connection the thread drives; `K` is the
+/// adapter's name for a connection (a mio `Token`, say). A turn of that
+/// thread, after it handed what it read to each [`Session`](super::Session):
+///
+/// 1. route each session's events ([`Session::poll_event`](super::Session::poll_event));
+///    for a new call, [`link`](Self::link) gives the call's link and the
+///    inbox to [`attach`](super::Session::attach) it to, and
+///    [`spawn`](Self::spawn) adds the future serving it
+///    ([`AsyncServerCall::serve`](super::AsyncServerCall::serve), say);
+/// 2. [`poll_ready`](Self::poll_ready) polls each woken task once, then
+///    [`take_commands`](Self::take_commands) gives the commands they left, each
+///    for its connection's [`Session::apply`](super::Session::apply) (which
+///    may deliver events and answer sends: more tasks wake);
+/// 3. repeat 1–2 while anything moved, then write each session's output once.
+///
+/// Before waiting for I/O, the thread asks [`idle`](Self::idle) (false: work
+/// is waiting, do not sleep); from then until [`busy`](Self::busy), a task
+/// woken or a command given from another thread (a future waiting on
+/// something outside the loop) calls the `notify` given to [`new`](Self::new),
+/// which must wake the thread. Wakes on the thread itself cost a push onto a
+/// list under an uncontended lock.
+///
+/// A task that panics is dropped, and dropping its call handle ends the call
+/// (UNKNOWN for a server call, as a worker pool's panicking handler does). A
+/// send refused for a full buffer parks in the switchboard, and the reply
+/// wakes its task when capacity returns; a message counts as consumed when
+/// the task takes it (`recv`), so a slow task slows its peer. Futures must
+/// not block: while one runs, the thread drives nothing else.
 pub struct LocalExecutor<K> {
     tasks: HashMap<u64, Task<K>>,
     /// Task ids are never reused: a stale wake finds nothing.

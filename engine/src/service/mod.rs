@@ -24,6 +24,12 @@
 //! 3. call [`Router::dispatch`] (or `AsyncRouter::dispatch(..).await`) and
 //!    finish the call with the returned [`CallOutcome`].
 //!
+//! Most adapters need not do this by hand: the call handles
+//! ([`ServerCall`], [`AsyncServerCall`]) do it over a [`Session`], whose
+//! [`Switchboard`] routes each call's events to its handle. A thread that
+//! drives connections and polls async handlers itself, with no hop to other
+//! threads, uses a [`LocalExecutor`] and its [`LocalLink`].
+//!
 //! # Client side
 //!
 //! An adapter's channel implements [`ClientTransport`] (or
