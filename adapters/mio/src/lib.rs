@@ -11,6 +11,8 @@
 //! services), or an [`InlineHandler`] reacting to the engine's events
 //! ([`Server::serve`]). Handlers on the loop must not block: while one runs,
 //! the loop serves nothing else; a method that may block belongs on the pool.
+//! [`Server::serve_routers`] chooses per method: an async router's methods on
+//! the loop, the rest on the pool.
 //! The [`Client`] gives blocking [`ClientCall`] handles. Calls take their
 //! deadline in [`CallOptions`].
 //!

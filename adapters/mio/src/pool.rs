@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{self, Router};
+use grpc_sansio::service::{self, AsyncRouter, Router};
 
 use crate::event_loop::{CallInbox, Link};
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
@@ -38,6 +38,25 @@ impl Server {
         self.serve_pool(addr, workers, move |call: ServerCall| call.serve(&router))
     }
 
+    /// Binds to `addr` and serves both routers, per method: a call to a
+    /// method of `inline` (async; generated code registers into it with
+    /// `register_async`) runs as a task on the event loop that read it, every
+    /// other call goes to `workers` threads and `pool` (blocking; `register`),
+    /// which answers unknown methods UNIMPLEMENTED.
+    ///
+    /// Inline handlers must not block: they run on the event loop. A method
+    /// that may block belongs in `pool`.
+    pub fn serve_routers(
+        self,
+        addr: impl ToSocketAddrs,
+        workers: usize,
+        pool: Arc<Router>,
+        inline: Arc<AsyncRouter>,
+    ) -> io::Result<ServerHandle> {
+        let handler = move |call: ServerCall| call.serve(&pool);
+        self.serve_workers(addr, workers, handler, Some(inline))
+    }
+
     /// Binds to `addr` and runs `handler` on `workers` threads, one call at a
     /// time each, with blocking [`ServerCall`] handles.
     pub fn serve_pool(
@@ -46,9 +65,21 @@ impl Server {
         workers: usize,
         handler: impl Fn(ServerCall) + Send + Sync + 'static,
     ) -> io::Result<ServerHandle> {
+        self.serve_workers(addr, workers, handler, None)
+    }
+
+    /// [`serve_pool`](Self::serve_pool), but calls to the methods of `inline`
+    /// are tasks on the loop.
+    fn serve_workers(
+        self,
+        addr: impl ToSocketAddrs,
+        workers: usize,
+        handler: impl Fn(ServerCall) + Send + Sync + 'static,
+        inline: Option<Arc<AsyncRouter>>,
+    ) -> io::Result<ServerHandle> {
         let (tx, rx) = mpsc::channel::<ServerCall>();
         let (rx, handler) = (Arc::new(Mutex::new(rx)), Arc::new(handler));
-        let mut handle = self.serve(addr, Pool(tx))?;
+        let mut handle = self.serve(addr, Pool { queue: tx, inline })?;
         for _ in 0..workers.max(1) {
             let (rx, handler) = (rx.clone(), handler.clone());
             // The queue closes when the event loops are gone.
@@ -64,14 +95,27 @@ impl Server {
     }
 }
 
-/// The inline handler of the worker pool: every call is detached to a worker.
+/// The inline handler of the worker pool: every call is detached to a
+/// worker, but those to the methods of `inline`, which are tasks on the loop.
 #[derive(Clone)]
-struct Pool(Sender<ServerCall>);
+struct Pool {
+    queue: Sender<ServerCall>,
+    inline: Option<Arc<AsyncRouter>>,
+}
 
 impl InlineHandler for Pool {
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event) {
-        if let Event::CallStarted { call, request } = event {
-            let _ = self.0.send(calls.detach(call, request));
+        let Event::CallStarted { call, request } = event else {
+            return;
+        };
+        match &self.inline {
+            Some(router) if router.method_kind(&request.path).is_some() => {
+                let router = router.clone();
+                calls.spawn(call, request, |call| async move {
+                    call.serve(&router).await;
+                });
+            }
+            _ => drop(self.queue.send(calls.detach(call, request))),
         }
     }
 }

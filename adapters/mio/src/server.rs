@@ -66,7 +66,8 @@ impl DerefMut for Calls<'_> {
 /// handlers run: on the event loops ([`serve_router_inline`](Self::serve_router_inline),
 /// [`serve_async`](Self::serve_async), [`serve`](Self::serve)), where they
 /// must not block, or on a worker pool ([`serve_router`](Self::serve_router),
-/// [`serve_pool`](Self::serve_pool)).
+/// [`serve_pool`](Self::serve_pool)), or per method
+/// ([`serve_routers`](Self::serve_routers)).
 pub struct Server {
     config: Config,
     threads: usize,

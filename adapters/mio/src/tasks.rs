@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::io;
 use std::net::ToSocketAddrs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use grpc_sansio::grpc::{CallId, Event, Request};
@@ -52,7 +53,9 @@ impl Calls<'_> {
     /// Serves the call as a task on this event loop: `serve` gets its async
     /// handle and returns the future, polled on the loop whenever the call's
     /// events or anything else wake it. The call's events no longer reach the
-    /// inline handler. The future must not block (see [`AsyncHandler`]).
+    /// inline handler. The future must not block (see [`AsyncHandler`]). If
+    /// `serve` panics, the call ends as if its future had (UNKNOWN, from the
+    /// dropped handle).
     pub fn spawn<F>(
         &mut self,
         call: CallId,
@@ -65,7 +68,9 @@ impl Calls<'_> {
         let cancel = self.conn.session.attach(call, CallInbox::Task(inbox));
         let origin = self.conn.origin.clone();
         let call = AsyncServerCall::new(call, request, link, origin, cancel);
-        self.tasks.spawn(serve(call));
+        if let Ok(future) = catch_unwind(AssertUnwindSafe(|| serve(call))) {
+            self.tasks.spawn(future);
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
 use grpc_sansio_mio::{AsyncHandler, AsyncServerCall};
 use grpc_sansio_mio::{Calls, Client, InlineHandler, Server, ServerCall, ServerHandle};
 
@@ -678,6 +679,46 @@ fn a_panicking_task_ends_only_its_call() {
             Bytes::from_static(b"ok"),
         );
         assert_eq!(reply.unwrap().message, "ok", "the connection goes on");
+        server.shutdown();
+    });
+}
+
+/// The name of the thread that runs this.
+fn here() -> Bytes {
+    Bytes::from(thread::current().name().unwrap_or("unnamed").to_owned())
+}
+
+#[test]
+fn serve_routers_runs_each_method_where_its_router_says() {
+    within(30, || {
+        let mut pool = Router::new();
+        let on_pool = Service::new("test.Pool").raw("Where", MethodKind::Unary, |_, stream| {
+            stream.recv()?;
+            stream.send(here())
+        });
+        pool.add(on_pool);
+        let mut inline = AsyncRouter::new();
+        let on_loop =
+            AsyncService::new("test.Loop").raw("Where", MethodKind::Unary, |_, stream| {
+                Box::pin(async move {
+                    stream.recv().await?;
+                    stream.send(here()).await
+                })
+            });
+        inline.add(on_loop);
+        let server = Server::new(Config::server())
+            .serve_routers("127.0.0.1:0", 2, Arc::new(pool), Arc::new(inline))
+            .unwrap();
+        let client = Client::connect(server.local_addr(), Config::client()).unwrap();
+        let ask = |path: &str| client.unary(CallOptions::new(path), Bytes::new());
+        assert_eq!(ask("/test.Loop/Where").unwrap().message, "grpc-mio");
+        let worker = ask("/test.Pool/Where").unwrap().message;
+        assert_ne!(worker, "grpc-mio", "a worker thread");
+        // Unknown to both: the pool's router answers.
+        assert_eq!(
+            ask("/test.Loop/Nowhere").unwrap_err().code(),
+            Code::Unimplemented
+        );
         server.shutdown();
     });
 }
