@@ -179,11 +179,18 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         match command {
             Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),
             Command::Encoding(call, encoding) => drop(conn.set_send_encoding(call, encoding)),
-            Command::Send(call, message, compress, reply) => {
-                let queue = self.parked.entry(call).or_default();
-                queue.push_back(Parked::Message(message, compress, reply));
-                self.unpark(conn, call);
-            }
+            Command::Send(call, message, compress, reply) => match self.parked.get_mut(&call) {
+                // Keep order: behind the parked messages.
+                Some(queue) => queue.push_back(Parked::Message(message, compress, reply)),
+                // Nothing parked: straight in, parked only if refused for room.
+                None => match conn.send_message_with(call, message.clone(), compress) {
+                    Err(CallError::Full(_)) => {
+                        let parked = Parked::Message(message, compress, reply);
+                        self.parked.insert(call, VecDeque::from([parked]));
+                    }
+                    result => reply.reply(result.map_err(|e| e.to_status())),
+                },
+            },
             Command::CloseSend(call) => match self.parked.get_mut(&call) {
                 // Keep order: half-close after the parked messages.
                 Some(queue) => queue.push_back(Parked::CloseSend),
