@@ -27,6 +27,8 @@ struct Rig {
     reading: bool,
     /// Polls done by the turns so far.
     polls: usize,
+    /// Octets the client wrote so far.
+    uploaded: usize,
 }
 
 impl Rig {
@@ -41,6 +43,7 @@ impl Rig {
             handler: Box::new(handler),
             reading: true,
             polls: 0,
+            uploaded: 0,
         };
         rig.turn();
         rig
@@ -67,9 +70,11 @@ impl Rig {
     /// applied, until nothing moves.
     fn turn(&mut self) {
         loop {
-            let mut moved = deliver(&mut self.client, &mut self.server, self.now);
+            let uploaded = deliver(&mut self.client, &mut self.server, self.now);
+            self.uploaded += uploaded;
+            let mut moved = uploaded > 0;
             if self.reading {
-                moved |= deliver(&mut self.server, &mut self.client, self.now);
+                moved |= deliver(&mut self.server, &mut self.client, self.now) > 0;
             }
             while let Some(event) = self.server.poll_event() {
                 if let Event::CallStarted { call, request } = event {
@@ -117,19 +122,19 @@ impl Rig {
     }
 }
 
+/// Moves `from`'s output to `to`; returns how many octets.
 fn deliver<I: Inbox, R: Reply, J: Inbox, S: Reply>(
     from: &mut Session<I, R>,
     to: &mut Session<J, S>,
     now: Instant,
-) -> bool {
+) -> usize {
     let out = from.poll_transmit();
-    if out.is_empty() {
-        return false;
-    }
     let n = out.len();
-    to.receive(now, out);
-    from.advance(n);
-    true
+    if n > 0 {
+        to.receive(now, out);
+        from.advance(n);
+    }
+    n
 }
 
 fn echo(mut call: Call) -> BoxFuture<'static, ()> {
@@ -214,6 +219,59 @@ fn a_send_refused_for_a_full_buffer_parks_and_resumes() {
     assert_eq!(received.len(), 8);
     assert!(received.iter().all(|m| m.len() == 64 << 10));
     assert!(rig.tasks.is_empty());
+}
+
+#[test]
+fn a_message_counts_as_consumed_only_when_the_task_takes_it() {
+    let mut config = Config::server();
+    config.h2 = config.h2.fixed_windows(65_535, 65_535);
+    let set = Arc::new(AtomicBool::new(false));
+    let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let gate = (set.clone(), waker.clone());
+    let mut rig = Rig::new(config, move |mut call: Call| {
+        let gate = Flag {
+            set: gate.0.clone(),
+            waker: gate.1.clone(),
+        };
+        Box::pin(async move {
+            gate.await;
+            let mut count = 0;
+            while let Ok(Some(_)) = call.recv().await {
+                count += 1;
+            }
+            if call.send(Bytes::from(format!("{count}"))).await.is_ok() {
+                call.finish(Status::ok(), Metadata::new());
+            }
+        })
+    });
+    let (call, inbox) = rig.start("/pkg.Svc/Count");
+    let message = Bytes::from(vec![1u8; 32 << 10]);
+    for _ in 0..6 {
+        let (done, _) = mpsc::channel();
+        rig.client
+            .apply(Command::Send(call, message.clone(), false, done));
+    }
+    rig.client.apply(Command::CloseSend(call));
+    let before = rig.uploaded;
+    rig.turn();
+    // The task has taken nothing: the server's windows (64 KiB, and room for
+    // the message in progress to complete) stay closed on the rest.
+    let uploaded = rig.uploaded - before;
+    assert!((64 << 10..128 << 10).contains(&uploaded), "{uploaded}");
+    assert_eq!(rig.tasks.len(), 1);
+
+    set.store(true, Ordering::SeqCst);
+    lock(&waker)
+        .take()
+        .expect("the task waits at the gate")
+        .wake();
+    rig.turn();
+    assert!(
+        rig.uploaded - before >= 6 * (32 << 10),
+        "every message went"
+    );
+    let (messages, end) = rig.received(call, &inbox);
+    assert_eq!((messages, end), (vec![Bytes::from("6")], Some(Code::Ok)));
 }
 
 /// A handler that waits for its call's end and records why.
