@@ -64,6 +64,18 @@ fn mio_context_has_both_addresses() {
 }
 
 #[test]
+fn mio_inline_context_has_both_addresses() {
+    let server = grpc_sansio_mio::Server::new(Config::server())
+        .serve_router_inline("127.0.0.1:0", async_router())
+        .unwrap();
+    let client = grpc_sansio_mio::Client::connect(server.local_addr(), Config::client()).unwrap();
+    let answer = client.unary(request(), Bytes::new()).unwrap();
+    check(&answer.message, server.local_addr());
+    drop(client);
+    server.shutdown();
+}
+
+#[test]
 fn blocking_context_has_both_addresses() {
     let server =
         grpc_sansio_blocking::Server::bind_router("127.0.0.1:0", Config::server(), router())

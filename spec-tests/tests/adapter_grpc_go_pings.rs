@@ -1,5 +1,5 @@
-//! Each adapter's server (blocking, mio with a worker pool and inline, tokio)
-//! against a client that pings like grpc-go, over real 127.0.0.1 sockets with
+//! Each adapter's server (blocking, mio with a worker pool, inline handlers
+//! and async tasks on the event loop, tokio) against a client that pings like grpc-go, over real 127.0.0.1 sockets with
 //! default configurations.
 //!
 //! The client ([`TcpPinger`]) sends grpc-go's BDP pings as DATA arrives, a
@@ -18,7 +18,7 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, Config, Event};
 use grpc_sansio::h2::ErrorCode;
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{Link, ServerCall};
+use grpc_sansio::service::{AsyncLink, AsyncServerCall, Link, ServerCall};
 use grpc_sansio_mio::{Calls, InlineHandler};
 use spec_tests::bdp_pinger::{FrameScanner, Pacing, ScannedFrame, SeenGoAway, TcpPinger};
 use spec_tests::factory::{kind, FrameFactory};
@@ -81,8 +81,8 @@ fn serve<L: Link<Done = SendDone>>(mut call: ServerCall<L>, responses: &Response
     call.finish(result.err().unwrap_or_else(Status::ok), Metadata::new());
 }
 
-/// The same on tokio.
-async fn serve_async(mut call: grpc_sansio_tokio::ServerCall, responses: Responses) {
+/// The same, async: on tokio, and as tasks on mio's event loop.
+async fn serve_async<L: AsyncLink>(mut call: AsyncServerCall<L>, responses: Responses) {
     let method = call.request().method().to_owned();
     let Some(messages) = responses.for_method(&method) else {
         let status = Status::new(Code::Unimplemented, "no such method");
@@ -195,6 +195,15 @@ impl TestServer {
                 };
                 let server = grpc_sansio_mio::Server::new(Config::server())
                     .serve("127.0.0.1:0", inline)
+                    .unwrap();
+                let addr = server.local_addr();
+                (TestServer::Mio(server), addr)
+            }
+            "mio-async" => {
+                let server = grpc_sansio_mio::Server::new(Config::server())
+                    .serve_async("127.0.0.1:0", move |call| {
+                        serve_async(call, responses.clone())
+                    })
                     .unwrap();
                 let addr = server.local_addr();
                 (TestServer::Mio(server), addr)
@@ -326,6 +335,11 @@ fn mio_inline_serves_a_pinging_client() {
 }
 
 #[test]
+fn mio_async_serves_a_pinging_client() {
+    pinging_client_is_served("mio-async");
+}
+
+#[test]
 fn tokio_serves_a_pinging_client() {
     pinging_client_is_served("tokio");
 }
@@ -401,6 +415,11 @@ fn mio_strikes_out_pings_with_nothing_flowing() {
 #[test]
 fn mio_inline_strikes_out_pings_with_nothing_flowing() {
     pings_with_nothing_flowing_are_struck_out("mio-inline");
+}
+
+#[test]
+fn mio_async_strikes_out_pings_with_nothing_flowing() {
+    pings_with_nothing_flowing_are_struck_out("mio-async");
 }
 
 #[test]

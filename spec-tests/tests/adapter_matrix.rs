@@ -1,4 +1,5 @@
-//! Each adapter's client against each adapter's server (3 × 3) over real
+//! Each adapter's client against each adapter's server (3 × 4: mio's server
+//! with its worker pool and with async handlers on its event loop) over real
 //! 127.0.0.1 sockets: the four RPC kinds with metadata, a deadline, and
 //! cancellation seen by the server.
 
@@ -10,6 +11,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Request};
+use grpc_sansio::service::{AsyncLink, AsyncServerCall};
 
 /// What every server does, written once over the blocking-style handle the
 /// blocking adapter and mio's worker pool share in shape.
@@ -116,8 +118,8 @@ fn serve(call: &mut impl Call, seen: &Seen) -> Option<(Status, Metadata)> {
     }
 }
 
-/// The same service on tokio.
-async fn serve_async(mut call: grpc_sansio_tokio::ServerCall, seen: Seen) {
+/// The same service, async: on tokio, and as tasks on mio's event loop.
+async fn serve_async<L: AsyncLink>(mut call: AsyncServerCall<L>, seen: Seen) {
     let method = call.request().method().to_owned();
     let echo = call.request().metadata.get("x-echo").map(str::to_owned);
     let mut trailers = Metadata::new();
@@ -216,6 +218,13 @@ impl TestServer {
                             }
                         },
                     )
+                    .unwrap();
+                let addr = server.local_addr();
+                (TestServer::Mio(server), addr)
+            }
+            "mio-inline" => {
+                let server = grpc_sansio_mio::Server::new(Config::server())
+                    .serve_async("127.0.0.1:0", move |call| serve_async(call, seen.clone()))
                     .unwrap();
                 let addr = server.local_addr();
                 (TestServer::Mio(server), addr)
@@ -439,11 +448,14 @@ macro_rules! matrix {
 matrix! {
     blocking_client_x_blocking_server: "blocking" x "blocking",
     blocking_client_x_mio_server: "blocking" x "mio",
+    blocking_client_x_mio_inline_server: "blocking" x "mio-inline",
     blocking_client_x_tokio_server: "blocking" x "tokio",
     mio_client_x_blocking_server: "mio" x "blocking",
     mio_client_x_mio_server: "mio" x "mio",
+    mio_client_x_mio_inline_server: "mio" x "mio-inline",
     mio_client_x_tokio_server: "mio" x "tokio",
     tokio_client_x_blocking_server: "tokio" x "blocking",
     tokio_client_x_mio_server: "tokio" x "mio",
+    tokio_client_x_mio_inline_server: "tokio" x "mio-inline",
     tokio_client_x_tokio_server: "tokio" x "tokio",
 }

@@ -1,4 +1,5 @@
-//! `h2-conform` over loopback against our three adapters: every h2spec case,
+//! `h2-conform` over loopback against our three adapters (mio twice: worker
+//! pool, and async handlers on its event loop): every h2spec case,
 //! strict one included, must pass against each; and the binary prints what
 //! it should and exits accordingly.
 //!
@@ -89,6 +90,16 @@ fn mio_adapter_passes_every_case() {
     let report = run_all(server.local_addr().port());
     server.shutdown_timeout(Duration::from_secs(5));
     assert_all_pass("mio", &report);
+}
+
+#[test]
+fn mio_adapter_with_inline_handlers_passes_every_case() {
+    let server = grpc_sansio_mio::Server::new(Config::server())
+        .serve_router_inline("127.0.0.1:0", async_router())
+        .unwrap();
+    let report = run_all(server.local_addr().port());
+    server.shutdown_timeout(Duration::from_secs(5));
+    assert_all_pass("mio-inline", &report);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The interop binaries' contract beyond a green run (other tools drive
 //! them): usage errors exit 2, an unknown case or an unreachable server fails
-//! each case on its own line and exits 1.
+//! each case on its own line and exits 1; `--handlers inline` on mio.
 
 use std::process::{Command, Output};
 
@@ -30,6 +30,42 @@ fn usage_errors_exit_2() {
         .expect("interop-server runs");
     assert_eq!(server.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&server.stderr).contains("unknown adapter"));
+
+    let server = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_interop-server"))
+            .args(["--port", "0"])
+            .args(args)
+            .output()
+            .expect("interop-server runs")
+    };
+    let nope = server(&["--handlers", "nope"]);
+    assert_eq!(nope.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nope.stderr).contains("unknown handlers"));
+    let blocking = server(&["--adapter", "blocking", "--handlers", "inline"]);
+    assert_eq!(blocking.status.code(), Some(2), "not on blocking yet");
+    assert!(String::from_utf8_lossy(&blocking.stderr).contains("not yet"));
+}
+
+#[test]
+fn mio_with_inline_handlers_serves_the_cases() {
+    let server = spec_tests::interop::server::InteropServer::start_with(
+        spec_tests::interop::Adapter::Mio,
+        spec_tests::interop::Handlers::Inline,
+        0,
+        1,
+    )
+    .unwrap();
+    let port = server.local_addr().port().to_string();
+    let output = client(&[
+        "--server_port",
+        &port,
+        "--test_case",
+        "large_unary,ping_pong,timeout_on_sleeping_server",
+    ]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.ends_with("3 passed, 0 failed\n"), "{out}");
+    server.stop();
 }
 
 #[test]
@@ -86,5 +122,49 @@ fn an_unknown_case_fails_alone() {
     );
     assert_eq!(lines[2], "1 passed, 1 failed");
     assert_eq!(output.status.code(), Some(1));
+    server.stop();
+}
+
+/// `interval_us` on mio's event loop: the wait sleeps on a thread of its own
+/// and wakes the task; the stream comes whole and in order.
+#[test]
+fn mio_with_inline_handlers_waits_intervals_off_the_loop() {
+    use bytes::Bytes;
+    use grpc_sansio::grpc::{CallOptions, Config};
+    use prost::Message;
+    use spec_tests::proto::{
+        ResponseParameters, StreamingOutputCallRequest, StreamingOutputCallResponse,
+    };
+
+    let server = spec_tests::interop::server::InteropServer::start_with(
+        spec_tests::interop::Adapter::Mio,
+        spec_tests::interop::Handlers::Inline,
+        0,
+        1,
+    )
+    .unwrap();
+    let client = grpc_sansio_mio::Client::connect(server.local_addr(), Config::client()).unwrap();
+    let request = StreamingOutputCallRequest {
+        response_parameters: (1..=3)
+            .map(|size| ResponseParameters {
+                size,
+                interval_us: 20_000,
+                ..ResponseParameters::default()
+            })
+            .collect(),
+        ..StreamingOutputCallRequest::default()
+    };
+    let path = "/grpc.testing.TestService/StreamingOutputCall";
+    let mut call = client.call(CallOptions::new(path)).unwrap();
+    call.send(Bytes::from(request.encode_to_vec())).unwrap();
+    call.close_send();
+    let mut sizes = Vec::new();
+    while let Some(message) = call.recv().unwrap() {
+        let response = StreamingOutputCallResponse::decode(message).unwrap();
+        sizes.push(response.payload.map_or(0, |p| p.body.len()));
+    }
+    assert_eq!(sizes, [1, 2, 3]);
+    drop(call);
+    drop(client);
     server.stop();
 }

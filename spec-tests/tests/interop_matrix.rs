@@ -1,8 +1,9 @@
 //! The interop matrix over 127.0.0.1: every case of `interop/CASES.md` in
 //! every pairing of clients and servers, ours (each adapter, through the
 //! `interop-server` and `interop-client` binaries exactly as other tools run
-//! them), tonic (in this process), and grpcio (the Python scripts, from the
-//! virtual environment `spec-tests/interop/python/setup.sh` makes).
+//! them; mio's server both with its worker pool and with `--handlers inline`),
+//! tonic (in this process), and grpcio (the Python scripts, from the virtual
+//! environment `spec-tests/interop/python/setup.sh` makes).
 //!
 //! The table it prints (and writes to `target/interop-matrix.md`) is the one
 //! in `spec-tests/README.md`.
@@ -18,7 +19,7 @@ use std::process::Command;
 use peers::{grpcio_server, python, python_script, workspace_root, ServerProcess};
 
 use spec_tests::interop::cases::ALL_CASES;
-use spec_tests::interop::Adapter;
+use spec_tests::interop::{Adapter, Handlers};
 
 /// What a peer cannot do, so a case cannot pass with it: the server (or
 /// client) it concerns, the case, and what the peer lacks. The matrix shows
@@ -54,10 +55,24 @@ struct Run {
     verdicts: BTreeMap<String, Result<(), String>>,
 }
 
-fn our_server(adapter: Adapter) -> ServerProcess {
+/// Our servers: each adapter with its default handlers, and mio's with its
+/// handlers on the event loop (`mio-inline`).
+const OUR_SERVERS: [(Adapter, Handlers); 4] = [
+    (Adapter::Mio, Handlers::Pool),
+    (Adapter::Mio, Handlers::Inline),
+    (Adapter::Tokio, Handlers::Pool),
+    (Adapter::Blocking, Handlers::Pool),
+];
+
+fn our_server(adapter: Adapter, handlers: Handlers) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_interop-server"));
     command.args(["--port", "0", "--adapter", adapter.name()]);
-    ServerProcess::spawn(adapter.name(), command)
+    let mut name = adapter.name().to_owned();
+    if handlers != Handlers::default() {
+        command.args(["--handlers", handlers.name()]);
+        name = format!("{name}-{}", handlers.name());
+    }
+    ServerProcess::spawn(&name, command)
 }
 
 /// Runs a client command and reads its report: one `PASS`/`FAIL` line per
@@ -138,7 +153,8 @@ fn tonic_client(runtime: &tokio::runtime::Runtime, server: &str, addr: SocketAdd
 }
 
 /// The matrix as a markdown table: a row per case, a column per pairing
-/// (`client→server`; mio, tokio and blocking are grpc-sansio's adapters).
+/// (`client→server`; mio, tokio and blocking are grpc-sansio's adapters,
+/// mio-inline mio's server with its handlers on the event loop).
 fn table(runs: &[Run]) -> String {
     let mut out = String::from("| case |");
     for run in runs {
@@ -175,8 +191,8 @@ fn every_case_passes_in_every_pairing() {
     let python = python();
     let mut runs = Vec::new();
 
-    for server_adapter in Adapter::ALL {
-        let server = our_server(server_adapter);
+    for (server_adapter, handlers) in OUR_SERVERS {
+        let server = our_server(server_adapter, handlers);
         let name = server.name.clone();
         for client_adapter in Adapter::ALL {
             runs.push(our_client(client_adapter, &name, server.addr));

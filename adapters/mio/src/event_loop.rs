@@ -1,7 +1,15 @@
 //! The event loop: one `mio::Poll`, an optional listener, connections keyed by
-//! token, and a command channel with a `Waker` for other threads. It moves
-//! bytes, time and commands in and out of the engine; no protocol decisions
-//! live here.
+//! token, a command channel with a `Waker` for other threads, and the executor
+//! of the tasks that serve calls on the loop itself. It moves bytes, time and
+//! commands in and out of the engine; no protocol decisions live here.
+//!
+//! A turn: read everything readable, fire due timers, take other threads'
+//! commands; then route each touched connection's events (to its inline
+//! handler, which may start tasks), poll the woken tasks and apply their
+//! commands, until nothing moves; then write each touched connection once.
+//! What that write sets moving (sends waiting for room) goes round again, a
+//! bounded number of times; the rest waits for the next turn, which then
+//! does not sleep.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
@@ -15,9 +23,10 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, Origin, Session};
+use grpc_sansio::service::{self, Command, Inbox, Origin, Reply, Session};
+use grpc_sansio::service::{LocalDone, LocalExecutor, LocalInbox};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::client::ClientCall;
 use crate::server::{Calls, InlineHandler};
@@ -27,6 +36,44 @@ const WAKER: Token = Token(1);
 
 /// Makes the inline handler of each new server connection.
 pub(crate) type NewHandler = Box<dyn FnMut() -> Box<dyn InlineHandler> + Send>;
+
+/// The tasks a loop polls: calls served on the loop, keyed by connection.
+pub(crate) type Tasks = LocalExecutor<Token>;
+
+/// Rounds of routing, polling and writing in one turn; what is left after
+/// them waits for the next turn, so one busy connection cannot hold the loop.
+const ROUNDS: usize = 8;
+
+/// Where a call's events go: a blocking handle's channel (a worker's, or a
+/// client's), or the mailbox of a task on the loop.
+pub(crate) enum CallInbox {
+    Channel(Sender<Event>),
+    Task(LocalInbox),
+}
+
+impl Inbox for CallInbox {
+    fn deliver(&self, event: Event) {
+        match self {
+            CallInbox::Channel(tx) => tx.deliver(event),
+            CallInbox::Task(inbox) => inbox.deliver(event),
+        }
+    }
+}
+
+/// How a send is answered: on a blocking handle's channel, or by waking its task.
+pub(crate) enum Done {
+    Channel(SendDone),
+    Task(LocalDone),
+}
+
+impl Reply for Done {
+    fn reply(self, result: Result<(), Status>) {
+        match self {
+            Done::Channel(done) => done.reply(result),
+            Done::Task(done) => done.reply(result),
+        }
+    }
+}
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {
@@ -74,9 +121,9 @@ impl service::Link for Link {
 /// One connection; an inline handler sees it as [`Calls`].
 pub(crate) struct Conn {
     socket: TcpStream,
-    /// The engine, the calls driven by blocking handles on other threads, and
-    /// the output not yet written.
-    pub(crate) session: Session<Sender<Event>, SendDone>,
+    /// The engine, the calls driven by handles (on other threads, or tasks on
+    /// the loop), and the output not yet written.
+    pub(crate) session: Session<CallInbox, Done>,
     inline: Option<Box<dyn InlineHandler>>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
@@ -98,7 +145,7 @@ impl Conn {
     }
 
     /// Hands the events no handle takes to the inline handler.
-    fn dispatch(&mut self) {
+    fn dispatch(&mut self, tasks: &mut Tasks) {
         while let Some(event) = self.session.poll_event() {
             let Some(mut handler) = self.inline.take() else {
                 continue;
@@ -108,7 +155,10 @@ impl Conn {
                 self.session.connection_mut().message_consumed(*call);
             }
             // A handler that panics loses its connection, not the loop.
-            let calls = &mut Calls(self);
+            let calls = &mut Calls {
+                conn: self,
+                tasks: &mut *tasks,
+            };
             match catch_unwind(AssertUnwindSafe(|| handler.on_event(calls, event))) {
                 Ok(()) => self.inline = Some(handler),
                 Err(_) => self.session.transport_closed(),
@@ -116,17 +166,19 @@ impl Conn {
         }
     }
 
-    /// Runs the handler and writes until quiet or WouldBlock; once the
-    /// session is closed, deregisters the socket and says the connection can go.
-    fn drive(&mut self, registry: &Registry) -> bool {
+    /// Writes until there is nothing to write or the socket is full.
+    fn write(&mut self) -> Written {
+        let mut wrote = false;
         loop {
-            self.dispatch();
             let out = self.session.poll_transmit();
             if out.is_empty() {
                 break;
             }
             match self.socket.write(out) {
-                Ok(n) if n > 0 => self.session.advance(n),
+                Ok(n) if n > 0 => {
+                    self.session.advance(n);
+                    wrote = true;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 _ => self.session.transport_closed(),
@@ -134,12 +186,23 @@ impl Conn {
         }
         // Both interests stay registered: edge-triggered, WRITABLE fires only
         // after a write met a full socket buffer.
-        let closed = self.session.is_closed();
-        if closed {
-            let _ = registry.deregister(&mut self.socket);
+        if self.session.is_closed() {
+            Written::Closed
+        } else if wrote {
+            Written::Some
+        } else {
+            Written::Nothing
         }
-        !closed
     }
+}
+
+/// What [`Conn::write`] did.
+enum Written {
+    /// Octets went out: what was waiting for room may move now.
+    Some,
+    Nothing,
+    /// The session is over: the connection can go.
+    Closed,
 }
 
 /// One event-loop thread's state.
@@ -151,6 +214,12 @@ pub(crate) struct EventLoop {
     accept: Option<(TcpListener, NewHandler)>,
     config: Config,
     conns: HashMap<Token, Conn>,
+    tasks: Tasks,
+    /// Connections with work left for the next turn (new ones, or ones a
+    /// turn's rounds did not finish).
+    pending: HashSet<Token>,
+    /// A turn's connections whose events are to be routed (empty between turns).
+    dirty: HashSet<Token>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
     /// Accepting failed (out of descriptors, most likely): when to try again,
@@ -170,6 +239,9 @@ impl EventLoop {
                 .register(listener, LISTENER, Interest::READABLE)?;
         }
         let (tx, rx) = mpsc::channel();
+        let notify = waker.clone();
+        // A task woken from another thread while the loop waits wakes the loop.
+        let tasks = Tasks::new(move || drop(notify.wake()));
         Ok(EventLoop {
             poll,
             rx,
@@ -177,6 +249,9 @@ impl EventLoop {
             accept,
             config,
             conns: HashMap::new(),
+            tasks,
+            pending: HashSet::new(),
+            dirty: HashSet::new(),
             next: 2,
             accept_again: None,
         })
@@ -204,7 +279,7 @@ impl EventLoop {
             local_addr: local.to_string(),
             clock: Arc::new(Instant::now),
         });
-        let mut conn = Conn {
+        let conn = Conn {
             socket,
             session,
             inline,
@@ -216,9 +291,9 @@ impl EventLoop {
             },
             origin,
         };
-        if conn.drive(registry) {
-            self.conns.insert(token, conn);
-        }
+        // Its first output (preface or SETTINGS) goes out in the next turn.
+        self.conns.insert(token, conn);
+        self.pending.insert(token);
         Ok(token)
     }
 
@@ -237,10 +312,16 @@ impl EventLoop {
         let mut rbuf = vec![0u8; 64 << 10];
         let mut touched = HashSet::new();
         while self.accept.is_some() || !self.conns.is_empty() {
-            let timers = self.conns.values().filter_map(|c| c.session.poll_timeout());
-            let next = timers.chain(self.accept_again).min();
-            let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
+            // Work left from the last turn: do not sleep.
+            let timeout = if self.pending.is_empty() && self.tasks.idle() {
+                let timers = self.conns.values().filter_map(|c| c.session.poll_timeout());
+                let next = timers.chain(self.accept_again).min();
+                next.map(|t| t.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             let polled = self.poll.poll(&mut events, timeout);
+            self.tasks.busy();
             if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
                 return;
             }
@@ -261,16 +342,73 @@ impl EventLoop {
             while let Ok(cmd) = self.rx.try_recv() {
                 self.command(now, cmd, &mut touched);
             }
-            let registry = self.poll.registry();
-            self.conns.retain(|token, c| {
+            for (token, c) in &mut self.conns {
                 if c.session.poll_timeout().is_some_and(|t| t <= now) {
                     c.session.handle_timeout(now);
-                } else if !touched.contains(token) {
-                    return true;
+                    touched.insert(*token);
                 }
-                c.drive(registry)
-            });
-            touched.clear();
+            }
+            touched.extend(self.pending.drain());
+            self.turn(&mut touched);
+        }
+    }
+
+    /// Answers what the touched connections read: routes, polls and writes,
+    /// a bounded number of rounds; leaves `touched` empty.
+    fn turn(&mut self, touched: &mut HashSet<Token>) {
+        // Connections whose events are to be routed; kept for its allocation.
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.extend(touched.iter().copied());
+        for _ in 0..ROUNDS {
+            self.settle(&mut dirty, touched);
+            for token in touched.drain() {
+                let Some(c) = self.conns.get_mut(&token) else {
+                    continue;
+                };
+                match c.write() {
+                    // Room was made: parked sends and inline handlers may go on.
+                    Written::Some => drop(dirty.insert(token)),
+                    Written::Nothing => {}
+                    Written::Closed => {
+                        let _ = self.poll.registry().deregister(&mut c.socket);
+                        self.conns.remove(&token);
+                    }
+                }
+            }
+            if dirty.is_empty() && !self.tasks.has_work() {
+                break;
+            }
+            touched.extend(dirty.iter().copied());
+        }
+        // Rounds used up: the rest waits for the next turn.
+        self.pending.extend(touched.drain());
+        self.pending.extend(dirty.drain());
+        self.dirty = dirty;
+    }
+
+    /// Routes the dirty connections' events, polls woken tasks and applies
+    /// their commands, until nothing moves (or a bounded number of passes:
+    /// a task that keeps waking itself waits for the next turn). Connections
+    /// given commands join `touched`.
+    fn settle(&mut self, dirty: &mut HashSet<Token>, touched: &mut HashSet<Token>) {
+        for _ in 0..ROUNDS {
+            for token in dirty.drain() {
+                if let Some(c) = self.conns.get_mut(&token) {
+                    c.dispatch(&mut self.tasks);
+                }
+            }
+            let polled = self.tasks.poll_ready();
+            for (token, command) in self.tasks.take_commands() {
+                // A connection that is gone drops it: a send reads "gone".
+                if let Some(c) = self.conns.get_mut(&token) {
+                    c.session.apply(command.map_reply(Done::Task));
+                    dirty.insert(token);
+                    touched.insert(token);
+                }
+            }
+            if polled == 0 && dirty.is_empty() {
+                return;
+            }
         }
     }
 
@@ -301,7 +439,7 @@ impl EventLoop {
                     return;
                 };
                 let (tx, inbox) = mpsc::channel();
-                let started = c.session.start_call(now, options, tx);
+                let started = c.session.start_call(now, options, CallInbox::Channel(tx));
                 let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
                 // If the caller stopped waiting, the handle's drop cancels the call.
                 let _ = reply.send(call);
@@ -309,7 +447,7 @@ impl EventLoop {
             }
             Cmd::Call(token, command) => {
                 if let Some(c) = self.conns.get_mut(&token) {
-                    c.session.apply(command);
+                    c.session.apply(command.map_reply(Done::Channel));
                     touched.insert(token);
                 }
             }

@@ -3,13 +3,27 @@
 //! Each event-loop thread owns a `mio::Poll`, its connections (non-blocking
 //! sockets with partial writes), their timers (from the engine's
 //! `poll_timeout`), and a `Waker` through which other threads hand it work.
-//! The server runs [`InlineHandler`]s on the loop itself, or hands each call to
-//! a worker pool as a blocking [`ServerCall`]; the [`Client`] gives blocking
-//! [`ClientCall`] handles. Calls take their deadline in [`CallOptions`].
+//! The server answers calls on the loop itself, or hands each call to a worker
+//! pool as a blocking [`ServerCall`] ([`Server::serve_pool`],
+//! [`Server::serve_router`]). On the loop, either async handlers, each call a
+//! task polled there with an [`AsyncServerCall`] handle
+//! ([`Server::serve_async`], [`Server::serve_router_inline`] for generated
+//! services), or an [`InlineHandler`] reacting to the engine's events
+//! ([`Server::serve`]). Handlers on the loop must not block: while one runs,
+//! the loop serves nothing else; a method that may block belongs on the pool.
+//! [`Server::serve_routers`] chooses per method: an async router's methods on
+//! the loop, the rest on the pool.
+//! The [`Client`] gives blocking [`ClientCall`] handles. Calls take their
+//! deadline in [`CallOptions`].
+//!
+//! A turn of a loop reads everything readable, routes the events (new calls
+//! start tasks, events wake them), polls the woken tasks and applies what
+//! they asked until nothing moves, then writes once: every call a read brings
+//! that can be answered at once is answered in that one write.
 //!
 //! The engine's `release_on_poll` is always off here: a message's flow-control
 //! credit goes back when an inline handler returns from it or a handle's
-//! `recv` takes it, so a slow consumer slows its peer.
+//! `recv` takes it (a task's as a worker's), so a slow consumer slows its peer.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -34,9 +48,11 @@ mod client;
 mod event_loop;
 mod pool;
 mod server;
+mod tasks;
 
 pub use client::{Client, ClientCall, UnaryResponse};
 pub use event_loop::Link;
 pub use grpc_sansio::grpc::CallOptions;
 pub use pool::ServerCall;
 pub use server::{Calls, InlineHandler, Server, ServerHandle};
+pub use tasks::{AsyncHandler, AsyncServerCall};

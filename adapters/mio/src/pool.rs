@@ -14,10 +14,10 @@ use std::thread;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{CallId, Event, Request};
 use grpc_sansio::service::{
-    self, pool_exhausted, ConnectionKey, Gate, Gated, Pool as Queue, Router, Workers,
+    self, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, Pool as Queue, Router, Workers,
 };
 
-use crate::event_loop::Link;
+use crate::event_loop::{CallInbox, Link};
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
 
 impl Calls<'_> {
@@ -34,8 +34,8 @@ impl Calls<'_> {
         for event in events {
             let _ = tx.send(event);
         }
-        let cancel = self.0.session.attach(call, tx);
-        let (link, origin) = (self.0.link.clone(), self.0.origin.clone());
+        let cancel = self.conn.session.attach(call, CallInbox::Channel(tx));
+        let (link, origin) = (self.conn.link.clone(), self.conn.origin.clone());
         ServerCall::new(call, request, link, inbox, origin, cancel)
     }
 }
@@ -54,7 +54,28 @@ impl Server {
     ) -> io::Result<ServerHandle> {
         let kinds = router.clone();
         let handler = move |call: ServerCall| call.serve(&router);
-        self.serve_workers(addr, workers.into(), handler, Some(kinds))
+        self.serve_workers(addr, workers.into(), handler, Some(kinds), None)
+    }
+
+    /// Binds to `addr` and serves both routers, per method: a call to a
+    /// method of `inline` (async; generated code registers into it with
+    /// `register_async`) runs as a task on the event loop that read it, every
+    /// other call goes to the `workers` and `pool` (blocking; `register`),
+    /// as [`serve_router`](Self::serve_router) runs them; `pool` answers
+    /// unknown methods UNIMPLEMENTED.
+    ///
+    /// Inline handlers must not block: they run on the event loop. A method
+    /// that may block belongs in `pool`.
+    pub fn serve_routers(
+        self,
+        addr: impl ToSocketAddrs,
+        workers: impl Into<Workers>,
+        pool: Arc<Router>,
+        inline: Arc<AsyncRouter>,
+    ) -> io::Result<ServerHandle> {
+        let kinds = pool.clone();
+        let handler = move |call: ServerCall| call.serve(&pool);
+        self.serve_workers(addr, workers.into(), handler, Some(kinds), Some(inline))
     }
 
     /// Binds to `addr` and runs `handler` on a pool of worker threads, one
@@ -82,15 +103,18 @@ impl Server {
         workers: impl Into<Workers>,
         handler: impl Fn(ServerCall) + Send + Sync + 'static,
     ) -> io::Result<ServerHandle> {
-        self.serve_workers(addr, workers.into(), handler, None)
+        self.serve_workers(addr, workers.into(), handler, None, None)
     }
 
+    /// [`serve_pool`](Self::serve_pool), but calls to the methods of `inline`
+    /// are tasks on the loop.
     fn serve_workers(
         self,
         addr: impl ToSocketAddrs,
         workers: Workers,
         handler: impl Fn(ServerCall) + Send + Sync + 'static,
         kinds: Option<Arc<Router>>,
+        inline: Option<Arc<AsyncRouter>>,
     ) -> io::Result<ServerHandle> {
         // A call that ended while it waited (cancelled, past its deadline,
         // its connection gone) takes no worker.
@@ -100,6 +124,7 @@ impl Server {
             queue: queue.clone(),
             closer: Arc::new(Closer(queue.clone())),
             kinds,
+            inline,
             key: None,
             gate: Gate::new(),
         };
@@ -132,6 +157,8 @@ struct Pool {
     closer: Arc<Closer>,
     /// Says each method's kind (none for a plain handler).
     kinds: Option<Arc<Router>>,
+    /// Methods served as tasks on the loop instead.
+    inline: Option<Arc<AsyncRouter>>,
     /// This connection's key, taken at its first event.
     key: Option<ConnectionKey>,
     gate: Gate,
@@ -144,6 +171,7 @@ impl Clone for Pool {
             queue: self.queue.clone(),
             closer: self.closer.clone(),
             kinds: self.kinds.clone(),
+            inline: self.inline.clone(),
             key: None,
             gate: Gate::new(),
         }
@@ -152,6 +180,19 @@ impl Clone for Pool {
 
 impl InlineHandler for Pool {
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event) {
+        // A task on the loop holds no worker: it starts at once.
+        let event = match (event, &self.inline) {
+            (Event::CallStarted { call, request }, Some(router))
+                if router.method_kind(&request.path).is_some() =>
+            {
+                let router = router.clone();
+                calls.spawn(call, request, |call| async move {
+                    call.serve(&router).await;
+                });
+                return;
+            }
+            (event, _) => event,
+        };
         let kinds = self.kinds.as_deref();
         let kind = |request: &Request| kinds?.method_kind(&request.path);
         let Gated::Ready {

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::{Config, Connection, Event};
 
-use crate::event_loop::{Cmd, Conn, EventLoop, Remote};
+use crate::event_loop::{Cmd, Conn, EventLoop, Remote, Tasks};
 
 /// A handler run on the event-loop thread; each connection gets its own clone
 /// of the one given to [`Server::serve`].
 ///
-/// It must not block: it answers through [`Calls`] on the spot, or
-/// [`detach`](Calls::detach)es a call to another thread. A message it is
+/// It must not block: it answers through [`Calls`] on the spot,
+/// [`spawn`](Calls::spawn)s a task on the loop for the call, or
+/// [`detach`](Calls::detach)es it to another thread. A message it is
 /// given counts as consumed (its flow-control credit goes back with this
 /// turn's output). It may still see events of a call it has just finished
 /// (queued before): ignore calls it does not know.
@@ -30,35 +31,43 @@ pub trait InlineHandler: Send + 'static {
 /// [`CallError::Full`](grpc_sansio::grpc::CallError::Full) keep the message
 /// and retry on [`Event::Writable`]). The loop owns the driving methods
 /// (`receive`, `poll_*`, `handle_timeout`): a handler leaves them alone.
-pub struct Calls<'a>(pub(crate) &'a mut Conn);
+pub struct Calls<'a> {
+    pub(crate) conn: &'a mut Conn,
+    /// The loop's tasks, for calls [`spawn`](Calls::spawn)ed on it.
+    pub(crate) tasks: &'a mut Tasks,
+}
 
 impl Calls<'_> {
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.0.peer
+        self.conn.peer
     }
 
     /// Our address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.0.local
+        self.conn.local
     }
 }
 
 impl Deref for Calls<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.0.session.connection()
+        self.conn.session.connection()
     }
 }
 
 impl DerefMut for Calls<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
-        self.0.session.connection_mut()
+        self.conn.session.connection_mut()
     }
 }
 
-/// Server settings; [`serve`](Self::serve) or [`serve_pool`](Self::serve_pool)
-/// starts it.
+/// Server settings; a `serve_*` method starts it, and chooses where the
+/// handlers run: on the event loops ([`serve_router_inline`](Self::serve_router_inline),
+/// [`serve_async`](Self::serve_async), [`serve`](Self::serve)), where they
+/// must not block, or on a worker pool ([`serve_router`](Self::serve_router),
+/// [`serve_pool`](Self::serve_pool)), or per method
+/// ([`serve_routers`](Self::serve_routers)).
 pub struct Server {
     config: Config,
     threads: usize,

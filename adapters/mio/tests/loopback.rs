@@ -1,10 +1,13 @@
-//! The mio server and client over real loopback sockets, with inline handlers
-//! and with the worker pool. Every wait is bounded.
+//! The mio server and client over real loopback sockets, with inline handlers,
+//! with async handlers run as tasks on the event loop, and with the worker
+//! pool. Every wait is bounded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,6 +15,8 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
+use grpc_sansio_mio::{AsyncHandler, AsyncServerCall};
 use grpc_sansio_mio::{Calls, Client, InlineHandler, Server, ServerCall, ServerHandle};
 
 /// Runs `f` on its own thread and fails the test if it takes longer than `secs`.
@@ -288,9 +293,112 @@ fn pool_handler(seen: Seen) -> impl Fn(ServerCall) + Send + Sync + 'static {
     }
 }
 
+// ----- the async handler, a task on the event loop -----
+
+/// `f`'s result, computed on a thread of its own and awaited without
+/// blocking the loop: the waker is called from that thread.
+fn on_another_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = T> + Send {
+    let slot: Arc<Mutex<(Option<T>, Option<Waker>)>> = Arc::default();
+    let theirs = slot.clone();
+    thread::spawn(move || {
+        let value = f();
+        let waker = {
+            let mut slot = theirs.lock().unwrap();
+            slot.0 = Some(value);
+            slot.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        let mut slot = slot.lock().unwrap();
+        match slot.0.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                slot.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+}
+
+/// The same methods as [`Inline`], as an async handler; `Detached` awaits its
+/// answer from another thread, `Panic` panics in the task.
+fn task_handler(seen: Seen) -> impl AsyncHandler {
+    move |mut call: AsyncServerCall| {
+        let seen = seen.clone();
+        async move {
+            let here = thread::current();
+            assert_eq!(here.name(), Some("grpc-mio"), "runs on the event loop");
+            seen.threads.lock().unwrap().insert(here.id());
+            let method = call.request().method().to_owned();
+            match method.as_str() {
+                "Unary" | "Detached" => {
+                    let md = unary_headers(call.request(), call.peer_addr().to_string());
+                    assert!(call.local_addr().starts_with("127.0.0.1:"));
+                    call.send_headers(md);
+                    let mut msg = call.recv().await.unwrap().unwrap();
+                    if method == "Detached" {
+                        msg = on_another_thread(move || msg).await;
+                    }
+                    call.send(msg).await.unwrap();
+                    assert_eq!(call.recv().await.unwrap(), None);
+                    call.finish(Status::ok(), bin_trailer());
+                }
+                "Split" => {
+                    let msg = call.recv().await.unwrap().unwrap();
+                    for chunk in msg.chunks(3) {
+                        call.send(Bytes::copy_from_slice(chunk)).await.unwrap();
+                    }
+                    call.finish(Status::ok(), Metadata::new());
+                }
+                "Big" => {
+                    let msg = call.recv().await.unwrap().unwrap();
+                    for _ in 0..copies(call.request()) {
+                        call.send(msg.clone()).await.unwrap();
+                    }
+                    call.finish(Status::ok(), Metadata::new());
+                }
+                "Sum" => {
+                    let mut total = 0usize;
+                    while let Some(msg) = call.recv().await.unwrap() {
+                        total += msg.len();
+                    }
+                    call.send(Bytes::from(total.to_string())).await.unwrap();
+                    call.finish(Status::ok(), Metadata::new());
+                }
+                "Chat" => {
+                    while let Some(msg) = call.recv().await.unwrap() {
+                        let mut reply = b"re: ".to_vec();
+                        reply.extend_from_slice(&msg);
+                        call.send(reply.into()).await.unwrap();
+                    }
+                    call.finish(Status::ok(), Metadata::new());
+                }
+                "Sleep" => {
+                    let status = call.cancelled().await;
+                    seen.cancelled.lock().unwrap().push(status.code());
+                }
+                "Panic" => panic!("the task panics (on purpose)"),
+                _ => call.finish(
+                    Status::new(Code::Unimplemented, "no such method"),
+                    Metadata::new(),
+                ),
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Mode {
+    /// An [`InlineHandler`] answering events on the loop.
     Inline,
+    /// Async handlers, each call a task polled on the loop.
+    Tasks,
+    /// Blocking handlers on a worker pool.
     Pool,
 }
 
@@ -305,6 +413,7 @@ fn start(mode: Mode, threads: usize) -> (ServerHandle, Seen) {
                 jobs: HashMap::new(),
             },
         ),
+        Mode::Tasks => server.serve_async("127.0.0.1:0", task_handler(seen.clone())),
         Mode::Pool => server.serve_pool("127.0.0.1:0", 16, pool_handler(seen.clone())),
     };
     (handle.unwrap(), seen)
@@ -373,6 +482,11 @@ fn four_kinds_inline() {
 }
 
 #[test]
+fn four_kinds_tasks() {
+    within(30, || four_kinds(Mode::Tasks));
+}
+
+#[test]
 fn four_kinds_pool() {
     within(30, || four_kinds(Mode::Pool));
 }
@@ -403,6 +517,11 @@ fn deadline_and_cancellation(mode: Mode) {
 #[test]
 fn deadline_and_cancellation_inline() {
     within(30, || deadline_and_cancellation(Mode::Inline));
+}
+
+#[test]
+fn deadline_and_cancellation_tasks() {
+    within(30, || deadline_and_cancellation(Mode::Tasks));
 }
 
 #[test]
@@ -443,6 +562,11 @@ fn shutdown_with_calls_in_flight(mode: Mode) {
 #[test]
 fn shutdown_with_calls_in_flight_inline() {
     within(30, || shutdown_with_calls_in_flight(Mode::Inline));
+}
+
+#[test]
+fn shutdown_with_calls_in_flight_tasks() {
+    within(30, || shutdown_with_calls_in_flight(Mode::Tasks));
 }
 
 #[test]
@@ -493,6 +617,11 @@ fn client_vanishes_mid_call_inline() {
 }
 
 #[test]
+fn client_vanishes_mid_call_tasks() {
+    within(30, || client_vanishes(Mode::Tasks));
+}
+
+#[test]
 fn client_vanishes_mid_call_pool() {
     within(30, || client_vanishes(Mode::Pool));
 }
@@ -536,6 +665,64 @@ fn panicking_inline_handler_loses_only_its_connection() {
     });
 }
 
+#[test]
+fn a_panicking_task_ends_only_its_call() {
+    within(30, || {
+        let (server, client, _) = setup(Mode::Tasks);
+        let err = client
+            .unary(CallOptions::new("/test.Svc/Panic"), Bytes::new())
+            .unwrap_err();
+        // As a worker pool's panicking handler: the dropped handle's UNKNOWN.
+        assert_eq!(err.code(), Code::Unknown, "{err:?}");
+        let reply = client.unary(
+            CallOptions::new("/test.Svc/Unary"),
+            Bytes::from_static(b"ok"),
+        );
+        assert_eq!(reply.unwrap().message, "ok", "the connection goes on");
+        server.shutdown();
+    });
+}
+
+/// The name of the thread that runs this.
+fn here() -> Bytes {
+    Bytes::from(thread::current().name().unwrap_or("unnamed").to_owned())
+}
+
+#[test]
+fn serve_routers_runs_each_method_where_its_router_says() {
+    within(30, || {
+        let mut pool = Router::new();
+        let on_pool = Service::new("test.Pool").raw("Where", MethodKind::Unary, |_, stream| {
+            stream.recv()?;
+            stream.send(here())
+        });
+        pool.add(on_pool);
+        let mut inline = AsyncRouter::new();
+        let on_loop =
+            AsyncService::new("test.Loop").raw("Where", MethodKind::Unary, |_, stream| {
+                Box::pin(async move {
+                    stream.recv().await?;
+                    stream.send(here()).await
+                })
+            });
+        inline.add(on_loop);
+        let server = Server::new(Config::server())
+            .serve_routers("127.0.0.1:0", 2, Arc::new(pool), Arc::new(inline))
+            .unwrap();
+        let client = Client::connect(server.local_addr(), Config::client()).unwrap();
+        let ask = |path: &str| client.unary(CallOptions::new(path), Bytes::new());
+        assert_eq!(ask("/test.Loop/Where").unwrap().message, "grpc-mio");
+        let worker = ask("/test.Pool/Where").unwrap().message;
+        assert_ne!(worker, "grpc-mio", "a worker thread");
+        // Unknown to both: the pool's router answers.
+        assert_eq!(
+            ask("/test.Loop/Nowhere").unwrap_err().code(),
+            Code::Unimplemented
+        );
+        server.shutdown();
+    });
+}
+
 fn many_calls_on_one_connection(mode: Mode) {
     let (server, client, _) = setup(mode);
     let threads: Vec<_> = (0..200)
@@ -559,6 +746,11 @@ fn many_calls_on_one_connection(mode: Mode) {
 #[test]
 fn two_hundred_concurrent_calls_inline() {
     within(60, || many_calls_on_one_connection(Mode::Inline));
+}
+
+#[test]
+fn two_hundred_concurrent_calls_tasks() {
+    within(60, || many_calls_on_one_connection(Mode::Tasks));
 }
 
 #[test]
@@ -648,6 +840,11 @@ fn slow_reader_inline() {
 }
 
 #[test]
+fn slow_reader_tasks() {
+    within(60, || slow_reader(Mode::Tasks));
+}
+
+#[test]
 fn slow_reader_pool() {
     within(60, || slow_reader(Mode::Pool));
 }
@@ -655,6 +852,11 @@ fn slow_reader_pool() {
 #[test]
 fn large_messages_inline() {
     within(60, || large_messages(Mode::Inline));
+}
+
+#[test]
+fn large_messages_tasks() {
+    within(60, || large_messages(Mode::Tasks));
 }
 
 #[test]
@@ -682,7 +884,7 @@ fn many_connections(mode: Mode) {
     for t in threads {
         t.join().unwrap();
     }
-    if let Mode::Inline = mode {
+    if let Mode::Inline | Mode::Tasks = mode {
         // Which loop wins an accept is the scheduler's call (a busy machine
         // can hand one loop all 40): connect until the other one shows up.
         for _ in 0..500 {
@@ -704,6 +906,11 @@ fn many_connections(mode: Mode) {
 #[test]
 fn two_loops_many_connections_inline() {
     within(60, || many_connections(Mode::Inline));
+}
+
+#[test]
+fn two_loops_many_connections_tasks() {
+    within(60, || many_connections(Mode::Tasks));
 }
 
 #[test]

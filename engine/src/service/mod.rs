@@ -24,6 +24,12 @@
 //! 3. call [`Router::dispatch`] (or `AsyncRouter::dispatch(..).await`) and
 //!    finish the call with the returned [`CallOutcome`].
 //!
+//! Most adapters need not do this by hand: the call handles
+//! ([`ServerCall`], [`AsyncServerCall`]) do it over a [`Session`], whose
+//! [`Switchboard`] routes each call's events to its handle. A thread that
+//! drives connections and polls async handlers itself, with no hop to other
+//! threads, uses a [`LocalExecutor`] and its [`LocalLink`].
+//!
 //! An adapter that runs blocking handlers on worker threads takes a new
 //! call's events through a [`Gate`] until the call has work, then queues it
 //! in a [`Pool`] sized by [`Workers`] (see [`Pool`] for the rules:
@@ -62,6 +68,7 @@ pub mod codec;
 mod context;
 mod extensions;
 pub mod handle;
+mod inline;
 pub mod interceptor;
 mod options;
 mod router;
@@ -94,6 +101,7 @@ pub use clock::{Clock, ManualClock};
 pub use context::CallContext;
 pub use extensions::Extensions;
 pub use handle::{ClientCall, Link, Origin, ServerCall};
+pub use inline::{LocalDone, LocalExecutor, LocalInbox, LocalLink};
 pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};

@@ -53,6 +53,25 @@ pub enum Command<R> {
     Consumed(CallId),
 }
 
+impl<R> Command<R> {
+    /// The same command with its send's reply wrapped by `wrap`: for an
+    /// adapter whose connections take replies of several kinds (a worker's
+    /// channel, an inline task's waker).
+    pub fn map_reply<S>(self, wrap: impl FnOnce(R) -> S) -> Command<S> {
+        match self {
+            Command::Headers(call, metadata) => Command::Headers(call, metadata),
+            Command::Encoding(call, encoding) => Command::Encoding(call, encoding),
+            Command::Send(call, message, compress, reply) => {
+                Command::Send(call, message, compress, wrap(reply))
+            }
+            Command::CloseSend(call) => Command::CloseSend(call),
+            Command::Finish(call, status, trailers) => Command::Finish(call, status, trailers),
+            Command::Cancel(call) => Command::Cancel(call),
+            Command::Consumed(call) => Command::Consumed(call),
+        }
+    }
+}
+
 /// What waits for send capacity, in order.
 enum Parked<R> {
     Message(Bytes, bool, R),
@@ -160,11 +179,18 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         match command {
             Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),
             Command::Encoding(call, encoding) => drop(conn.set_send_encoding(call, encoding)),
-            Command::Send(call, message, compress, reply) => {
-                let queue = self.parked.entry(call).or_default();
-                queue.push_back(Parked::Message(message, compress, reply));
-                self.unpark(conn, call);
-            }
+            Command::Send(call, message, compress, reply) => match self.parked.get_mut(&call) {
+                // Keep order: behind the parked messages.
+                Some(queue) => queue.push_back(Parked::Message(message, compress, reply)),
+                // Nothing parked: straight in, parked only if refused for room.
+                None => match conn.send_message_with(call, message.clone(), compress) {
+                    Err(CallError::Full(_)) => {
+                        let parked = Parked::Message(message, compress, reply);
+                        self.parked.insert(call, VecDeque::from([parked]));
+                    }
+                    result => reply.reply(result.map_err(|e| e.to_status())),
+                },
+            },
             Command::CloseSend(call) => match self.parked.get_mut(&call) {
                 // Keep order: half-close after the parked messages.
                 Some(queue) => queue.push_back(Parked::CloseSend),

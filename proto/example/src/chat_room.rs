@@ -1,13 +1,15 @@
-//! A `chat.Chat` room for blocking adapters.
+//! A `chat.Chat` room, blocking and async; neither flavour waits on the
+//! room, so the async one may run on an event loop.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use grpc_sansio::grpc::status::Status;
+use grpc_sansio::service::{AsyncBidiStream, AsyncResponseSink};
 use grpc_sansio::service::{BidiStream, CallContext, ResponseSink};
 
-use crate::chat::chat_server::Chat;
+use crate::chat::chat_server::{AsyncChat, Chat};
 use crate::chat::ChatMessage;
 
 /// One room: every `Converse` stream posts to it and hears every message
@@ -42,6 +44,11 @@ impl ChatRoom {
         room.history.push(message.clone());
         room.members
             .retain(|member| member.send(message.clone()).is_ok());
+    }
+
+    fn history(&self) -> Vec<ChatMessage> {
+        let room = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        room.history.clone()
     }
 
     fn join(&self) -> Receiver<ChatMessage> {
@@ -83,17 +90,46 @@ impl Chat for ChatRoom {
         _request: (),
         mut responses: ResponseSink<'_, ChatMessage>,
     ) -> Result<(), Status> {
-        let history = self
-            .inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .history
-            .clone();
-        for message in &history {
+        for message in &ChatRoom::history(self) {
             responses.send(message)?;
         }
         Ok(())
     }
 
     // `Clear` is left to its default: UNIMPLEMENTED.
+}
+
+/// The same room for async adapters, answering as the blocking one does:
+/// what the room received is relayed after each message the caller sends.
+impl AsyncChat for ChatRoom {
+    async fn converse(
+        &self,
+        ctx: &mut CallContext,
+        mut stream: AsyncBidiStream<'_, ChatMessage, ChatMessage>,
+    ) -> Result<(), Status> {
+        let inbox = self.join();
+        while let Some(message) = stream.recv().await? {
+            ctx.check()?;
+            self.post(message);
+            while let Ok(posted) = inbox.try_recv() {
+                stream.send(&posted).await?;
+            }
+        }
+        while let Ok(posted) = inbox.try_recv() {
+            stream.send(&posted).await?;
+        }
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        _ctx: &mut CallContext,
+        _request: (),
+        mut responses: AsyncResponseSink<'_, ChatMessage>,
+    ) -> Result<(), Status> {
+        for message in &ChatRoom::history(self) {
+            responses.send(message).await?;
+        }
+        Ok(())
+    }
 }

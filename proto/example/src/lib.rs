@@ -5,7 +5,7 @@
 //! - [`user`]: `user.UserService`, the classic unary example, and
 //!   [`UserDirectory`], an in-memory implementation (blocking and async);
 //! - [`chat`]: `chat.Chat`, a bidirectional-streaming chat room, and
-//!   [`ChatRoom`], its implementation (blocking);
+//!   [`ChatRoom`], its implementation (blocking and async);
 //! - [`kinds`]: `kinds.v1.Kinds` with one method of each kind, and
 //!   `kinds.v2.Kinds`, the same plus one method, for compatibility tests;
 //! - [`edge`]: names and comments that stress the generator.

@@ -1,28 +1,64 @@
 //! Generated code over real sockets: `user.UserService` and the chat service
-//! served by the mio adapter's worker pool (`Server::serve_router`) and
-//! called through generated stubs over its `Client`.
+//! served by the mio adapter, on its worker pool (`Server::serve_router`, the
+//! blocking traits) and inline (`Server::serve_router_inline`, the async
+//! traits polled on the event loop), and called through generated stubs over
+//! its `Client`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{RequestOptions, Router};
+use grpc_sansio::service::{AsyncRouter, RequestOptions, Router};
 use grpc_sansio_example::chat::chat_client::ChatClient;
 use grpc_sansio_example::chat::{chat_server, ChatMessage};
 use grpc_sansio_example::user::user_service_client::UserServiceClient;
 use grpc_sansio_example::user::user_service_server;
 use grpc_sansio_example::user::{UserRequest, UserResponse};
 use grpc_sansio_example::{ChatRoom, UserDirectory};
-use grpc_sansio_mio::{Client, Server};
+use grpc_sansio_mio::{Client, Server, ServerHandle};
 
-#[test]
-fn get_user_over_loopback() {
-    let mut router = Router::new();
-    user_service_server::register(&mut router, UserDirectory::new().with_user("1", "Ada", 36));
-    let server = Server::new(Config::server())
-        .serve_router("127.0.0.1:0", 2, Arc::new(router))
-        .unwrap();
+/// Where the server runs the handlers.
+#[derive(Clone, Copy, Debug)]
+enum Handlers {
+    /// The blocking traits on a worker pool.
+    Pool,
+    /// The async traits as tasks on the event loop.
+    Inline,
+}
+
+/// Serves what `blocking` or `inline` registers, on `threads` event loops.
+fn serve(
+    handlers: Handlers,
+    threads: usize,
+    blocking: impl FnOnce(&mut Router),
+    inline: impl FnOnce(&mut AsyncRouter),
+) -> ServerHandle {
+    let server = Server::new(Config::server()).threads(threads);
+    match handlers {
+        Handlers::Pool => {
+            let mut router = Router::new();
+            blocking(&mut router);
+            // Two conversations at once each hold a worker.
+            server.serve_router("127.0.0.1:0", 4, Arc::new(router))
+        }
+        Handlers::Inline => {
+            let mut router = AsyncRouter::new();
+            inline(&mut router);
+            server.serve_router_inline("127.0.0.1:0", Arc::new(router))
+        }
+    }
+    .unwrap()
+}
+
+fn get_user_over_loopback(handlers: Handlers) {
+    let directory = UserDirectory::new().with_user("1", "Ada", 36);
+    let server = serve(
+        handlers,
+        1,
+        |router| user_service_server::register(router, directory.clone()),
+        |router| user_service_server::register_async(router, directory.clone()),
+    );
     let client = Client::connect(server.local_addr(), Config::client()).unwrap();
     let client = UserServiceClient::new(client);
 
@@ -54,10 +90,17 @@ fn get_user_over_loopback() {
 }
 
 #[test]
-fn an_unregistered_service_is_unimplemented_over_loopback() {
-    let server = Server::new(Config::server())
-        .serve_router("127.0.0.1:0", 1, Arc::new(Router::new()))
-        .unwrap();
+fn get_user_over_loopback_pool() {
+    get_user_over_loopback(Handlers::Pool);
+}
+
+#[test]
+fn get_user_over_loopback_inline() {
+    get_user_over_loopback(Handlers::Inline);
+}
+
+fn an_unregistered_service_is_unimplemented_over_loopback(handlers: Handlers) {
+    let server = serve(handlers, 1, |_| {}, |_| {});
     let client = Client::connect(server.local_addr(), Config::client()).unwrap();
     let client = UserServiceClient::new(client);
     let err = client
@@ -70,6 +113,16 @@ fn an_unregistered_service_is_unimplemented_over_loopback() {
     server.shutdown();
 }
 
+#[test]
+fn an_unregistered_service_is_unimplemented_over_loopback_pool() {
+    an_unregistered_service_is_unimplemented_over_loopback(Handlers::Pool);
+}
+
+#[test]
+fn an_unregistered_service_is_unimplemented_over_loopback_inline() {
+    an_unregistered_service_is_unimplemented_over_loopback(Handlers::Inline);
+}
+
 fn message(from: &str, text: &str) -> ChatMessage {
     ChatMessage {
         from: from.into(),
@@ -78,15 +131,14 @@ fn message(from: &str, text: &str) -> ChatMessage {
     }
 }
 
-#[test]
-fn a_chat_over_loopback() {
-    let mut router = Router::new();
-    chat_server::register(&mut router, ChatRoom::new());
-    // Two conversations at once: each holds a worker.
-    let server = Server::new(Config::server())
-        .threads(2)
-        .serve_router("127.0.0.1:0", 4, Arc::new(router))
-        .unwrap();
+fn a_chat_over_loopback(handlers: Handlers) {
+    let room = ChatRoom::new();
+    let server = serve(
+        handlers,
+        2,
+        |router| chat_server::register(router, room.clone()),
+        |router| chat_server::register_async(router, room.clone()),
+    );
     let client = ChatClient::new(Client::connect(server.local_addr(), Config::client()).unwrap());
 
     let mut ada = client.converse().unwrap();
@@ -123,4 +175,14 @@ fn a_chat_over_loopback() {
     assert_eq!(client.clear(&()).unwrap_err().code(), Code::Unimplemented);
     drop(client);
     server.shutdown();
+}
+
+#[test]
+fn a_chat_over_loopback_pool() {
+    a_chat_over_loopback(Handlers::Pool);
+}
+
+#[test]
+fn a_chat_over_loopback_inline() {
+    a_chat_over_loopback(Handlers::Inline);
 }

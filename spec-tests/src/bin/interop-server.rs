@@ -1,31 +1,39 @@
-//! `interop-server --port P [--adapter mio|tokio|blocking] [--threads N]`:
-//! serves `grpc.testing.TestService` on 127.0.0.1:P, prints
-//! `listening on 127.0.0.1:P` once ready, and stops cleanly on SIGTERM or
-//! SIGINT.
+//! `interop-server --port P [--adapter mio|tokio|blocking] [--threads N]
+//! [--handlers inline|pool]`: serves `grpc.testing.TestService` on
+//! 127.0.0.1:P, prints `listening on 127.0.0.1:P` once ready, and stops
+//! cleanly on SIGTERM or SIGINT.
 
 use std::process::ExitCode;
 
 use spec_tests::flags;
 use spec_tests::interop::server::InteropServer;
-use spec_tests::interop::Adapter;
+use spec_tests::interop::{Adapter, Handlers};
 
-const USAGE: &str =
-    "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N] [--use_tls=false]";
+const USAGE: &str = "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N] \
+[--handlers inline|pool] [--use_tls=false]
+  --handlers pool    handlers on other threads (default): mio's worker pool, \
+blocking's thread per call
+  --handlers inline  handlers on the thread that read the call: mio polls the \
+async service on its event loops; tokio's handlers are tasks either way (both \
+values are the same server); not yet on blocking";
 
 struct Args {
     port: u16,
     adapter: Adapter,
     threads: usize,
+    handlers: Handlers,
 }
 
 fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut port, mut adapter, mut threads) = (None, Adapter::Mio, 1);
+    let mut handlers = Handlers::default();
     for (flag, value) in flags::parse(args, &["--help", "-h"])? {
         let value = value.unwrap_or_default();
         match flag.as_str() {
             "--port" => port = Some(flags::number(&flag, &value)?),
             "--adapter" => adapter = value.parse()?,
             "--threads" => threads = flags::number(&flag, &value)?,
+            "--handlers" => handlers = value.parse()?,
             // The official servers' flag, for tools that always pass it.
             "--use_tls" if value == "false" => {}
             "--use_tls" => return Err("TLS is not supported: --use_tls=false only".into()),
@@ -33,10 +41,14 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
+    if (adapter, handlers) == (Adapter::Blocking, Handlers::Inline) {
+        return Err("--handlers inline: not yet on the blocking adapter".into());
+    }
     Ok(Args {
         port: port.ok_or("--port is required")?,
         adapter,
         threads,
+        handlers,
     })
 }
 
@@ -80,16 +92,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let server = match InteropServer::start(args.adapter, args.port, args.threads) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!(
-                "interop-server: cannot listen on 127.0.0.1:{}: {e}",
-                args.port
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+    let server =
+        match InteropServer::start_with(args.adapter, args.handlers, args.port, args.threads) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!(
+                    "interop-server: cannot listen on 127.0.0.1:{}: {e}",
+                    args.port
+                );
+                return ExitCode::FAILURE;
+            }
+        };
     println!("listening on {}", server.local_addr());
     wait_for_signal();
     server.stop();

@@ -25,7 +25,8 @@ use crate::proto::{Payload, PayloadType};
 /// Which of our adapters runs a side of the tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
-    /// `grpc-sansio-mio`: event loop, handlers on a worker pool.
+    /// `grpc-sansio-mio`: event loop, handlers on a worker pool (or, with
+    /// [`Handlers::Inline`], as tasks on the event loop).
     Mio,
     /// `grpc-sansio-tokio`: a task per connection, async handlers.
     Tokio,
@@ -57,6 +58,44 @@ impl FromStr for Adapter {
             "blocking" => Ok(Adapter::Blocking),
             other => Err(format!(
                 "unknown adapter {other:?} (expected mio, tokio or blocking)"
+            )),
+        }
+    }
+}
+
+/// Where a server runs its handlers (`--handlers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Handlers {
+    /// On threads other than the one that read the call: mio's worker pool,
+    /// the blocking adapter's thread per call. Tokio's handlers are tasks
+    /// either way.
+    #[default]
+    Pool,
+    /// On the thread that read the call: mio serves the async service as
+    /// tasks on its event loop. Tokio's tasks already poll a ready future at
+    /// once: the same server as `Pool`. Not yet on the blocking adapter.
+    Inline,
+}
+
+impl Handlers {
+    /// The name used on command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Handlers::Pool => "pool",
+            Handlers::Inline => "inline",
+        }
+    }
+}
+
+impl FromStr for Handlers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Handlers, String> {
+        match s {
+            "pool" => Ok(Handlers::Pool),
+            "inline" => Ok(Handlers::Inline),
+            other => Err(format!(
+                "unknown handlers {other:?} (expected inline or pool)"
             )),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use grpc_sansio::grpc::Config;
 
-use super::{service, Adapter};
+use super::{service, Adapter, Handlers};
 
 /// Calls the mio adapter's worker pool runs at once: interop calls block
 /// their worker while they stream or sleep.
@@ -27,15 +27,33 @@ impl InteropServer {
     /// port) with `adapter`; `threads` is mio's event-loop count or tokio's
     /// worker count (the blocking adapter has a thread per connection).
     pub fn start(adapter: Adapter, port: u16, threads: usize) -> io::Result<InteropServer> {
+        Self::start_with(adapter, Handlers::Pool, port, threads)
+    }
+
+    /// [`start`](Self::start) with the handlers run where `handlers` says:
+    /// mio serves the async service on its event loops with
+    /// [`Handlers::Inline`]; tokio's are tasks either way. The blocking
+    /// adapter has no inline handlers yet: an error.
+    pub fn start_with(
+        adapter: Adapter,
+        handlers: Handlers,
+        port: u16,
+        threads: usize,
+    ) -> io::Result<InteropServer> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let threads = threads.max(1);
-        Ok(match adapter {
-            Adapter::Mio => InteropServer::Mio(
+        Ok(match (adapter, handlers) {
+            (Adapter::Mio, Handlers::Pool) => InteropServer::Mio(
                 grpc_sansio_mio::Server::new(Config::server())
                     .threads(threads)
                     .serve_router(addr, MIO_WORKERS, Arc::new(service::router()))?,
             ),
-            Adapter::Tokio => {
+            (Adapter::Mio, Handlers::Inline) => InteropServer::Mio(
+                grpc_sansio_mio::Server::new(Config::server())
+                    .threads(threads)
+                    .serve_router_inline(addr, Arc::new(service::inline_router()))?,
+            ),
+            (Adapter::Tokio, _) => {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(threads)
                     .enable_all()
@@ -48,7 +66,13 @@ impl InteropServer {
                 ))?;
                 InteropServer::Tokio(runtime, server)
             }
-            Adapter::Blocking => {
+            (Adapter::Blocking, Handlers::Inline) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "the blocking adapter has no inline handlers yet",
+                ))
+            }
+            (Adapter::Blocking, Handlers::Pool) => {
                 InteropServer::Blocking(grpc_sansio_blocking::Server::bind_router(
                     addr,
                     Config::server(),

@@ -3,6 +3,8 @@
 //! routers. Raw handlers, not the generated traits: the service must see
 //! whether each request arrived compressed and choose per response.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use grpc_sansio::grpc::compression::Encoding;
@@ -65,17 +67,52 @@ pub fn router() -> Router {
 
 /// The test service for the tokio adapter.
 pub fn async_router() -> AsyncRouter {
+    async_router_with(|d| Box::pin(tokio::time::sleep(d)))
+}
+
+/// The test service for an async executor without tokio's timer (mio's event
+/// loop): `interval_us` is waited with [`thread_sleep`].
+pub fn inline_router() -> AsyncRouter {
+    async_router_with(thread_sleep)
+}
+
+/// The test service, async, waiting `interval_us` with `sleep`.
+pub fn async_router_with(sleep: Sleep) -> AsyncRouter {
     let mut service = AsyncService::new(test_service_paths::SERVICE_NAME);
     for (method, kind) in METHODS {
         service = service.raw(method, kind, move |ctx, stream| {
-            Box::pin(handle(method, ctx, stream, |d| {
-                Box::pin(tokio::time::sleep(d))
-            }))
+            Box::pin(handle(method, ctx, stream, sleep))
         });
     }
     let mut router = AsyncRouter::new();
     router.add(service);
     router
+}
+
+/// A sleep for any executor, blocking none: a thread of its own sleeps, then
+/// wakes the task. A thread per sleeping call is plenty for a test server.
+pub fn thread_sleep(duration: Duration) -> BoxFuture<'static, ()> {
+    let done = Arc::new(Mutex::new((false, None::<Waker>)));
+    let theirs = done.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(duration);
+        let waker = {
+            let mut done = theirs.lock().unwrap_or_else(PoisonError::into_inner);
+            done.0 = true;
+            done.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    });
+    Box::pin(std::future::poll_fn(move |cx| {
+        let mut done = done.lock().unwrap_or_else(PoisonError::into_inner);
+        if done.0 {
+            return Poll::Ready(());
+        }
+        done.1 = Some(cx.waker().clone());
+        Poll::Pending
+    }))
 }
 
 async fn handle(
