@@ -1,5 +1,5 @@
 //! Our load client: one thread drives many connections, each keeping many
-//! calls in flight, straight on the engine's [`grpc::Connection`] over mio
+//! calls in flight, straight on the engine's [`grpc::Connection`](grpc_sansio::grpc::Connection) over mio
 //! sockets (no adapter, no thread or channel per call), so that the client
 //! costs as little as it can and the server is what a run measures.
 //!
