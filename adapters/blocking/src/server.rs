@@ -1,5 +1,6 @@
 //! The blocking server: an accept thread, a thread per connection, and a
-//! bounded pool of worker threads running the handler, one call at a time each.
+//! bounded pool of worker threads running the handler, one call at a time
+//! each; or async handlers polled as tasks on the connection's thread.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -11,10 +12,11 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
 use grpc_sansio::service::{
-    self, pool_exhausted, ConnectionKey, Gate, Gated, Origin, Pool, Router, Session, Workers,
+    self, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, LocalLink, Origin, Pool,
+    Router, Session, Workers,
 };
 
-use crate::driver::{self, Conn, ConnectionThread, Input, Link, Transport};
+use crate::driver::{self, CallInbox, Conn, ConnectionThread, Input, Link, Tasks, Transport};
 
 /// A unix socket listener that removes its file when dropped (the accept
 /// thread owns it), as grpc-go's does.
@@ -67,6 +69,12 @@ pub struct Server {
 ///     .bind("127.0.0.1:0", |call| call.finish(Status::ok(), Metadata::new()))?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Or calls run inline, as tasks polled on the thread of the connection that
+/// read them, with no thread hop ([`bind_router_inline`](Self::bind_router_inline)),
+/// or per method ([`bind_routers`](Self::bind_routers)). Inline handlers must
+/// not block: they run on the connection's thread; a method that may block
+/// belongs on the pool.
 #[derive(Debug, Clone)]
 pub struct Builder {
     config: Config,
@@ -88,19 +96,66 @@ impl Builder {
     pub fn bind_router(self, addr: impl ToSocketAddrs, router: Arc<Router>) -> io::Result<Server> {
         let kinds = router.clone();
         let handler = move |call: ServerCall| call.serve(&router);
-        self.bind_tcp(addr, handler, Some(kinds))
+        self.bind_tcp(addr, handler, Routes::pool(kinds))
+    }
+
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it with `register_async`) on the connections' threads
+    /// themselves, each call a task polled on the thread of the connection
+    /// that read it: no thread hop, and every call a read brings that can be
+    /// answered at once is answered in that turn's one write. Unknown methods
+    /// are answered UNIMPLEMENTED. No worker thread is started.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs on the pool
+    /// ([`bind_router`](Self::bind_router), [`bind_routers`](Self::bind_routers)).
+    pub fn bind_router_inline(
+        self,
+        addr: impl ToSocketAddrs,
+        router: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        let routes = Routes {
+            kinds: None,
+            inline: Some(router),
+            every_call_inline: true,
+        };
+        self.bind_tcp(addr, |_: ServerCall| {}, routes)
+    }
+
+    /// Binds to `addr` and serves both routers, per method: a call to a
+    /// method of `inline` (async; generated code registers into it with
+    /// `register_async`) runs as a task on its connection's thread, every
+    /// other call goes to the worker pool and `pool` (blocking; `register`),
+    /// as [`bind_router`](Self::bind_router) runs them; `pool` answers
+    /// unknown methods UNIMPLEMENTED.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs in `pool`.
+    pub fn bind_routers(
+        self,
+        addr: impl ToSocketAddrs,
+        pool: Arc<Router>,
+        inline: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        let kinds = pool.clone();
+        let handler = move |call: ServerCall| call.serve(&pool);
+        let routes = Routes {
+            inline: Some(inline),
+            ..Routes::pool(kinds)
+        };
+        self.bind_tcp(addr, handler, routes)
     }
 
     /// Binds to `addr` and serves every call with `handler`.
     pub fn bind(self, addr: impl ToSocketAddrs, handler: impl Handler) -> io::Result<Server> {
-        self.bind_tcp(addr, handler, None)
+        self.bind_tcp(addr, handler, Routes::default())
     }
 
     fn bind_tcp(
         self,
         addr: impl ToSocketAddrs,
         handler: impl Handler,
-        kinds: Option<Arc<Router>>,
+        routes: Routes,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
@@ -111,7 +166,7 @@ impl Builder {
         };
         let wake = move || drop(TcpStream::connect(local_addr));
         let local = local_addr.to_string();
-        self.serve(accept, wake, local_addr, local, handler, kinds)
+        self.serve(accept, wake, local_addr, local, handler, routes)
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet) and
@@ -129,7 +184,7 @@ impl Builder {
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        self.serve(accept, wake, unspecified, local, handler, None)
+        self.serve(accept, wake, unspecified, local, handler, Routes::default())
     }
 
     fn serve<T: Transport>(
@@ -139,15 +194,21 @@ impl Builder {
         local_addr: SocketAddr,
         local: String,
         handler: impl Handler,
-        kinds: Option<Arc<Router>>,
+        routes: Routes,
     ) -> io::Result<Server> {
         // A call that ended while it waited (cancelled, past its deadline,
         // its connection gone) takes no worker.
         let alive = |call: &mut ServerCall| !call.is_cancelled();
         let pool = Arc::new(Pool::new(self.workers, alive));
         let handler = Arc::new(handler);
-        let mut workers = Vec::with_capacity(self.workers.count());
-        for _ in 0..self.workers.count() {
+        // Every call a task: no call ever reaches the pool.
+        let count = if routes.every_call_inline {
+            0
+        } else {
+            self.workers.count()
+        };
+        let mut workers = Vec::with_capacity(count);
+        for _ in 0..count {
             let (queue, handler) = (pool.clone(), handler.clone());
             let worker = thread::Builder::new()
                 .name("grpc-worker".into())
@@ -166,7 +227,7 @@ impl Builder {
             let (stopping, local) = (stopping.clone(), local.clone());
             let accepting = Accepting {
                 pool: pool.clone(),
-                kinds,
+                routes,
                 local: local.clone(),
             };
             let config = self.config;
@@ -289,11 +350,38 @@ impl Drop for Server {
     }
 }
 
-/// What every connection of a server shares: the worker pool, the router
-/// that says what kind each method is (none for a plain handler), our address.
+/// Where a server's calls run.
+#[derive(Default, Clone)]
+struct Routes {
+    /// Says each pooled method's kind (none for a plain handler).
+    kinds: Option<Arc<Router>>,
+    /// Methods served as tasks on the connection's thread instead.
+    inline: Option<Arc<AsyncRouter>>,
+    /// Every call is a task of `inline`, known method or not (it answers
+    /// UNIMPLEMENTED): the pool serves nothing.
+    every_call_inline: bool,
+}
+
+impl Routes {
+    fn pool(kinds: Arc<Router>) -> Routes {
+        Routes {
+            kinds: Some(kinds),
+            ..Routes::default()
+        }
+    }
+
+    /// The router to serve `path` inline, if it is.
+    fn inline(&self, path: &str) -> Option<&Arc<AsyncRouter>> {
+        let router = self.inline.as_ref()?;
+        (self.every_call_inline || router.method_kind(path).is_some()).then_some(router)
+    }
+}
+
+/// What every connection of a server shares: the worker pool, where calls
+/// run, our address.
 struct Accepting {
     pool: Arc<Pool<ServerCall>>,
-    kinds: Option<Arc<Router>>,
+    routes: Routes,
     local: String,
 }
 
@@ -325,11 +413,12 @@ fn accept_loop<T: Transport>(
             gate: Gate::new(),
             pool: accepting.pool.clone(),
             key: accepting.pool.connection(),
-            kinds: accepting.kinds.clone(),
+            routes: accepting.routes.clone(),
             origin,
         };
-        let on_event =
-            move |session: &mut Conn, event, link: &Link| calls.on_event(session, event, link);
+        let on_event = move |session: &mut Conn, event, link: &Link, tasks: &mut Tasks| {
+            calls.on_event(session, event, link, tasks)
+        };
         connections.retain(|(_, thread, _)| !thread.is_finished());
         let session = Session::server(config.clone(), Instant::now());
         connections.push(driver::spawn(socket, session, on_event));
@@ -342,15 +431,31 @@ struct Calls {
     gate: Gate,
     pool: Arc<Pool<ServerCall>>,
     key: ConnectionKey,
-    kinds: Option<Arc<Router>>,
+    routes: Routes,
     origin: Arc<Origin>,
 }
 
 impl Calls {
-    /// On the connection thread: holds a new call's events until it has
-    /// work, then queues it for a worker, or answers RESOURCE_EXHAUSTED.
-    fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link) {
-        let kinds = self.kinds.as_deref();
+    /// On the connection thread: starts a task for a new call of an inline
+    /// method; holds any other new call's events until it has work, then
+    /// queues it for a worker, or answers RESOURCE_EXHAUSTED.
+    fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link, tasks: &mut Tasks) {
+        let event = match event {
+            Event::CallStarted { call, request } => match self.routes.inline(&request.path) {
+                // A task holds no worker: it starts at once.
+                Some(router) => {
+                    let (local, inbox) = tasks.link(());
+                    let cancel = session.attach(call, CallInbox::Task(inbox));
+                    let call = AsyncServerCall::new(call, request, local, self.origin.clone(), cancel);
+                    let router = router.clone();
+                    tasks.spawn(async move { call.serve(&router).await });
+                    return;
+                }
+                None => Event::CallStarted { call, request },
+            },
+            event => event,
+        };
+        let kinds = self.routes.kinds.as_deref();
         let kind = |request: &grpc_sansio::grpc::Request| kinds?.method_kind(&request.path);
         let Gated::Ready {
             call,
@@ -368,7 +473,7 @@ impl Calls {
             for event in events {
                 let _ = tx.send(event);
             }
-            let cancel = session.attach(call, tx);
+            let cancel = session.attach(call, CallInbox::Channel(tx));
             ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)
         });
         if !queued {
@@ -384,3 +489,10 @@ impl Calls {
 /// Dropping it without [`finish`](service::ServerCall::finish) ends the call
 /// with UNKNOWN.
 pub type ServerCall = service::ServerCall<Link>;
+
+/// The server side of one call as an async handle, for a task polled on its
+/// connection's thread ([`Builder::bind_router_inline`], [`Builder::bind_routers`]).
+///
+/// Dropping it without [`finish`](service::AsyncServerCall::finish) ends the
+/// call with UNKNOWN.
+pub type AsyncServerCall = service::AsyncServerCall<LocalLink<()>>;
