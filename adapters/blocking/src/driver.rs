@@ -119,7 +119,10 @@ pub(crate) type Conn = Session<CallInbox, Done>;
 /// (a server's new calls and their first events, GOAWAY), with the session to
 /// attach calls to, the link blocking handles talk back through, and the
 /// thread's executor for calls served as tasks on it.
-pub(crate) trait OnEvent: FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static {}
+pub(crate) trait OnEvent:
+    FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static
+{
+}
 impl<F: FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static> OnEvent for F {}
 
 /// Runs `session` (a client's or a server's) on its own thread until it

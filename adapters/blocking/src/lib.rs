@@ -37,4 +37,4 @@ pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
 pub use grpc_sansio::service::Workers;
-pub use server::{AsyncServerCall, Builder, Handler, Server, ServerCall};
+pub use server::{AsyncHandler, AsyncServerCall, Builder, Handler, Server, ServerCall};

@@ -2,6 +2,7 @@
 //! bounded pool of worker threads running the handler, one call at a time
 //! each; or async handlers polled as tasks on the connection's thread.
 
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
 use grpc_sansio::service::{
-    self, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, LocalLink, Origin, Pool,
-    Router, Session, Workers,
+    self, pool_exhausted, AsyncRouter, BoxFuture, ConnectionKey, Gate, Gated, LocalLink, Origin,
+    Pool, Router, Session, Workers,
 };
 
 use crate::driver::{self, CallInbox, Conn, ConnectionThread, Input, Link, Tasks, Transport};
@@ -114,10 +115,28 @@ impl Builder {
         addr: impl ToSocketAddrs,
         router: Arc<AsyncRouter>,
     ) -> io::Result<Server> {
+        self.bind_async(addr, move |call: AsyncServerCall| {
+            let router = router.clone();
+            async move { call.serve(&router).await }
+        })
+    }
+
+    /// Binds to `addr` and runs `handler` for each call as a task polled on
+    /// the thread of the connection that read it: no thread hop, and every
+    /// call a read brings that can be answered at once is answered in that
+    /// turn's one write. No worker thread is started.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs on the pool ([`bind`](Self::bind)).
+    pub fn bind_async(
+        self,
+        addr: impl ToSocketAddrs,
+        handler: impl AsyncHandler,
+    ) -> io::Result<Server> {
+        let spawn: Spawn = Arc::new(move |call| Box::pin(handler.call(call)));
         let routes = Routes {
-            kinds: None,
-            inline: Some(router),
-            every_call_inline: true,
+            inline: Inline::Every(spawn),
+            ..Routes::default()
         };
         self.bind_tcp(addr, |_: ServerCall| {}, routes)
     }
@@ -140,7 +159,7 @@ impl Builder {
         let kinds = pool.clone();
         let handler = move |call: ServerCall| call.serve(&pool);
         let routes = Routes {
-            inline: Some(inline),
+            inline: Inline::Methods(inline),
             ..Routes::pool(kinds)
         };
         self.bind_tcp(addr, handler, routes)
@@ -202,7 +221,7 @@ impl Builder {
         let pool = Arc::new(Pool::new(self.workers, alive));
         let handler = Arc::new(handler);
         // Every call a task: no call ever reaches the pool.
-        let count = if routes.every_call_inline {
+        let count = if matches!(routes.inline, Inline::Every(_)) {
             0
         } else {
             self.workers.count()
@@ -350,16 +369,53 @@ impl Drop for Server {
     }
 }
 
+/// A call handler run as a task polled on the thread of the connection that
+/// read the call: an async function. Implemented by every
+/// `Fn(AsyncServerCall) -> impl Future<Output = ()>`.
+///
+/// It must not block (no blocking I/O, no `std::thread::sleep`, no lock held
+/// for long): while it runs, its connection's thread serves nothing else.
+/// Awaiting is fine, whatever wakes it: the call's own events, or a future
+/// completed on another thread (the waker wakes the connection's thread).
+pub trait AsyncHandler: Send + Sync + 'static {
+    /// The future that serves one call.
+    type Future: Future<Output = ()> + Send + 'static;
+    /// Starts serving `call`.
+    fn call(&self, call: AsyncServerCall) -> Self::Future;
+}
+
+impl<F, Fut> AsyncHandler for F
+where
+    F: Fn(AsyncServerCall) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Future = Fut;
+    fn call(&self, call: AsyncServerCall) -> Fut {
+        self(call)
+    }
+}
+
+/// An async handler, its future boxed.
+type Spawn = Arc<dyn Fn(AsyncServerCall) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Which calls are tasks on their connection's thread.
+#[derive(Default, Clone)]
+enum Inline {
+    /// None: every call goes to the pool.
+    #[default]
+    None,
+    /// The calls to this router's methods.
+    Methods(Arc<AsyncRouter>),
+    /// Every call: the pool serves nothing.
+    Every(Spawn),
+}
+
 /// Where a server's calls run.
 #[derive(Default, Clone)]
 struct Routes {
     /// Says each pooled method's kind (none for a plain handler).
     kinds: Option<Arc<Router>>,
-    /// Methods served as tasks on the connection's thread instead.
-    inline: Option<Arc<AsyncRouter>>,
-    /// Every call is a task of `inline`, known method or not (it answers
-    /// UNIMPLEMENTED): the pool serves nothing.
-    every_call_inline: bool,
+    inline: Inline,
 }
 
 impl Routes {
@@ -370,10 +426,26 @@ impl Routes {
         }
     }
 
-    /// The router to serve `path` inline, if it is.
-    fn inline(&self, path: &str) -> Option<&Arc<AsyncRouter>> {
-        let router = self.inline.as_ref()?;
-        (self.every_call_inline || router.method_kind(path).is_some()).then_some(router)
+    /// Whether a call to `path` is a task on its connection's thread.
+    fn is_inline(&self, path: &str) -> bool {
+        match &self.inline {
+            Inline::None => false,
+            Inline::Methods(router) => router.method_kind(path).is_some(),
+            Inline::Every(_) => true,
+        }
+    }
+
+    /// The future serving an inline call.
+    fn serve(&self, call: AsyncServerCall) -> BoxFuture<'static, ()> {
+        match &self.inline {
+            Inline::Methods(router) => {
+                let router = router.clone();
+                Box::pin(async move { call.serve(&router).await })
+            }
+            Inline::Every(spawn) => spawn(call),
+            // Not inline: dropped, the call ends with UNKNOWN.
+            Inline::None => Box::pin(async {}),
+        }
     }
 }
 
@@ -441,18 +513,14 @@ impl Calls {
     /// queues it for a worker, or answers RESOURCE_EXHAUSTED.
     fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link, tasks: &mut Tasks) {
         let event = match event {
-            Event::CallStarted { call, request } => match self.routes.inline(&request.path) {
-                // A task holds no worker: it starts at once.
-                Some(router) => {
-                    let (local, inbox) = tasks.link(());
-                    let cancel = session.attach(call, CallInbox::Task(inbox));
-                    let call = AsyncServerCall::new(call, request, local, self.origin.clone(), cancel);
-                    let router = router.clone();
-                    tasks.spawn(async move { call.serve(&router).await });
-                    return;
-                }
-                None => Event::CallStarted { call, request },
-            },
+            // A task holds no worker: it starts at once.
+            Event::CallStarted { call, request } if self.routes.is_inline(&request.path) => {
+                let (local, inbox) = tasks.link(());
+                let cancel = session.attach(call, CallInbox::Task(inbox));
+                let origin = self.origin.clone();
+                let call = AsyncServerCall::new(call, request, local, origin, cancel);
+                return tasks.spawn(self.routes.serve(call));
+            }
             event => event,
         };
         let kinds = self.routes.kinds.as_deref();
