@@ -57,11 +57,12 @@ struct Run {
 
 /// Our servers: each adapter with its default handlers, and mio's with its
 /// handlers on the event loop (`mio-inline`).
-const OUR_SERVERS: [(Adapter, Handlers); 4] = [
+const OUR_SERVERS: [(Adapter, Handlers); 5] = [
     (Adapter::Mio, Handlers::Pool),
     (Adapter::Mio, Handlers::Inline),
     (Adapter::Tokio, Handlers::Pool),
     (Adapter::Blocking, Handlers::Pool),
+    (Adapter::Blocking, Handlers::Inline),
 ];
 
 fn our_server(adapter: Adapter, handlers: Handlers) -> ServerProcess {
