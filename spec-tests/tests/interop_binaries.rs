@@ -48,7 +48,14 @@ fn usage_errors_exit_2() {
 #[test]
 fn blocking_with_inline_handlers_is_no_usage_error() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_interop-server"))
-        .args(["--port", "0", "--adapter", "blocking", "--handlers", "inline"])
+        .args([
+            "--port",
+            "0",
+            "--adapter",
+            "blocking",
+            "--handlers",
+            "inline",
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("interop-server runs");

@@ -55,8 +55,9 @@ struct Run {
     verdicts: BTreeMap<String, Result<(), String>>,
 }
 
-/// Our servers: each adapter with its default handlers, and mio's with its
-/// handlers on the event loop (`mio-inline`).
+/// Our servers: each adapter with its default handlers, mio's with its
+/// handlers on the event loop (`mio-inline`), and blocking's on each
+/// connection's thread (`blocking-inline`).
 const OUR_SERVERS: [(Adapter, Handlers); 5] = [
     (Adapter::Mio, Handlers::Pool),
     (Adapter::Mio, Handlers::Inline),
