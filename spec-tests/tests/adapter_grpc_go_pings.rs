@@ -1,5 +1,6 @@
-//! Each adapter's server (blocking, mio with a worker pool, inline handlers
-//! and async tasks on the event loop, tokio) against a client that pings like grpc-go, over real 127.0.0.1 sockets with
+//! Each adapter's server (blocking with a worker pool and with async tasks on
+//! its connection threads, mio with a worker pool, inline handlers and async
+//! tasks on the event loop, tokio) against a client that pings like grpc-go, over real 127.0.0.1 sockets with
 //! default configurations.
 //!
 //! The client ([`TcpPinger`]) sends grpc-go's BDP pings as DATA arrives, a
@@ -199,6 +200,15 @@ impl TestServer {
                 let addr = server.local_addr();
                 (TestServer::Mio(server), addr)
             }
+            "blocking-inline" => {
+                let server = grpc_sansio_blocking::Server::builder(Config::server())
+                    .bind_async("127.0.0.1:0", move |call| {
+                        serve_async(call, responses.clone())
+                    })
+                    .unwrap();
+                let addr = server.local_addr();
+                (TestServer::Blocking(server), addr)
+            }
             "mio-async" => {
                 let server = grpc_sansio_mio::Server::new(Config::server())
                     .serve_async("127.0.0.1:0", move |call| {
@@ -325,6 +335,11 @@ fn blocking_serves_a_pinging_client() {
 }
 
 #[test]
+fn blocking_inline_serves_a_pinging_client() {
+    pinging_client_is_served("blocking-inline");
+}
+
+#[test]
 fn mio_serves_a_pinging_client() {
     pinging_client_is_served("mio");
 }
@@ -405,6 +420,11 @@ fn pings_with_nothing_flowing_are_struck_out(adapter: &str) {
 #[test]
 fn blocking_strikes_out_pings_with_nothing_flowing() {
     pings_with_nothing_flowing_are_struck_out("blocking");
+}
+
+#[test]
+fn blocking_inline_strikes_out_pings_with_nothing_flowing() {
+    pings_with_nothing_flowing_are_struck_out("blocking-inline");
 }
 
 #[test]

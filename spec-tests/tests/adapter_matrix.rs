@@ -1,5 +1,6 @@
-//! Each adapter's client against each adapter's server (3 × 4: mio's server
-//! with its worker pool and with async handlers on its event loop) over real
+//! Each adapter's client against each adapter's server (3 × 5: mio's server
+//! with its worker pool and with async handlers on its event loop, the
+//! blocking server's likewise on its connection threads) over real
 //! 127.0.0.1 sockets: the four RPC kinds with metadata, a deadline, and
 //! cancellation seen by the server.
 
@@ -221,6 +222,13 @@ impl TestServer {
                     .unwrap();
                 let addr = server.local_addr();
                 (TestServer::Mio(server), addr)
+            }
+            "blocking-inline" => {
+                let server = grpc_sansio_blocking::Server::builder(Config::server())
+                    .bind_async("127.0.0.1:0", move |call| serve_async(call, seen.clone()))
+                    .unwrap();
+                let addr = server.local_addr();
+                (TestServer::Blocking(server), addr)
             }
             "mio-inline" => {
                 let server = grpc_sansio_mio::Server::new(Config::server())
@@ -447,14 +455,17 @@ macro_rules! matrix {
 
 matrix! {
     blocking_client_x_blocking_server: "blocking" x "blocking",
+    blocking_client_x_blocking_inline_server: "blocking" x "blocking-inline",
     blocking_client_x_mio_server: "blocking" x "mio",
     blocking_client_x_mio_inline_server: "blocking" x "mio-inline",
     blocking_client_x_tokio_server: "blocking" x "tokio",
     mio_client_x_blocking_server: "mio" x "blocking",
+    mio_client_x_blocking_inline_server: "mio" x "blocking-inline",
     mio_client_x_mio_server: "mio" x "mio",
     mio_client_x_mio_inline_server: "mio" x "mio-inline",
     mio_client_x_tokio_server: "mio" x "tokio",
     tokio_client_x_blocking_server: "tokio" x "blocking",
+    tokio_client_x_blocking_inline_server: "tokio" x "blocking-inline",
     tokio_client_x_mio_server: "tokio" x "mio",
     tokio_client_x_mio_inline_server: "tokio" x "mio-inline",
     tokio_client_x_tokio_server: "tokio" x "tokio",

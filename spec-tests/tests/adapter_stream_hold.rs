@@ -1,7 +1,7 @@
 //! A peer that opens calls and then holds them must not starve other clients.
 //!
-//! Each adapter's server (blocking with a small pool, mio's worker pool,
-//! tokio), serving the interop service through a router and a raw handler,
+//! Each adapter's server (blocking with a small pool, blocking with async
+//! tasks on its connection threads, mio's worker pool, tokio), serving the interop service through a router and a raw handler,
 //! faces an attacker connection (a raw HTTP/2 client, [`Raw`]) that opens 90
 //! streams, under the advertised MAX_CONCURRENT_STREAMS of 100, and then:
 //!
@@ -259,6 +259,8 @@ impl Attacker {
 #[derive(Debug, Clone, Copy)]
 enum Adapter {
     Blocking,
+    /// Blocking, the calls tasks on their connection's thread.
+    BlockingInline,
     Mio,
     Tokio,
 }
@@ -287,6 +289,16 @@ impl Served {
                 let server = match mode {
                     Mode::Router => server.bind_router(addr, Arc::new(interop::router())),
                     Mode::Raw => server.bind(addr, raw_blocking::<grpc_sansio_blocking::Link>),
+                };
+                Served::Blocking(server.unwrap())
+            }
+            (Adapter::BlockingInline, mode) => {
+                let server = grpc_sansio_blocking::Server::builder(Config::server());
+                let server = match mode {
+                    Mode::Router => {
+                        server.bind_router_inline(addr, Arc::new(interop::inline_router()))
+                    }
+                    Mode::Raw => server.bind_async(addr, raw_async),
                 };
                 Served::Blocking(server.unwrap())
             }
@@ -367,7 +379,7 @@ fn raw_blocking<L: service::Link<Done = SendDone>>(mut call: service::ServerCall
 }
 
 /// [`raw_blocking`] for tokio.
-async fn raw_async(mut call: grpc_sansio_tokio::ServerCall) {
+async fn raw_async<L: service::AsyncLink>(mut call: service::AsyncServerCall<L>) {
     let method = call.request().method().to_owned();
     let result = async {
         match method.as_str() {
@@ -533,6 +545,12 @@ hold_tests! {
     blocking_raw_silent: Blocking, Raw, Silent, 1;
     blocking_raw_silent_two_connections: Blocking, Raw, Silent, 2;
     blocking_raw_zero_window: Blocking, Raw, ZeroWindow, 1;
+    blocking_inline_router_silent: BlockingInline, Router, Silent, 1;
+    blocking_inline_router_silent_two_connections: BlockingInline, Router, Silent, 2;
+    blocking_inline_router_zero_window: BlockingInline, Router, ZeroWindow, 1;
+    blocking_inline_raw_silent: BlockingInline, Raw, Silent, 1;
+    blocking_inline_raw_silent_two_connections: BlockingInline, Raw, Silent, 2;
+    blocking_inline_raw_zero_window: BlockingInline, Raw, ZeroWindow, 1;
     mio_router_silent: Mio, Router, Silent, 1;
     mio_router_silent_two_connections: Mio, Router, Silent, 2;
     mio_router_zero_window: Mio, Router, ZeroWindow, 1;
@@ -604,7 +622,7 @@ impl Blocker {
                         .unwrap(),
                 )
             }
-            Adapter::Tokio => unreachable!("tokio has no pool"),
+            Adapter::Tokio | Adapter::BlockingInline => unreachable!("no pool"),
         };
         Blocker {
             server,

@@ -1,6 +1,7 @@
 //! The interop binaries' contract beyond a green run (other tools drive
 //! them): usage errors exit 2, an unknown case or an unreachable server fails
-//! each case on its own line and exits 1; `--handlers inline` on mio.
+//! each case on its own line and exits 1; `--handlers inline` on mio and
+//! blocking.
 
 use std::process::{Command, Output};
 
@@ -41,15 +42,43 @@ fn usage_errors_exit_2() {
     let nope = server(&["--handlers", "nope"]);
     assert_eq!(nope.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nope.stderr).contains("unknown handlers"));
-    let blocking = server(&["--adapter", "blocking", "--handlers", "inline"]);
-    assert_eq!(blocking.status.code(), Some(2), "not on blocking yet");
-    assert!(String::from_utf8_lossy(&blocking.stderr).contains("not yet"));
+}
+
+/// `--adapter blocking --handlers inline` serves (it used to exit 2).
+#[test]
+fn blocking_with_inline_handlers_is_no_usage_error() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_interop-server"))
+        .args([
+            "--port",
+            "0",
+            "--adapter",
+            "blocking",
+            "--handlers",
+            "inline",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("interop-server runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let exited = server.try_wait().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(exited, None, "still serving");
 }
 
 #[test]
 fn mio_with_inline_handlers_serves_the_cases() {
+    inline_handlers_serve_the_cases(spec_tests::interop::Adapter::Mio);
+}
+
+#[test]
+fn blocking_with_inline_handlers_serves_the_cases() {
+    inline_handlers_serve_the_cases(spec_tests::interop::Adapter::Blocking);
+}
+
+fn inline_handlers_serve_the_cases(adapter: spec_tests::interop::Adapter) {
     let server = spec_tests::interop::server::InteropServer::start_with(
-        spec_tests::interop::Adapter::Mio,
+        adapter,
         spec_tests::interop::Handlers::Inline,
         0,
         1,
@@ -129,6 +158,17 @@ fn an_unknown_case_fails_alone() {
 /// and wakes the task; the stream comes whole and in order.
 #[test]
 fn mio_with_inline_handlers_waits_intervals_off_the_loop() {
+    inline_handlers_wait_intervals_off_the_thread(spec_tests::interop::Adapter::Mio);
+}
+
+/// The same on a blocking connection's thread: the wake reaches it while it
+/// waits for input.
+#[test]
+fn blocking_with_inline_handlers_waits_intervals_off_the_thread() {
+    inline_handlers_wait_intervals_off_the_thread(spec_tests::interop::Adapter::Blocking);
+}
+
+fn inline_handlers_wait_intervals_off_the_thread(adapter: spec_tests::interop::Adapter) {
     use bytes::Bytes;
     use grpc_sansio::grpc::{CallOptions, Config};
     use prost::Message;
@@ -137,7 +177,7 @@ fn mio_with_inline_handlers_waits_intervals_off_the_loop() {
     };
 
     let server = spec_tests::interop::server::InteropServer::start_with(
-        spec_tests::interop::Adapter::Mio,
+        adapter,
         spec_tests::interop::Handlers::Inline,
         0,
         1,

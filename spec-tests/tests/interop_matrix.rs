@@ -55,13 +55,15 @@ struct Run {
     verdicts: BTreeMap<String, Result<(), String>>,
 }
 
-/// Our servers: each adapter with its default handlers, and mio's with its
-/// handlers on the event loop (`mio-inline`).
-const OUR_SERVERS: [(Adapter, Handlers); 4] = [
+/// Our servers: each adapter with its default handlers, mio's with its
+/// handlers on the event loop (`mio-inline`), and blocking's on each
+/// connection's thread (`blocking-inline`).
+const OUR_SERVERS: [(Adapter, Handlers); 5] = [
     (Adapter::Mio, Handlers::Pool),
     (Adapter::Mio, Handlers::Inline),
     (Adapter::Tokio, Handlers::Pool),
     (Adapter::Blocking, Handlers::Pool),
+    (Adapter::Blocking, Handlers::Inline),
 ];
 
 fn our_server(adapter: Adapter, handlers: Handlers) -> ServerProcess {

@@ -1,9 +1,10 @@
-//! The connection thread: one `service::Session`, its socket, and the calls'
-//! handles talking to it over one channel. No protocol decisions live here.
+//! The connection thread: one `service::Session`, its socket, the calls'
+//! handles talking to it over one channel, and the executor of the calls
+//! served as tasks on the thread itself. No protocol decisions live here.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender, TryRecvError};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -11,7 +12,9 @@ use std::time::Instant;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, Session};
+use grpc_sansio::service::{
+    self, Command, Inbox, LocalDone, LocalExecutor, LocalInbox, Reply, Session,
+};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -52,6 +55,44 @@ impl Transport for std::os::unix::net::UnixStream {
 /// Inputs taken in one turn before the connection writes again.
 const BATCH: usize = 64;
 
+/// Passes of routing events and polling tasks before a write; what is left
+/// waits for the next turn, so tasks that keep waking cannot starve writing.
+const ROUNDS: usize = 8;
+
+/// The tasks a connection thread polls: its calls served on the thread.
+pub(crate) type Tasks = LocalExecutor<()>;
+
+/// Where a call's events go: a blocking handle's channel (a worker's, or a
+/// client's), or the mailbox of a task on the connection thread.
+pub(crate) enum CallInbox {
+    Channel(Sender<Event>),
+    Task(LocalInbox),
+}
+
+impl Inbox for CallInbox {
+    fn deliver(&self, event: Event) {
+        match self {
+            CallInbox::Channel(tx) => tx.deliver(event),
+            CallInbox::Task(inbox) => inbox.deliver(event),
+        }
+    }
+}
+
+/// How a send is answered: on a blocking handle's channel, or by waking its task.
+pub(crate) enum Done {
+    Channel(SendDone),
+    Task(LocalDone),
+}
+
+impl Reply for Done {
+    fn reply(self, result: Result<(), Status>) {
+        match self {
+            Done::Channel(done) => done.reply(result),
+            Done::Task(done) => done.reply(result),
+        }
+    }
+}
+
 /// What reaches the connection thread.
 pub(crate) enum Input {
     Read(Vec<u8>),
@@ -63,6 +104,8 @@ pub(crate) enum Input {
     Call(Command<SendDone>),
     /// Graceful shutdown, the transport given up at the instant if any.
     Shutdown(Option<Instant>),
+    /// A task was woken, or gave a command, from another thread.
+    Wake,
 }
 
 /// A connection thread, its input channel, and its socket (to cut it; weak,
@@ -70,16 +113,24 @@ pub(crate) enum Input {
 pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
 
 /// A connection as its thread drives it.
-pub(crate) type Conn = Session<Sender<Event>, SendDone>;
+pub(crate) type Conn = Session<CallInbox, Done>;
+
+/// What a connection's `on_event` is given: every event no call handle takes
+/// (a server's new calls and their first events, GOAWAY), with the session to
+/// attach calls to, the link blocking handles talk back through, and the
+/// thread's executor for calls served as tasks on it.
+pub(crate) trait OnEvent:
+    FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static
+{
+}
+impl<F: FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static> OnEvent for F {}
 
 /// Runs `session` (a client's or a server's) on its own thread until it
-/// closes. `on_event` gets every event no call handle takes (a server's new
-/// calls and their first events, GOAWAY), with the session to attach calls
-/// to and the link their handles talk back through.
+/// closes, handing `on_event` the events no call takes.
 pub(crate) fn spawn<T: Transport>(
     socket: T,
     session: Conn,
-    on_event: impl FnMut(&mut Conn, Event, &Link) + Send + 'static,
+    on_event: impl OnEvent,
 ) -> ConnectionThread {
     let (tx, inputs) = mpsc::channel();
     let link = Link(tx.clone());
@@ -89,21 +140,26 @@ pub(crate) fn spawn<T: Transport>(
     (tx, thread, weak)
 }
 
+/// A turn: take what arrived (bytes, handles' commands, wakes), route the
+/// events, poll the woken tasks and apply their commands while anything
+/// moves, then write once; repeat until there is nothing to write.
 fn run<T: Transport>(
     socket: Arc<T>,
     mut session: Conn,
     inputs: Receiver<Input>,
     link: Link,
-    mut on_event: impl FnMut(&mut Conn, Event, &Link),
+    mut on_event: impl OnEvent,
 ) {
     let (reader, read_tx) = (socket.clone(), link.0.clone());
     thread::spawn(move || read_loop(&*reader, read_tx));
+    // Work for a task from another thread wakes this one as a handle's
+    // command does: through the input channel, which `recv` waits on.
+    let wake = link.0.clone();
+    let mut tasks = Tasks::new(move || drop(wake.send(Input::Wake)));
     loop {
         // Until quiet: each turn gives at most about a write buffer's worth.
         loop {
-            while let Some(event) = session.poll_event() {
-                on_event(&mut session, event, &link);
-            }
+            settle(&mut session, &link, &mut tasks, &mut on_event);
             let out = session.poll_transmit();
             let n = out.len();
             if n == 0 {
@@ -119,30 +175,59 @@ fn run<T: Transport>(
             return;
         }
         let first = match session.poll_timeout() {
+            // Tasks left to poll (passes used up): take what is there, no wait.
+            _ if !tasks.idle() => inputs.try_recv().map_err(|e| match e {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            }),
             Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
             None => inputs.recv().map_err(RecvTimeoutError::from),
         };
+        tasks.busy();
         let now = Instant::now();
         // What is already queued goes in before the next write (one write for
         // many calls' frames), a bounded batch so writing is never starved.
         let queued = inputs.try_iter().take(BATCH - 1).map(Ok);
         for input in std::iter::once(first).chain(queued) {
             match input {
+                // Early (tasks had work) is harmless: nothing is due yet.
                 Err(RecvTimeoutError::Timeout) => session.handle_timeout(now),
                 Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Input::Read(bytes)) => session.receive(now, &bytes),
                 Ok(Input::ReadClosed) => session.transport_closed(),
                 Ok(Input::Start { options, reply }) => {
                     let (tx, rx) = mpsc::channel();
-                    let result = session.start_call(now, options, tx);
+                    let result = session.start_call(now, options, CallInbox::Channel(tx));
                     if let Err(SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx))) {
                         // The caller stopped waiting: nobody owns the call.
                         session.apply(Command::Cancel(call));
                     }
                 }
-                Ok(Input::Call(command)) => session.apply(command),
+                Ok(Input::Call(command)) => session.apply(command.map_reply(Done::Channel)),
                 Ok(Input::Shutdown(cut_at)) => session.shutdown(cut_at),
+                Ok(Input::Wake) => {}
             }
+        }
+    }
+}
+
+/// Routes the session's events, polls the woken tasks and applies their
+/// commands (which may deliver events and answer sends: more tasks wake),
+/// until nothing moves or the passes are used up.
+fn settle(session: &mut Conn, link: &Link, tasks: &mut Tasks, on_event: &mut impl OnEvent) {
+    for _ in 0..ROUNDS {
+        let mut moved = false;
+        while let Some(event) = session.poll_event() {
+            on_event(session, event, link, tasks);
+            moved = true;
+        }
+        moved |= tasks.poll_ready() > 0;
+        for ((), command) in tasks.take_commands() {
+            session.apply(command.map_reply(Done::Task));
+            moved = true;
+        }
+        if !moved {
+            return;
         }
     }
 }

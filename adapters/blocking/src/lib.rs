@@ -2,7 +2,14 @@
 //!
 //! A thread per connection drives the engine; handlers are plain functions
 //! run by a bounded pool of worker threads (see [`Builder`] for its sizes and
-//! how calls reach it). Calls take their deadline in [`CallOptions`].
+//! how calls reach it), or async handlers polled as tasks on the connection's
+//! thread itself, with no thread hop ([`Builder::bind_router_inline`], or per
+//! method [`Builder::bind_routers`]). Inline handlers must not block: they
+//! run on the connection's thread; a method that may block belongs on the
+//! pool. A turn of a connection's thread takes what arrived, routes the
+//! events (new calls start tasks, events wake them), polls the woken tasks
+//! and applies what they asked until nothing moves, then writes once. Calls
+//! take their deadline in [`CallOptions`].
 //!
 //! ```no_run
 //! use bytes::Bytes;
@@ -30,4 +37,4 @@ pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
 pub use grpc_sansio::service::Workers;
-pub use server::{Builder, Handler, Server, ServerCall};
+pub use server::{AsyncHandler, AsyncServerCall, Builder, Handler, Server, ServerCall};

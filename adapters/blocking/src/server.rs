@@ -1,6 +1,8 @@
 //! The blocking server: an accept thread, a thread per connection, and a
-//! bounded pool of worker threads running the handler, one call at a time each.
+//! bounded pool of worker threads running the handler, one call at a time
+//! each; or async handlers polled as tasks on the connection's thread.
 
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,10 +13,11 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
 use grpc_sansio::service::{
-    self, pool_exhausted, ConnectionKey, Gate, Gated, Origin, Pool, Router, Session, Workers,
+    self, pool_exhausted, AsyncRouter, BoxFuture, ConnectionKey, Gate, Gated, LocalLink, Origin,
+    Pool, Router, Session, Workers,
 };
 
-use crate::driver::{self, Conn, ConnectionThread, Input, Link, Transport};
+use crate::driver::{self, CallInbox, Conn, ConnectionThread, Input, Link, Tasks, Transport};
 
 /// A unix socket listener that removes its file when dropped (the accept
 /// thread owns it), as grpc-go's does.
@@ -67,6 +70,12 @@ pub struct Server {
 ///     .bind("127.0.0.1:0", |call| call.finish(Status::ok(), Metadata::new()))?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// Or calls run inline, as tasks polled on the thread of the connection that
+/// read them, with no thread hop ([`bind_router_inline`](Self::bind_router_inline)),
+/// or per method ([`bind_routers`](Self::bind_routers)). Inline handlers must
+/// not block: they run on the connection's thread; a method that may block
+/// belongs on the pool.
 #[derive(Debug, Clone)]
 pub struct Builder {
     config: Config,
@@ -88,19 +97,84 @@ impl Builder {
     pub fn bind_router(self, addr: impl ToSocketAddrs, router: Arc<Router>) -> io::Result<Server> {
         let kinds = router.clone();
         let handler = move |call: ServerCall| call.serve(&router);
-        self.bind_tcp(addr, handler, Some(kinds))
+        self.bind_tcp(addr, handler, Routes::pool(kinds))
+    }
+
+    /// Binds to `addr` and serves the services of `router` (generated code
+    /// registers into it with `register_async`) on the connections' threads
+    /// themselves, each call a task polled on the thread of the connection
+    /// that read it: no thread hop, and every call a read brings that can be
+    /// answered at once is answered in that turn's one write. Unknown methods
+    /// are answered UNIMPLEMENTED. No worker thread is started.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs on the pool
+    /// ([`bind_router`](Self::bind_router), [`bind_routers`](Self::bind_routers)).
+    pub fn bind_router_inline(
+        self,
+        addr: impl ToSocketAddrs,
+        router: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        self.bind_async(addr, move |call: AsyncServerCall| {
+            let router = router.clone();
+            async move { call.serve(&router).await }
+        })
+    }
+
+    /// Binds to `addr` and runs `handler` for each call as a task polled on
+    /// the thread of the connection that read it: no thread hop, and every
+    /// call a read brings that can be answered at once is answered in that
+    /// turn's one write. No worker thread is started.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs on the pool ([`bind`](Self::bind)).
+    pub fn bind_async(
+        self,
+        addr: impl ToSocketAddrs,
+        handler: impl AsyncHandler,
+    ) -> io::Result<Server> {
+        let spawn: Spawn = Arc::new(move |call| Box::pin(handler.call(call)));
+        let routes = Routes {
+            inline: Inline::Every(spawn),
+            ..Routes::default()
+        };
+        self.bind_tcp(addr, |_: ServerCall| {}, routes)
+    }
+
+    /// Binds to `addr` and serves both routers, per method: a call to a
+    /// method of `inline` (async; generated code registers into it with
+    /// `register_async`) runs as a task on its connection's thread, every
+    /// other call goes to the worker pool and `pool` (blocking; `register`),
+    /// as [`bind_router`](Self::bind_router) runs them; `pool` answers
+    /// unknown methods UNIMPLEMENTED.
+    ///
+    /// Inline handlers must not block: they run on the connection's thread; a
+    /// method that may block belongs in `pool`.
+    pub fn bind_routers(
+        self,
+        addr: impl ToSocketAddrs,
+        pool: Arc<Router>,
+        inline: Arc<AsyncRouter>,
+    ) -> io::Result<Server> {
+        let kinds = pool.clone();
+        let handler = move |call: ServerCall| call.serve(&pool);
+        let routes = Routes {
+            inline: Inline::Methods(inline),
+            ..Routes::pool(kinds)
+        };
+        self.bind_tcp(addr, handler, routes)
     }
 
     /// Binds to `addr` and serves every call with `handler`.
     pub fn bind(self, addr: impl ToSocketAddrs, handler: impl Handler) -> io::Result<Server> {
-        self.bind_tcp(addr, handler, None)
+        self.bind_tcp(addr, handler, Routes::default())
     }
 
     fn bind_tcp(
         self,
         addr: impl ToSocketAddrs,
         handler: impl Handler,
-        kinds: Option<Arc<Router>>,
+        routes: Routes,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let local_addr = listener.local_addr()?;
@@ -111,7 +185,7 @@ impl Builder {
         };
         let wake = move || drop(TcpStream::connect(local_addr));
         let local = local_addr.to_string();
-        self.serve(accept, wake, local_addr, local, handler, kinds)
+        self.serve(accept, wake, local_addr, local, handler, routes)
     }
 
     /// Binds to a unix domain socket at `path` (which must not exist yet) and
@@ -129,7 +203,7 @@ impl Builder {
         let local = path.display().to_string();
         let wake = move || drop(UnixStream::connect(&path));
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        self.serve(accept, wake, unspecified, local, handler, None)
+        self.serve(accept, wake, unspecified, local, handler, Routes::default())
     }
 
     fn serve<T: Transport>(
@@ -139,15 +213,21 @@ impl Builder {
         local_addr: SocketAddr,
         local: String,
         handler: impl Handler,
-        kinds: Option<Arc<Router>>,
+        routes: Routes,
     ) -> io::Result<Server> {
         // A call that ended while it waited (cancelled, past its deadline,
         // its connection gone) takes no worker.
         let alive = |call: &mut ServerCall| !call.is_cancelled();
         let pool = Arc::new(Pool::new(self.workers, alive));
         let handler = Arc::new(handler);
-        let mut workers = Vec::with_capacity(self.workers.count());
-        for _ in 0..self.workers.count() {
+        // Every call a task: no call ever reaches the pool.
+        let count = if matches!(routes.inline, Inline::Every(_)) {
+            0
+        } else {
+            self.workers.count()
+        };
+        let mut workers = Vec::with_capacity(count);
+        for _ in 0..count {
             let (queue, handler) = (pool.clone(), handler.clone());
             let worker = thread::Builder::new()
                 .name("grpc-worker".into())
@@ -166,7 +246,7 @@ impl Builder {
             let (stopping, local) = (stopping.clone(), local.clone());
             let accepting = Accepting {
                 pool: pool.clone(),
-                kinds,
+                routes,
                 local: local.clone(),
             };
             let config = self.config;
@@ -289,11 +369,91 @@ impl Drop for Server {
     }
 }
 
-/// What every connection of a server shares: the worker pool, the router
-/// that says what kind each method is (none for a plain handler), our address.
+/// A call handler run as a task polled on the thread of the connection that
+/// read the call: an async function. Implemented by every
+/// `Fn(AsyncServerCall) -> impl Future<Output = ()>`.
+///
+/// It must not block (no blocking I/O, no `std::thread::sleep`, no lock held
+/// for long): while it runs, its connection's thread serves nothing else.
+/// Awaiting is fine, whatever wakes it: the call's own events, or a future
+/// completed on another thread (the waker wakes the connection's thread).
+pub trait AsyncHandler: Send + Sync + 'static {
+    /// The future that serves one call.
+    type Future: Future<Output = ()> + Send + 'static;
+    /// Starts serving `call`.
+    fn call(&self, call: AsyncServerCall) -> Self::Future;
+}
+
+impl<F, Fut> AsyncHandler for F
+where
+    F: Fn(AsyncServerCall) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Future = Fut;
+    fn call(&self, call: AsyncServerCall) -> Fut {
+        self(call)
+    }
+}
+
+/// An async handler, its future boxed.
+type Spawn = Arc<dyn Fn(AsyncServerCall) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Which calls are tasks on their connection's thread.
+#[derive(Default, Clone)]
+enum Inline {
+    /// None: every call goes to the pool.
+    #[default]
+    None,
+    /// The calls to this router's methods.
+    Methods(Arc<AsyncRouter>),
+    /// Every call: the pool serves nothing.
+    Every(Spawn),
+}
+
+/// Where a server's calls run.
+#[derive(Default, Clone)]
+struct Routes {
+    /// Says each pooled method's kind (none for a plain handler).
+    kinds: Option<Arc<Router>>,
+    inline: Inline,
+}
+
+impl Routes {
+    fn pool(kinds: Arc<Router>) -> Routes {
+        Routes {
+            kinds: Some(kinds),
+            ..Routes::default()
+        }
+    }
+
+    /// Whether a call to `path` is a task on its connection's thread.
+    fn is_inline(&self, path: &str) -> bool {
+        match &self.inline {
+            Inline::None => false,
+            Inline::Methods(router) => router.method_kind(path).is_some(),
+            Inline::Every(_) => true,
+        }
+    }
+
+    /// The future serving an inline call.
+    fn serve(&self, call: AsyncServerCall) -> BoxFuture<'static, ()> {
+        match &self.inline {
+            Inline::Methods(router) => {
+                let router = router.clone();
+                Box::pin(async move { call.serve(&router).await })
+            }
+            Inline::Every(spawn) => spawn(call),
+            // Not inline: dropped, the call ends with UNKNOWN.
+            Inline::None => Box::pin(async {}),
+        }
+    }
+}
+
+/// What every connection of a server shares: the worker pool, where calls
+/// run, our address.
 struct Accepting {
     pool: Arc<Pool<ServerCall>>,
-    kinds: Option<Arc<Router>>,
+    routes: Routes,
     local: String,
 }
 
@@ -325,11 +485,12 @@ fn accept_loop<T: Transport>(
             gate: Gate::new(),
             pool: accepting.pool.clone(),
             key: accepting.pool.connection(),
-            kinds: accepting.kinds.clone(),
+            routes: accepting.routes.clone(),
             origin,
         };
-        let on_event =
-            move |session: &mut Conn, event, link: &Link| calls.on_event(session, event, link);
+        let on_event = move |session: &mut Conn, event, link: &Link, tasks: &mut Tasks| {
+            calls.on_event(session, event, link, tasks)
+        };
         connections.retain(|(_, thread, _)| !thread.is_finished());
         let session = Session::server(config.clone(), Instant::now());
         connections.push(driver::spawn(socket, session, on_event));
@@ -342,15 +503,27 @@ struct Calls {
     gate: Gate,
     pool: Arc<Pool<ServerCall>>,
     key: ConnectionKey,
-    kinds: Option<Arc<Router>>,
+    routes: Routes,
     origin: Arc<Origin>,
 }
 
 impl Calls {
-    /// On the connection thread: holds a new call's events until it has
-    /// work, then queues it for a worker, or answers RESOURCE_EXHAUSTED.
-    fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link) {
-        let kinds = self.kinds.as_deref();
+    /// On the connection thread: starts a task for a new call of an inline
+    /// method; holds any other new call's events until it has work, then
+    /// queues it for a worker, or answers RESOURCE_EXHAUSTED.
+    fn on_event(&mut self, session: &mut Conn, event: Event, link: &Link, tasks: &mut Tasks) {
+        let event = match event {
+            // A task holds no worker: it starts at once.
+            Event::CallStarted { call, request } if self.routes.is_inline(&request.path) => {
+                let (local, inbox) = tasks.link(());
+                let cancel = session.attach(call, CallInbox::Task(inbox));
+                let origin = self.origin.clone();
+                let call = AsyncServerCall::new(call, request, local, origin, cancel);
+                return tasks.spawn(self.routes.serve(call));
+            }
+            event => event,
+        };
+        let kinds = self.routes.kinds.as_deref();
         let kind = |request: &grpc_sansio::grpc::Request| kinds?.method_kind(&request.path);
         let Gated::Ready {
             call,
@@ -368,7 +541,7 @@ impl Calls {
             for event in events {
                 let _ = tx.send(event);
             }
-            let cancel = session.attach(call, tx);
+            let cancel = session.attach(call, CallInbox::Channel(tx));
             ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)
         });
         if !queued {
@@ -384,3 +557,10 @@ impl Calls {
 /// Dropping it without [`finish`](service::ServerCall::finish) ends the call
 /// with UNKNOWN.
 pub type ServerCall = service::ServerCall<Link>;
+
+/// The server side of one call as an async handle, for a task polled on its
+/// connection's thread ([`Builder::bind_router_inline`], [`Builder::bind_routers`]).
+///
+/// Dropping it without [`finish`](service::AsyncServerCall::finish) ends the
+/// call with UNKNOWN.
+pub type AsyncServerCall = service::AsyncServerCall<LocalLink<()>>;

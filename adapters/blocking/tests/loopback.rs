@@ -1,12 +1,17 @@
 //! The blocking server and client over real loopback sockets.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio_blocking::{Channel, Server, ServerCall};
+use grpc_sansio::service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
+use grpc_sansio_blocking::{AsyncServerCall, Channel, Server, ServerCall};
 
 /// Routes by method: Unary echo, Split (server stream), Sum (client stream),
 /// Chat (bidi), Sleep (waits for cancellation).
@@ -343,4 +348,154 @@ fn shutdown_timeout_cuts_a_peer_that_stops_reading() {
     let status = events.recv_timeout(limit).unwrap();
     assert_eq!(status.code(), Code::Cancelled, "{status}");
     drop(socket);
+}
+
+/// A future another thread completes after `after`: its wake must reach the
+/// connection's thread, which may be waiting for input.
+fn elsewhere(after: Duration) -> impl Future<Output = ()> + Send {
+    let slot: Arc<Mutex<(bool, Option<Waker>)>> = Arc::default();
+    let done = slot.clone();
+    thread::spawn(move || {
+        thread::sleep(after);
+        let mut slot = done.lock().unwrap();
+        slot.0 = true;
+        if let Some(waker) = slot.1.take() {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        let mut slot = slot.lock().unwrap();
+        if slot.0 {
+            return Poll::Ready(());
+        }
+        slot.1 = Some(cx.waker().clone());
+        Poll::Pending
+    })
+}
+
+/// Inline: Unary echoes from the connection's thread; Split streams back;
+/// Later answers once another thread wakes it.
+async fn task_handler(mut call: AsyncServerCall) {
+    let method = call.request().method().to_owned();
+    let reply = async {
+        match method.as_str() {
+            "Unary" => {
+                let msg = call.recv().await?.unwrap_or_default();
+                call.send(msg).await
+            }
+            "Split" => {
+                let msg = call.recv().await?.unwrap_or_default();
+                for chunk in msg.chunks(3) {
+                    call.send(Bytes::copy_from_slice(chunk)).await?;
+                }
+                Ok(())
+            }
+            "Later" => {
+                call.recv().await?;
+                elsewhere(Duration::from_millis(50)).await;
+                call.send(Bytes::from_static(b"later")).await
+            }
+            "Where" => {
+                call.recv().await?;
+                call.send(here()).await
+            }
+            _ => Err(Status::new(Code::Unimplemented, "no such method")),
+        }
+    }
+    .await;
+    match reply {
+        Ok(()) => call.finish(Status::ok(), Metadata::new()),
+        Err(status) => call.finish(status, Metadata::new()),
+    }
+}
+
+fn here() -> Bytes {
+    let name = thread::current().name().map(str::to_owned);
+    Bytes::from(name.unwrap_or_else(|| format!("{:?}", thread::current().id())))
+}
+
+#[test]
+fn async_handlers_run_on_the_connection_thread() {
+    let server = Server::builder(Config::server())
+        .bind_async("127.0.0.1:0", task_handler)
+        .unwrap();
+    let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+    let unary = |path: &str, msg: &'static [u8]| {
+        channel.unary(CallOptions::new(path), Bytes::from_static(msg))
+    };
+    assert_eq!(unary("/t.S/Unary", b"hi").unwrap().message, "hi");
+    let first = unary("/t.S/Where", b"").unwrap().message;
+    assert_ne!(first, "grpc-worker");
+    // Every call of one connection is served by its one thread.
+    for _ in 0..5 {
+        assert_eq!(unary("/t.S/Where", b"").unwrap().message, first);
+    }
+    // Woken from another thread while the connection waits for input.
+    assert_eq!(unary("/t.S/Later", b"").unwrap().message, "later");
+    assert_eq!(
+        unary("/t.S/Nope", b"").unwrap_err().code(),
+        Code::Unimplemented
+    );
+    let mut call = channel.call(CallOptions::new("/t.S/Split")).unwrap();
+    call.send(Bytes::from_static(b"abcdefgh")).unwrap();
+    call.close_send();
+    let mut parts = Vec::new();
+    while let Some(m) = call.recv().unwrap() {
+        parts.push(m);
+    }
+    assert_eq!(parts, ["abc", "def", "gh"]);
+    // Many calls in flight at once, each a task.
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let channel = channel.clone();
+            thread::spawn(move || {
+                let msg = Bytes::from(vec![i as u8; 1 + i * 1000]);
+                let path = if i % 5 == 0 {
+                    "/t.S/Later"
+                } else {
+                    "/t.S/Unary"
+                };
+                let reply = channel.unary(CallOptions::new(path), msg.clone()).unwrap();
+                if i % 5 != 0 {
+                    assert_eq!(reply.message, msg);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    server.shutdown();
+}
+
+#[test]
+fn bind_routers_runs_each_method_where_its_router_says() {
+    let mut pool = Router::new();
+    let on_pool = Service::new("test.Pool").raw("Where", MethodKind::Unary, |_, stream| {
+        stream.recv()?;
+        stream.send(here())
+    });
+    pool.add(on_pool);
+    let mut inline = AsyncRouter::new();
+    let on_thread = AsyncService::new("test.Conn").raw("Where", MethodKind::Unary, |_, stream| {
+        Box::pin(async move {
+            stream.recv().await?;
+            stream.send(here()).await
+        })
+    });
+    inline.add(on_thread);
+    let server = Server::builder(Config::server())
+        .workers(2)
+        .bind_routers("127.0.0.1:0", Arc::new(pool), Arc::new(inline))
+        .unwrap();
+    let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
+    let ask = |path: &str| channel.unary(CallOptions::new(path), Bytes::new());
+    assert_ne!(ask("/test.Conn/Where").unwrap().message, "grpc-worker");
+    assert_eq!(ask("/test.Pool/Where").unwrap().message, "grpc-worker");
+    // Unknown to both: the pool's router answers.
+    assert_eq!(
+        ask("/test.Conn/Nowhere").unwrap_err().code(),
+        Code::Unimplemented
+    );
+    server.shutdown();
 }

@@ -11,11 +11,11 @@ use spec_tests::interop::{Adapter, Handlers};
 
 const USAGE: &str = "usage: interop-server --port P [--adapter mio|tokio|blocking] [--threads N] \
 [--handlers inline|pool] [--use_tls=false]
-  --handlers pool    handlers on other threads (default): mio's worker pool, \
-blocking's thread per call
+  --handlers pool    handlers on other threads (default): mio's and blocking's \
+worker pools
   --handlers inline  handlers on the thread that read the call: mio polls the \
-async service on its event loops; tokio's handlers are tasks either way (both \
-values are the same server); not yet on blocking";
+async service on its event loops, blocking on each connection's thread; tokio's \
+handlers are tasks either way (both values are the same server)";
 
 struct Args {
     port: u16,
@@ -40,9 +40,6 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown flag {other}")),
         }
-    }
-    if (adapter, handlers) == (Adapter::Blocking, Handlers::Inline) {
-        return Err("--handlers inline: not yet on the blocking adapter".into());
     }
     Ok(Args {
         port: port.ok_or("--port is required")?,

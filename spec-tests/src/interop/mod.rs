@@ -30,7 +30,9 @@ pub enum Adapter {
     Mio,
     /// `grpc-sansio-tokio`: a task per connection, async handlers.
     Tokio,
-    /// `grpc-sansio-blocking`: a thread per connection and per call.
+    /// `grpc-sansio-blocking`: a thread per connection, handlers on a worker
+    /// pool (or, with [`Handlers::Inline`], as tasks on the connection's
+    /// thread).
     Blocking,
 }
 
@@ -66,14 +68,15 @@ impl FromStr for Adapter {
 /// Where a server runs its handlers (`--handlers`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Handlers {
-    /// On threads other than the one that read the call: mio's worker pool,
-    /// the blocking adapter's thread per call. Tokio's handlers are tasks
-    /// either way.
+    /// On threads other than the one that read the call: mio's and the
+    /// blocking adapter's worker pools. Tokio's handlers are tasks either
+    /// way.
     #[default]
     Pool,
     /// On the thread that read the call: mio serves the async service as
-    /// tasks on its event loop. Tokio's tasks already poll a ready future at
-    /// once: the same server as `Pool`. Not yet on the blocking adapter.
+    /// tasks on its event loop, the blocking adapter as tasks on each
+    /// connection's thread. Tokio's tasks already poll a ready future at
+    /// once: the same server as `Pool`.
     Inline,
 }
 

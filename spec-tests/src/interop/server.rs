@@ -32,8 +32,8 @@ impl InteropServer {
 
     /// [`start`](Self::start) with the handlers run where `handlers` says:
     /// mio serves the async service on its event loops with
-    /// [`Handlers::Inline`]; tokio's are tasks either way. The blocking
-    /// adapter has no inline handlers yet: an error.
+    /// [`Handlers::Inline`], the blocking adapter on each connection's
+    /// thread; tokio's are tasks either way.
     pub fn start_with(
         adapter: Adapter,
         handlers: Handlers,
@@ -66,12 +66,10 @@ impl InteropServer {
                 ))?;
                 InteropServer::Tokio(runtime, server)
             }
-            (Adapter::Blocking, Handlers::Inline) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "the blocking adapter has no inline handlers yet",
-                ))
-            }
+            (Adapter::Blocking, Handlers::Inline) => InteropServer::Blocking(
+                grpc_sansio_blocking::Server::builder(Config::server())
+                    .bind_router_inline(addr, Arc::new(service::inline_router()))?,
+            ),
             (Adapter::Blocking, Handlers::Pool) => {
                 InteropServer::Blocking(grpc_sansio_blocking::Server::bind_router(
                     addr,
