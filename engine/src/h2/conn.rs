@@ -1389,9 +1389,11 @@ impl Connection {
                         None => Progress::StreamBlocked,
                     };
                 }
-                let mut head = Vec::with_capacity(HEAD_LEN);
-                frame::Data::encode_head(id, written as u32, end, &mut head);
-                buf[head_at..head_at + HEAD_LEN].copy_from_slice(&head);
+                buf[head_at..head_at + HEAD_LEN].copy_from_slice(&frame::Data::head_bytes(
+                    id,
+                    written as u32,
+                    end,
+                ));
                 stream.send_window.consume(written as u32);
                 self.send_window.consume(written as u32);
                 stream.queued_bytes -= written;
