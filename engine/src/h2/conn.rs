@@ -1337,9 +1337,11 @@ impl Connection {
                 };
                 stream.headers_sent = true;
                 let more = !stream.queue.is_empty();
-                let mut block = Vec::new();
-                self.encoder.encode(&headers, &mut block);
-                write_header_block(id, Bytes::from(block), end_stream, max_frame, buf);
+                // The block is encoded in place, behind a placeholder head.
+                let head_at = buf.len();
+                buf.extend_from_slice(&[0; HEAD_LEN]);
+                self.encoder.encode(&headers, buf);
+                frame_header_block(id, head_at, end_stream, max_frame, buf);
                 self.wrote_stream_frames = true;
                 Progress::Sent { more }
             }
@@ -1869,28 +1871,52 @@ enum Progress {
     ConnectionBlocked,
 }
 
-/// Writes a header block as HEADERS plus as many CONTINUATIONs as the peer's
-/// frame size requires.
-fn write_header_block(
+/// Frames the header block encoded at `buf[head_at + HEAD_LEN..]`: the
+/// placeholder at `head_at` becomes its HEADERS head, and a block longer than
+/// the peer's frame size goes on in CONTINUATIONs.
+fn frame_header_block(
     id: StreamId,
-    block: Bytes,
+    head_at: usize,
     end_stream: bool,
     max_frame: usize,
     buf: &mut Vec<u8>,
 ) {
-    let mut rest = block;
-    let first = rest.split_to(rest.len().min(max_frame));
-    let mut headers = frame::Headers::new(id, first, end_stream, rest.is_empty());
-    headers.priority = None;
-    Frame::from(headers).encode(buf);
-    while !rest.is_empty() {
-        let chunk = rest.split_to(rest.len().min(max_frame));
-        Frame::from(frame::Continuation {
+    let block_len = buf.len() - head_at - HEAD_LEN;
+    let first = block_len.min(max_frame);
+    // Only a block over the frame size (16 KiB at least) is moved.
+    let rest = (block_len > first).then(|| buf.split_off(head_at + HEAD_LEN + first));
+    let mut flags = if end_stream {
+        frame::flags::END_STREAM
+    } else {
+        0
+    };
+    if rest.is_none() {
+        flags |= frame::flags::END_HEADERS;
+    }
+    let head = Head {
+        length: first as u32,
+        kind: frame::Kind::Headers as u8,
+        flags,
+        stream_id: id,
+    };
+    buf[head_at..head_at + HEAD_LEN].copy_from_slice(&head.to_bytes());
+    let Some(rest) = rest else {
+        return;
+    };
+    let mut chunks = rest.chunks(max_frame.max(1)).peekable();
+    while let Some(chunk) = chunks.next() {
+        let head = Head {
+            length: chunk.len() as u32,
+            kind: frame::Kind::Continuation as u8,
+            flags: if chunks.peek().is_none() {
+                frame::flags::END_HEADERS
+            } else {
+                0
+            },
             stream_id: id,
-            header_block: chunk,
-            end_headers: rest.is_empty(),
-        })
-        .encode(buf);
+        };
+        head.encode(buf);
+        buf.extend_from_slice(chunk);
     }
 }
 
@@ -1923,4 +1949,41 @@ fn local_misuse(error: Option<Error>) -> Error {
         ErrorCode::INTERNAL_ERROR,
         Reason::Malformed("internal state error"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frames `frame_header_block` writes are those of the frame types.
+    #[test]
+    fn header_block_framing_matches_the_frame_encoders() {
+        let max = frame::DEFAULT_MAX_FRAME_SIZE as usize;
+        let id = StreamId::new(3);
+        for len in [0, 1, max - 1, max, max + 1, 2 * max, 2 * max + 7] {
+            for end_stream in [false, true] {
+                let block: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let mut expected = b"before".to_vec();
+                let mut rest = Bytes::from(block.clone());
+                let first = rest.split_to(rest.len().min(max));
+                Frame::from(frame::Headers::new(id, first, end_stream, rest.is_empty()))
+                    .encode(&mut expected);
+                while !rest.is_empty() {
+                    let chunk = rest.split_to(rest.len().min(max));
+                    Frame::from(frame::Continuation {
+                        stream_id: id,
+                        header_block: chunk,
+                        end_headers: rest.is_empty(),
+                    })
+                    .encode(&mut expected);
+                }
+                let mut buf = b"before".to_vec();
+                let head_at = buf.len();
+                buf.extend_from_slice(&[0; HEAD_LEN]);
+                buf.extend_from_slice(&block);
+                frame_header_block(id, head_at, end_stream, max, &mut buf);
+                assert_eq!(buf, expected, "{len} octets, end_stream {end_stream}");
+            }
+        }
+    }
 }
