@@ -548,7 +548,6 @@ impl Connection {
         };
         call.decoder.push(data);
         let mut failure = None;
-        let mut messages = Vec::new();
         loop {
             match call.decoder.next_message() {
                 Ok(Some(raw)) => {
@@ -563,7 +562,14 @@ impl Connection {
                     match decode_body(call, raw, self.config.max_recv_message_size) {
                         Ok(message) => {
                             call.held += hold;
-                            messages.push((message, compressed, hold as u32));
+                            self.events.push_back(Queued {
+                                event: Event::Message {
+                                    call: CallId(id),
+                                    message,
+                                    compressed,
+                                },
+                                release: Some((id, hold as u32)),
+                            });
                         }
                         Err(status) => {
                             failure = Some(status);
@@ -582,16 +588,6 @@ impl Connection {
         // limit bounds them, and holding them could deadlock a message larger
         // than the window.
         self.release_partial(id);
-        for (message, compressed, wire) in messages {
-            self.events.push_back(Queued {
-                event: Event::Message {
-                    call: CallId(id),
-                    message,
-                    compressed,
-                },
-                release: Some((id, wire)),
-            });
-        }
         if let Some(status) = failure {
             return self.fail_call(
                 id,
