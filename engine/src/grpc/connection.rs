@@ -130,6 +130,47 @@ impl Call {
             unconsumed: VecDeque::new(),
         }
     }
+
+    /// Every received octet stays counted against the window until the
+    /// application takes its message, so a receiver that reads nothing stops
+    /// its peer. The one exception, as in grpc-go: once the application holds
+    /// no whole message, the octets of the incomplete one go back, or a message
+    /// larger than the window could never complete (its size is bounded by
+    /// `max_recv_message_size`).
+    fn release_partial(&mut self, id: StreamId, h2: &mut h2::Connection) {
+        if self.held > 0 {
+            return;
+        }
+        let partial = self.decoder.buffered() as u64;
+        if partial > self.partial_released {
+            let release = partial - self.partial_released;
+            self.partial_released = partial;
+            h2.release_capacity(id, release as u32);
+        }
+    }
+}
+
+/// Returns (or, with manual release, records) the credit of a message leaving
+/// the queue; a function of the fields it needs, so that it can run while the
+/// queue is borrowed.
+fn settle(
+    calls: &mut HashMap<StreamId, Call>,
+    h2: &mut h2::Connection,
+    release_on_poll: bool,
+    queued: &Queued,
+) {
+    if let Some((id, wire)) = queued.release {
+        match calls.get_mut(&id) {
+            // Still held until the application says it consumed it.
+            Some(call) if !release_on_poll => call.unconsumed.push_back(wire),
+            Some(call) => {
+                call.held -= u64::from(wire);
+                h2.release_capacity(id, wire);
+                call.release_partial(id, h2);
+            }
+            None => h2.release_capacity(id, wire),
+        }
+    }
 }
 
 impl Connection {
@@ -863,30 +904,32 @@ impl Connection {
     /// Returns (or, with manual release, records) the credit of a message
     /// leaving the queue.
     fn settle(&mut self, queued: &Queued) {
-        if let Some((id, wire)) = queued.release {
-            match self.calls.get_mut(&id) {
-                // Still held until the application says it consumed it.
-                Some(call) if !self.config.release_on_poll => call.unconsumed.push_back(wire),
-                Some(call) => {
-                    call.held -= u64::from(wire);
-                    self.h2.release_capacity(id, wire);
-                    self.release_partial(id);
-                }
-                None => self.h2.release_capacity(id, wire),
-            }
-        }
+        settle(
+            &mut self.calls,
+            &mut self.h2,
+            self.config.release_on_poll,
+            queued,
+        );
     }
 
     /// The application ended a call itself: events still queued for it are
-    /// dropped (their credit returned), so nothing follows the end it chose.
+    /// dropped (their credit returned, in queue order), so nothing follows the
+    /// end it chose. In place: the queue keeps its storage.
     fn purge_events(&mut self, id: StreamId) {
-        let (stale, keep): (VecDeque<Queued>, VecDeque<Queued>) = std::mem::take(&mut self.events)
-            .into_iter()
-            .partition(|q| event_call(&q.event) == Some(CallId(id)));
-        self.events = keep;
-        for queued in stale {
-            self.settle(&queued);
-        }
+        let Connection {
+            events,
+            calls,
+            h2,
+            config,
+            ..
+        } = self;
+        events.retain(|queued| {
+            if event_call(&queued.event) != Some(CallId(id)) {
+                return true;
+            }
+            settle(calls, h2, config.release_on_poll, queued);
+            false
+        });
     }
 
     /// With `release_on_poll` off: the oldest message of `call` handed out by
@@ -903,24 +946,10 @@ impl Connection {
         }
     }
 
-    /// Every received octet stays counted against the window until the
-    /// application takes its message, so a receiver that reads nothing stops
-    /// its peer. The one exception, as in grpc-go: once the application holds
-    /// no whole message, the octets of the incomplete one go back, or a message
-    /// larger than the window could never complete (its size is bounded by
-    /// `max_recv_message_size`).
+    /// [`Call::release_partial`] for the call on `id`, if it still runs.
     fn release_partial(&mut self, id: StreamId) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if call.held > 0 {
-            return;
-        }
-        let partial = call.decoder.buffered() as u64;
-        if partial > call.partial_released {
-            let release = partial - call.partial_released;
-            call.partial_released = partial;
-            self.h2.release_capacity(id, release as u32);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.release_partial(id, &mut self.h2);
         }
     }
 
