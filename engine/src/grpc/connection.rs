@@ -282,10 +282,13 @@ impl Connection {
                     stream,
                     headers,
                     end_stream,
-                } => match self.role() {
-                    Role::Server => self.server_headers(now, stream, headers, end_stream),
-                    Role::Client => self.client_headers(stream, headers, end_stream),
-                },
+                } => {
+                    match self.role() {
+                        Role::Server => self.server_headers(now, stream, &headers, end_stream),
+                        Role::Client => self.client_headers(stream, &headers, end_stream),
+                    }
+                    self.h2.recycle_header_list(headers);
+                }
                 h2::Event::Data {
                     stream,
                     data,
@@ -318,13 +321,7 @@ impl Connection {
         self.update_idle(now);
     }
 
-    fn server_headers(
-        &mut self,
-        now: Instant,
-        id: StreamId,
-        headers: Vec<Header>,
-        end_stream: bool,
-    ) {
+    fn server_headers(&mut self, now: Instant, id: StreamId, headers: &[Header], end_stream: bool) {
         if let Some(call) = self.calls.get_mut(&id) {
             // Client trailers are unusual but legal: they only end its side.
             if end_stream {
@@ -333,7 +330,7 @@ impl Connection {
             }
             return;
         }
-        let request = match self.parse_request(now, &headers) {
+        let request = match self.parse_request(now, headers) {
             Ok(request) => request,
             Err(Rejection::Http(status)) => {
                 let headers = vec![Header::new(":status", status.to_string())];
@@ -341,7 +338,8 @@ impl Connection {
                 return;
             }
             Err(Rejection::Grpc(status)) => {
-                let mut headers = trailers_only_head();
+                let mut headers = self.h2.header_list();
+                trailers_only_head(&mut headers);
                 if status.code() == Code::Unimplemented {
                     headers.push(Header::new(
                         "grpc-accept-encoding",
@@ -455,7 +453,7 @@ impl Connection {
         })
     }
 
-    fn client_headers(&mut self, id: StreamId, headers: Vec<Header>, end_stream: bool) {
+    fn client_headers(&mut self, id: StreamId, headers: &[Header], end_stream: bool) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -523,7 +521,7 @@ impl Connection {
                 }
             }
             if !end_stream {
-                match Metadata::from_headers(&headers) {
+                match Metadata::from_headers(headers) {
                     Ok(metadata) => self.push(Event::Headers {
                         call: CallId(id),
                         metadata,
@@ -559,9 +557,9 @@ impl Connection {
                 );
             }
         }
-        let status = Status::from_headers(&headers)
+        let status = Status::from_headers(headers)
             .unwrap_or_else(|| Status::new(Code::Unknown, "the server sent no grpc-status"));
-        let trailers = Metadata::from_headers(&headers).unwrap_or_default();
+        let trailers = Metadata::from_headers(headers).unwrap_or_default();
         self.finish_client_call(id, status, trailers);
     }
 
@@ -726,13 +724,12 @@ impl Connection {
         };
         match self.role() {
             Role::Server => {
-                let mut headers = if call.headers_done {
-                    Vec::new()
-                } else {
-                    trailers_only_head()
-                };
+                let (headers_done, recv_closed) = (call.headers_done, call.recv_closed);
+                let mut headers = self.h2.header_list();
+                if !headers_done {
+                    trailers_only_head(&mut headers);
+                }
                 failure.status.to_headers(&mut headers);
-                let recv_closed = call.recv_closed;
                 if self.h2.send_headers(id, headers, true).is_err() {
                     let _ = self.h2.reset(id, ErrorCode::INTERNAL_ERROR);
                 } else if !recv_closed {
@@ -1014,7 +1011,8 @@ impl Connection {
         if !valid_path(&options.path) {
             return Err(CallError::InvalidPath(options.path));
         }
-        let mut headers = vec![
+        let mut headers = self.h2.header_list();
+        headers.extend([
             Header::new(":method", "POST"),
             Header::new(":scheme", self.fixed.scheme.clone()),
             Header::new(":path", options.path),
@@ -1027,7 +1025,7 @@ impl Connection {
             Header::new("te", "trailers"),
             Header::new("content-type", "application/grpc"),
             Header::new("user-agent", self.fixed.user_agent.clone()),
-        ];
+        ]);
         let after = |t: Duration| now.checked_add(t).unwrap_or_else(|| far_future(now));
         let deadline = match (options.deadline, options.timeout) {
             (Some(d), Some(t)) => Some(d.min(after(t))),
@@ -1065,16 +1063,18 @@ impl Connection {
         if c.headers_done {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let mut headers = vec![
+        c.headers_done = true;
+        let send_encoding = c.send_encoding;
+        let mut headers = self.h2.header_list();
+        headers.extend([
             Header::new(":status", "200"),
             Header::new("content-type", "application/grpc"),
-        ];
-        if c.send_encoding != Encoding::Identity {
-            headers.push(Header::new("grpc-encoding", c.send_encoding.name()));
+        ]);
+        if send_encoding != Encoding::Identity {
+            headers.push(Header::new("grpc-encoding", send_encoding.name()));
         }
         headers.push(Header::new("grpc-accept-encoding", accept));
         metadata.to_headers(&mut headers);
-        c.headers_done = true;
         self.h2.send_headers(call.0, headers, false)?;
         Ok(())
     }
@@ -1186,14 +1186,13 @@ impl Connection {
             return Err(CallError::WrongRole);
         }
         let c = self.call_mut(call)?;
-        let mut headers = if c.headers_done {
-            Vec::new()
-        } else {
-            trailers_only_head()
-        };
+        let (headers_done, recv_closed) = (c.headers_done, c.recv_closed);
+        let mut headers = self.h2.header_list();
+        if !headers_done {
+            trailers_only_head(&mut headers);
+        }
         status.to_headers(&mut headers);
         trailers.to_headers(&mut headers);
-        let recv_closed = c.recv_closed;
         self.h2.send_headers(call.0, headers, true)?;
         if !recv_closed {
             self.h2.reset_after_send(call.0, ErrorCode::NO_ERROR)?;
@@ -1300,11 +1299,12 @@ fn far_future(now: Instant) -> Instant {
         .unwrap_or(now)
 }
 
-fn trailers_only_head() -> Vec<Header> {
-    vec![
+/// Appends the fields a Trailers-Only response starts with.
+fn trailers_only_head(headers: &mut Vec<Header>) {
+    headers.extend([
         Header::new(":status", "200"),
         Header::new("content-type", "application/grpc"),
-    ]
+    ]);
 }
 
 fn is_grpc_content_type(value: &[u8]) -> bool {

@@ -24,6 +24,14 @@ const ASSUMED_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Opaque data of the PING that completes a graceful shutdown.
 const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
+/// Emptied header lists kept for reuse, at most this many, each with room for
+/// at most [`SPARE_HEADER_LIST_FIELDS`]: 16 × 16 × 72 octets, 18 KiB per
+/// connection at most.
+const SPARE_HEADER_LISTS: usize = 16;
+
+/// The largest capacity (in fields) of a header list kept for reuse.
+const SPARE_HEADER_LIST_FIELDS: usize = 16;
+
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -121,6 +129,9 @@ pub struct Connection {
     send_window: SendWindow,
     recv_window: RecvWindow,
     partial: Option<PartialBlock>,
+    /// Emptied header lists to build the next ones in: received lists the
+    /// application handed back, and sent ones once encoded.
+    spare_header_lists: Vec<Vec<Header>>,
     /// Control frames, already encoded, in the order they were queued.
     control: Vec<u8>,
     /// Frames in `control` that the peer made us owe (ACKs, RST_STREAMs): the
@@ -293,6 +304,7 @@ impl Connection {
             send_window: SendWindow::new(DEFAULT_WINDOW),
             recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
             partial: None,
+            spare_header_lists: Vec::new(),
             control: Vec::new(),
             owed_frames: 0,
             send_ready: VecDeque::new(),
@@ -708,7 +720,8 @@ impl Connection {
         end_stream: bool,
         self_dependent: bool,
     ) -> Result<(), Error> {
-        let decoded = self.decoder.decode_to_vec(&block);
+        let mut fields = self.header_list();
+        let decoded = self.decoder.decode(&block, |field| fields.push(field));
         // Errors that cost only this stream, raised once its id is accounted for.
         let rejection = match decoded {
             Err(hpack::DecodeError::HeaderListTooLarge { .. }) => {
@@ -722,7 +735,9 @@ impl Connection {
             )),
             Ok(_) => None,
         };
-        let fields = decoded.unwrap_or_default();
+        if decoded.is_err() {
+            fields.clear();
+        }
         let input = Input::RecvHeaders { end_stream };
         match self.lookup(id) {
             Lookup::Active => {}
@@ -1341,6 +1356,7 @@ impl Connection {
                 let head_at = buf.len();
                 buf.extend_from_slice(&[0; HEAD_LEN]);
                 self.encoder.encode(&headers, buf);
+                recycle(&mut self.spare_header_lists, headers);
                 frame_header_block(id, head_at, end_stream, max_frame, buf);
                 self.wrote_stream_frames = true;
                 Progress::Sent { more }
@@ -1432,6 +1448,21 @@ impl Connection {
     }
 
     // ----- mutators -----
+
+    /// An empty header list to fill for [`open_stream`](Self::open_stream) or
+    /// [`send_headers`](Self::send_headers), in the storage of a list already
+    /// sent or handed back when there is one, so a warm connection builds its
+    /// header lists without allocating.
+    pub fn header_list(&mut self) -> Vec<Header> {
+        self.spare_header_lists.pop().unwrap_or_default()
+    }
+
+    /// Hands back the list of an [`Event::Headers`] once read, so its storage
+    /// builds a later list (see [`header_list`](Self::header_list)). Optional:
+    /// a list dropped instead is only an allocation more.
+    pub fn recycle_header_list(&mut self, list: Vec<Header>) {
+        recycle(&mut self.spare_header_lists, list);
+    }
 
     /// Opens a stream with a request header block (client role).
     pub fn open_stream(
@@ -1863,6 +1894,19 @@ impl Connection {
             .insert(id, closure, self.config.max_reset_streams_remembered);
         stream
     }
+}
+
+/// Keeps `list`'s storage among the spares, emptied, unless there are enough
+/// spares or it grew too large to hold on to.
+fn recycle(spares: &mut Vec<Vec<Header>>, mut list: Vec<Header>) {
+    if list.capacity() == 0
+        || list.capacity() > SPARE_HEADER_LIST_FIELDS
+        || spares.len() >= SPARE_HEADER_LISTS
+    {
+        return;
+    }
+    list.clear();
+    spares.push(list);
 }
 
 enum Progress {
