@@ -32,6 +32,14 @@ const SPARE_HEADER_LISTS: usize = 16;
 /// The largest capacity (in fields) of a header list kept for reuse.
 const SPARE_HEADER_LIST_FIELDS: usize = 16;
 
+/// Emptied send queues of closed streams kept for the next streams, at most
+/// this many, each with room for at most [`SPARE_QUEUE_ITEMS`]: 16 × 8 × 40
+/// octets, 5 KiB per connection at most.
+const SPARE_QUEUES: usize = 16;
+
+/// The largest capacity (in items) of a send queue kept for reuse.
+const SPARE_QUEUE_ITEMS: usize = 8;
+
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -132,6 +140,8 @@ pub struct Connection {
     /// Emptied header lists to build the next ones in: received lists the
     /// application handed back, and sent ones once encoded.
     spare_header_lists: Vec<Vec<Header>>,
+    /// Emptied send queues of closed streams, for new streams.
+    spare_queues: Vec<VecDeque<Outbound>>,
     /// Control frames, already encoded, in the order they were queued.
     control: Vec<u8>,
     /// Frames in `control` that the peer made us owe (ACKs, RST_STREAMs): the
@@ -305,6 +315,7 @@ impl Connection {
             recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
             partial: None,
             spare_header_lists: Vec::new(),
+            spare_queues: Vec::new(),
             control: Vec::new(),
             owed_frames: 0,
             send_ready: VecDeque::new(),
@@ -1782,13 +1793,13 @@ impl Connection {
         Ok(())
     }
 
-    fn new_stream(&self, state: State, local: bool) -> Stream {
+    fn new_stream(&mut self, state: State, local: bool) -> Stream {
         Stream {
             state,
             local,
             send_window: SendWindow::new(self.peer.initial_window_size),
             recv_window: RecvWindow::new(self.recv_initial_window, self.stream_window_target),
-            queue: VecDeque::new(),
+            queue: self.spare_queues.pop().unwrap_or_default(),
             queued_bytes: 0,
             in_send_ready: false,
             want_writable: false,
@@ -1880,8 +1891,17 @@ impl Connection {
     }
 
     fn remove_stream(&mut self, id: StreamId, closure: Closure) -> Stream {
-        let stream = self.streams.remove(&id).expect("stream to remove");
+        let mut stream = self.streams.remove(&id).expect("stream to remove");
         self.queued_total -= stream.queued_bytes;
+        // What is still queued is dropped; the storage serves a later stream.
+        let mut queue = std::mem::take(&mut stream.queue);
+        if queue.capacity() > 0
+            && queue.capacity() <= SPARE_QUEUE_ITEMS
+            && self.spare_queues.len() < SPARE_QUEUES
+        {
+            queue.clear();
+            self.spare_queues.push(queue);
+        }
         if stream.waiting {
             self.pending_opens.retain(|p| *p != id);
         } else if stream.local {
