@@ -16,6 +16,15 @@ use crate::hpack::Header;
 /// Opaque data of our keepalive PINGs.
 const KEEPALIVE_PING: [u8; 8] = *b"keepaliv";
 
+/// Emptied chunk queues of ended calls' message decoders kept for the next
+/// calls, at most this many, each with room for at most
+/// [`SPARE_CHUNK_QUEUE_ITEMS`] chunks: 16 × 8 × 32 octets, 4 KiB per connection
+/// at most.
+const SPARE_CHUNK_QUEUES: usize = 16;
+
+/// The largest capacity (in chunks) of a chunk queue kept for reuse.
+const SPARE_CHUNK_QUEUE_ITEMS: usize = 8;
+
 /// What to do with a call whose state machine hit an error.
 struct CallFailure {
     status: Status,
@@ -53,6 +62,8 @@ pub struct Connection {
     events: VecDeque<Queued>,
     /// 5-octet message prefixes are cut from this buffer, one allocation for many.
     prefixes: BytesMut,
+    /// Emptied chunk queues of ended calls, for the decoders of new ones.
+    spare_chunk_queues: Vec<VecDeque<Bytes>>,
     created: Instant,
     last_read: Instant,
     /// When our keepalive PING must be answered by.
@@ -114,9 +125,15 @@ struct Call {
 }
 
 impl Call {
-    fn new(max_recv: usize, send_encoding: Encoding, deadline: Option<Instant>) -> Self {
+    /// A call whose decoder queues chunks in `storage`, an ended call's.
+    fn new(
+        max_recv: usize,
+        send_encoding: Encoding,
+        deadline: Option<Instant>,
+        storage: VecDeque<Bytes>,
+    ) -> Self {
         Call {
-            decoder: MessageDecoder::new(max_recv),
+            decoder: MessageDecoder::with_storage(max_recv, storage),
             recv_encoding: None,
             send_encoding,
             peer_accepts: EncodingSet::all(),
@@ -190,6 +207,7 @@ impl Connection {
             calls: HashMap::new(),
             events: VecDeque::new(),
             prefixes: BytesMut::new(),
+            spare_chunk_queues: Vec::new(),
             created: now,
             last_read: now,
             keepalive_deadline: None,
@@ -360,6 +378,7 @@ impl Connection {
             self.config.max_recv_message_size,
             send_encoding,
             request.deadline,
+            self.spare_chunk_queues.pop().unwrap_or_default(),
         );
         call.recv_encoding = Some(request.encoding);
         call.peer_accepts = request.accept_encodings;
@@ -952,10 +971,17 @@ impl Connection {
 
     /// Forgets a call, returning the credit of messages nobody will consume.
     fn remove_call(&mut self, id: StreamId) -> Option<Call> {
-        let call = self.calls.remove(&id)?;
+        let mut call = self.calls.remove(&id)?;
         let unconsumed: u32 = call.unconsumed.iter().sum();
         if unconsumed > 0 {
             self.h2.release_capacity(id, unconsumed);
+        }
+        let storage = call.decoder.take_storage();
+        if storage.capacity() > 0
+            && storage.capacity() <= SPARE_CHUNK_QUEUE_ITEMS
+            && self.spare_chunk_queues.len() < SPARE_CHUNK_QUEUES
+        {
+            self.spare_chunk_queues.push(storage);
         }
         Some(call)
     }
@@ -1045,7 +1071,12 @@ impl Connection {
         ));
         options.metadata.to_headers(&mut headers);
         let id = self.h2.open_stream(headers, false)?;
-        let mut call = Call::new(self.config.max_recv_message_size, encoding, deadline);
+        let mut call = Call::new(
+            self.config.max_recv_message_size,
+            encoding,
+            deadline,
+            self.spare_chunk_queues.pop().unwrap_or_default(),
+        );
         call.headers_done = false;
         self.calls.insert(id, call);
         self.update_idle(now);
