@@ -9,7 +9,7 @@ use super::metadata::Metadata;
 use super::ping_policy::{PingPolicy, Verdict};
 use super::status::{Code, Status};
 use super::timeout;
-use super::{CallError, CallId, Config, Event, Request};
+use super::{ByteStr, CallError, CallId, Config, Event, Request};
 use crate::h2::{self, ErrorCode, Initiator, Role, StreamId};
 use crate::hpack::Header;
 
@@ -401,26 +401,27 @@ impl Connection {
     }
 
     fn parse_request(&self, now: Instant, headers: &[Header]) -> Result<Request, Rejection> {
-        let field = |name: &str| {
+        let value = |name: &str| {
             headers
                 .iter()
                 .find(|h| h.name == name.as_bytes())
-                .map(|h| &h.value[..])
+                .map(|h| &h.value)
         };
+        let field = |name: &str| value(name).map(|v| &v[..]);
         if field(":method") != Some(b"POST") {
             return Err(Rejection::Http(405));
         }
-        let content_type = field("content-type").unwrap_or_default();
-        if !is_grpc_content_type(content_type) {
+        let content_type = value("content-type").cloned().unwrap_or_default();
+        if !is_grpc_content_type(&content_type) {
             return Err(Rejection::Http(415));
         }
-        let path = field(":path").unwrap_or_default();
-        let path = std::str::from_utf8(path)
-            .ok()
-            .filter(|p| valid_path(p))
-            .ok_or_else(|| {
-                Rejection::Grpc(Status::new(Code::Unimplemented, "malformed method name"))
-            })?;
+        let path = value(":path").cloned().unwrap_or_default();
+        if !std::str::from_utf8(&path).is_ok_and(valid_path) {
+            return Err(Rejection::Grpc(Status::new(
+                Code::Unimplemented,
+                "malformed method name",
+            )));
+        }
         if field("te") != Some(b"trailers") {
             return Err(Rejection::Grpc(Status::new(
                 Code::Internal,
@@ -457,9 +458,9 @@ impl Connection {
         let metadata = Metadata::from_headers(headers)
             .map_err(|e| Rejection::Grpc(Status::new(Code::Internal, e.to_string())))?;
         Ok(Request {
-            path: path.to_owned(),
-            authority: field(":authority").map(|a| String::from_utf8_lossy(a).into_owned()),
-            content_type: String::from_utf8_lossy(content_type).into_owned(),
+            path: ByteStr::from_checked(path),
+            authority: value(":authority").map(ByteStr::from_utf8_lossy),
+            content_type: ByteStr::from_utf8_lossy(&content_type),
             metadata,
             timeout,
             deadline: timeout.map(|t| {
