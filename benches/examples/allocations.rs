@@ -21,7 +21,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{CallOptions, Config, Connection, Event};
+use grpc_sansio::grpc::{ByteStr, CallOptions, Config, Connection, Event};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -118,7 +118,7 @@ fn run(warmup: u32, calls: u32) -> Counts {
 fn client_send(b: &mut Bench) {
     let call = b
         .client
-        .start_call(b.now, CallOptions::new(PATH))
+        .start_call(b.now, CallOptions::new(ByteStr::from_static(PATH)))
         .expect("start_call");
     b.client
         .send_message(call, b.request.clone())

@@ -1036,7 +1036,7 @@ impl Connection {
             return Err(CallError::Closed);
         }
         if !valid_path(&options.path) {
-            return Err(CallError::InvalidPath(options.path));
+            return Err(CallError::InvalidPath(options.path.into()));
         }
         let mut headers = self.h2.header_list();
         headers.extend([
@@ -1294,8 +1294,9 @@ impl Connection {
 /// How a client call is started.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
-    /// `/package.Service/Method`.
-    pub path: String,
+    /// `/package.Service/Method`. A static one ([`ByteStr::from_static`]) goes
+    /// out without being copied.
+    pub path: ByteStr,
     /// Overrides the connection's `:authority`.
     pub authority: Option<String>,
     /// Request metadata.
@@ -1309,8 +1310,9 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
-    /// Options for a call to `path` with nothing else set.
-    pub fn new(path: impl Into<String>) -> Self {
+    /// Options for a call to `path` with nothing else set. A `&str` is
+    /// copied; a `String` or a [`ByteStr`] is not.
+    pub fn new(path: impl Into<ByteStr>) -> Self {
         CallOptions {
             path: path.into(),
             ..CallOptions::default()
