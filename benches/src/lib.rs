@@ -7,7 +7,11 @@
 //! - `bench-tonic-server`: tonic's `grpc.testing.TestService` ([`tonic_service`]);
 //! - `bench-load`: our load client ([`load`]) and tonic's ([`tonic_load`]),
 //!   idle connections ([`idle`]) and raw TCP ([`raw`]).
+//!
+//! [`allocations`] is the unary call whose heap blocks the `allocations`
+//! example prints and a test bounds.
 
+pub mod allocations;
 pub mod args;
 pub mod idle;
 pub mod latency;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::grpc::{CallId, CallOptions, Config, Connection, Event};
+use grpc_sansio::grpc::{ByteStr, CallId, CallOptions, Config, Connection, Event};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -161,7 +161,7 @@ impl Conn {
     fn start(&mut self, now: Instant, work: &Workload) -> io::Result<()> {
         let call = self
             .grpc
-            .start_call(now, CallOptions::new(work.path))
+            .start_call(now, CallOptions::new(ByteStr::from_static(work.path)))
             .map_err(io::Error::other)?;
         self.grpc
             .send_message(call, work.request.clone())

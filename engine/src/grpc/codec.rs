@@ -114,12 +114,30 @@ impl MessageDecoder {
     /// A decoder that rejects messages whose body is longer than
     /// `max_message_size` octets.
     pub fn new(max_message_size: usize) -> Self {
+        Self::with_storage(max_message_size, VecDeque::new())
+    }
+
+    /// [`new`](Self::new), queueing chunks in `storage` (emptied first), the
+    /// storage of a decoder done with, from [`take_storage`](Self::take_storage).
+    pub fn with_storage(max_message_size: usize, mut storage: VecDeque<Bytes>) -> Self {
+        storage.clear();
         Self {
             max: max_message_size,
-            chunks: VecDeque::new(),
+            chunks: storage,
             queued: 0,
             state: State::Prefix,
         }
+    }
+
+    /// Hands out the chunk queue's storage, emptied, for a later decoder: for
+    /// a decoder whose call is over. Everything buffered is dropped and the
+    /// decoder is left as a new one.
+    pub fn take_storage(&mut self) -> VecDeque<Bytes> {
+        let mut storage = std::mem::take(&mut self.chunks);
+        storage.clear();
+        self.queued = 0;
+        self.state = State::Prefix;
+        storage
     }
 
     /// The receive limit this decoder enforces.
@@ -359,6 +377,23 @@ mod tests {
             encode(data, *compressed, &mut wire).unwrap();
         }
         wire
+    }
+
+    #[test]
+    fn storage_moves_between_decoders_emptied() {
+        let mut first = MessageDecoder::new(1024);
+        let wire = frame(&[(false, b"whole".to_vec()), (false, b"cut".to_vec())]);
+        first.push(Bytes::from(wire[..wire.len() - 1].to_vec()));
+        assert_eq!(&first.next_message().unwrap().unwrap().data[..], b"whole");
+        assert!(first.next_message().unwrap().is_none());
+        let storage = first.take_storage();
+        assert!(storage.is_empty() && storage.capacity() > 0);
+        assert!(first.is_idle());
+        let mut second = MessageDecoder::with_storage(1024, storage);
+        second.push(Bytes::from(frame(&[(true, b"next".to_vec())])));
+        let message = second.next_message().unwrap().unwrap();
+        assert!(message.compressed);
+        assert_eq!(&message.data[..], b"next");
     }
 
     /// Pushes `wire` cut at `cuts` (sorted offsets), draining after each push.

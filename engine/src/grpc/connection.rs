@@ -9,12 +9,21 @@ use super::metadata::Metadata;
 use super::ping_policy::{PingPolicy, Verdict};
 use super::status::{Code, Status};
 use super::timeout;
-use super::{CallError, CallId, Config, Event, Request};
+use super::{ByteStr, CallError, CallId, Config, Event, Request};
 use crate::h2::{self, ErrorCode, Initiator, Role, StreamId};
 use crate::hpack::Header;
 
 /// Opaque data of our keepalive PINGs.
 const KEEPALIVE_PING: [u8; 8] = *b"keepaliv";
+
+/// Emptied chunk queues of ended calls' message decoders kept for the next
+/// calls, at most this many, each with room for at most
+/// [`SPARE_CHUNK_QUEUE_ITEMS`] chunks: 16 × 8 × 32 octets, 4 KiB per connection
+/// at most.
+const SPARE_CHUNK_QUEUES: usize = 16;
+
+/// The largest capacity (in chunks) of a chunk queue kept for reuse.
+const SPARE_CHUNK_QUEUE_ITEMS: usize = 8;
 
 /// What to do with a call whose state machine hit an error.
 struct CallFailure {
@@ -53,6 +62,8 @@ pub struct Connection {
     events: VecDeque<Queued>,
     /// 5-octet message prefixes are cut from this buffer, one allocation for many.
     prefixes: BytesMut,
+    /// Emptied chunk queues of ended calls, for the decoders of new ones.
+    spare_chunk_queues: Vec<VecDeque<Bytes>>,
     created: Instant,
     last_read: Instant,
     /// When our keepalive PING must be answered by.
@@ -114,9 +125,15 @@ struct Call {
 }
 
 impl Call {
-    fn new(max_recv: usize, send_encoding: Encoding, deadline: Option<Instant>) -> Self {
+    /// A call whose decoder queues chunks in `storage`, an ended call's.
+    fn new(
+        max_recv: usize,
+        send_encoding: Encoding,
+        deadline: Option<Instant>,
+        storage: VecDeque<Bytes>,
+    ) -> Self {
         Call {
-            decoder: MessageDecoder::new(max_recv),
+            decoder: MessageDecoder::with_storage(max_recv, storage),
             recv_encoding: None,
             send_encoding,
             peer_accepts: EncodingSet::all(),
@@ -128,6 +145,47 @@ impl Call {
             partial_released: 0,
             held: 0,
             unconsumed: VecDeque::new(),
+        }
+    }
+
+    /// Every received octet stays counted against the window until the
+    /// application takes its message, so a receiver that reads nothing stops
+    /// its peer. The one exception, as in grpc-go: once the application holds
+    /// no whole message, the octets of the incomplete one go back, or a message
+    /// larger than the window could never complete (its size is bounded by
+    /// `max_recv_message_size`).
+    fn release_partial(&mut self, id: StreamId, h2: &mut h2::Connection) {
+        if self.held > 0 {
+            return;
+        }
+        let partial = self.decoder.buffered() as u64;
+        if partial > self.partial_released {
+            let release = partial - self.partial_released;
+            self.partial_released = partial;
+            h2.release_capacity(id, release as u32);
+        }
+    }
+}
+
+/// Returns (or, with manual release, records) the credit of a message leaving
+/// the queue; a function of the fields it needs, so that it can run while the
+/// queue is borrowed.
+fn settle(
+    calls: &mut HashMap<StreamId, Call>,
+    h2: &mut h2::Connection,
+    release_on_poll: bool,
+    queued: &Queued,
+) {
+    if let Some((id, wire)) = queued.release {
+        match calls.get_mut(&id) {
+            // Still held until the application says it consumed it.
+            Some(call) if !release_on_poll => call.unconsumed.push_back(wire),
+            Some(call) => {
+                call.held -= u64::from(wire);
+                h2.release_capacity(id, wire);
+                call.release_partial(id, h2);
+            }
+            None => h2.release_capacity(id, wire),
         }
     }
 }
@@ -149,6 +207,7 @@ impl Connection {
             calls: HashMap::new(),
             events: VecDeque::new(),
             prefixes: BytesMut::new(),
+            spare_chunk_queues: Vec::new(),
             created: now,
             last_read: now,
             keepalive_deadline: None,
@@ -241,10 +300,13 @@ impl Connection {
                     stream,
                     headers,
                     end_stream,
-                } => match self.role() {
-                    Role::Server => self.server_headers(now, stream, headers, end_stream),
-                    Role::Client => self.client_headers(stream, headers, end_stream),
-                },
+                } => {
+                    match self.role() {
+                        Role::Server => self.server_headers(now, stream, &headers, end_stream),
+                        Role::Client => self.client_headers(stream, &headers, end_stream),
+                    }
+                    self.h2.recycle_header_list(headers);
+                }
                 h2::Event::Data {
                     stream,
                     data,
@@ -277,13 +339,7 @@ impl Connection {
         self.update_idle(now);
     }
 
-    fn server_headers(
-        &mut self,
-        now: Instant,
-        id: StreamId,
-        headers: Vec<Header>,
-        end_stream: bool,
-    ) {
+    fn server_headers(&mut self, now: Instant, id: StreamId, headers: &[Header], end_stream: bool) {
         if let Some(call) = self.calls.get_mut(&id) {
             // Client trailers are unusual but legal: they only end its side.
             if end_stream {
@@ -292,7 +348,7 @@ impl Connection {
             }
             return;
         }
-        let request = match self.parse_request(now, &headers) {
+        let request = match self.parse_request(now, headers) {
             Ok(request) => request,
             Err(Rejection::Http(status)) => {
                 let headers = vec![Header::new(":status", status.to_string())];
@@ -300,7 +356,8 @@ impl Connection {
                 return;
             }
             Err(Rejection::Grpc(status)) => {
-                let mut headers = trailers_only_head();
+                let mut headers = self.h2.header_list();
+                trailers_only_head(&mut headers);
                 if status.code() == Code::Unimplemented {
                     headers.push(Header::new(
                         "grpc-accept-encoding",
@@ -321,6 +378,7 @@ impl Connection {
             self.config.max_recv_message_size,
             send_encoding,
             request.deadline,
+            self.spare_chunk_queues.pop().unwrap_or_default(),
         );
         call.recv_encoding = Some(request.encoding);
         call.peer_accepts = request.accept_encodings;
@@ -343,26 +401,27 @@ impl Connection {
     }
 
     fn parse_request(&self, now: Instant, headers: &[Header]) -> Result<Request, Rejection> {
-        let field = |name: &str| {
+        let value = |name: &str| {
             headers
                 .iter()
                 .find(|h| h.name == name.as_bytes())
-                .map(|h| &h.value[..])
+                .map(|h| &h.value)
         };
+        let field = |name: &str| value(name).map(|v| &v[..]);
         if field(":method") != Some(b"POST") {
             return Err(Rejection::Http(405));
         }
-        let content_type = field("content-type").unwrap_or_default();
-        if !is_grpc_content_type(content_type) {
+        let content_type = value("content-type").cloned().unwrap_or_default();
+        if !is_grpc_content_type(&content_type) {
             return Err(Rejection::Http(415));
         }
-        let path = field(":path").unwrap_or_default();
-        let path = std::str::from_utf8(path)
-            .ok()
-            .filter(|p| valid_path(p))
-            .ok_or_else(|| {
-                Rejection::Grpc(Status::new(Code::Unimplemented, "malformed method name"))
-            })?;
+        let path = value(":path").cloned().unwrap_or_default();
+        if !std::str::from_utf8(&path).is_ok_and(valid_path) {
+            return Err(Rejection::Grpc(Status::new(
+                Code::Unimplemented,
+                "malformed method name",
+            )));
+        }
         if field("te") != Some(b"trailers") {
             return Err(Rejection::Grpc(Status::new(
                 Code::Internal,
@@ -399,9 +458,9 @@ impl Connection {
         let metadata = Metadata::from_headers(headers)
             .map_err(|e| Rejection::Grpc(Status::new(Code::Internal, e.to_string())))?;
         Ok(Request {
-            path: path.to_owned(),
-            authority: field(":authority").map(|a| String::from_utf8_lossy(a).into_owned()),
-            content_type: String::from_utf8_lossy(content_type).into_owned(),
+            path: ByteStr::from_checked(path),
+            authority: value(":authority").map(ByteStr::from_utf8_lossy),
+            content_type: ByteStr::from_utf8_lossy(&content_type),
             metadata,
             timeout,
             deadline: timeout.map(|t| {
@@ -414,7 +473,7 @@ impl Connection {
         })
     }
 
-    fn client_headers(&mut self, id: StreamId, headers: Vec<Header>, end_stream: bool) {
+    fn client_headers(&mut self, id: StreamId, headers: &[Header], end_stream: bool) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -482,7 +541,7 @@ impl Connection {
                 }
             }
             if !end_stream {
-                match Metadata::from_headers(&headers) {
+                match Metadata::from_headers(headers) {
                     Ok(metadata) => self.push(Event::Headers {
                         call: CallId(id),
                         metadata,
@@ -518,9 +577,9 @@ impl Connection {
                 );
             }
         }
-        let status = Status::from_headers(&headers)
+        let status = Status::from_headers(headers)
             .unwrap_or_else(|| Status::new(Code::Unknown, "the server sent no grpc-status"));
-        let trailers = Metadata::from_headers(&headers).unwrap_or_default();
+        let trailers = Metadata::from_headers(headers).unwrap_or_default();
         self.finish_client_call(id, status, trailers);
     }
 
@@ -548,7 +607,6 @@ impl Connection {
         };
         call.decoder.push(data);
         let mut failure = None;
-        let mut messages = Vec::new();
         loop {
             match call.decoder.next_message() {
                 Ok(Some(raw)) => {
@@ -563,7 +621,14 @@ impl Connection {
                     match decode_body(call, raw, self.config.max_recv_message_size) {
                         Ok(message) => {
                             call.held += hold;
-                            messages.push((message, compressed, hold as u32));
+                            self.events.push_back(Queued {
+                                event: Event::Message {
+                                    call: CallId(id),
+                                    message,
+                                    compressed,
+                                },
+                                release: Some((id, hold as u32)),
+                            });
                         }
                         Err(status) => {
                             failure = Some(status);
@@ -582,16 +647,6 @@ impl Connection {
         // limit bounds them, and holding them could deadlock a message larger
         // than the window.
         self.release_partial(id);
-        for (message, compressed, wire) in messages {
-            self.events.push_back(Queued {
-                event: Event::Message {
-                    call: CallId(id),
-                    message,
-                    compressed,
-                },
-                release: Some((id, wire)),
-            });
-        }
         if let Some(status) = failure {
             return self.fail_call(
                 id,
@@ -689,13 +744,12 @@ impl Connection {
         };
         match self.role() {
             Role::Server => {
-                let mut headers = if call.headers_done {
-                    Vec::new()
-                } else {
-                    trailers_only_head()
-                };
+                let (headers_done, recv_closed) = (call.headers_done, call.recv_closed);
+                let mut headers = self.h2.header_list();
+                if !headers_done {
+                    trailers_only_head(&mut headers);
+                }
                 failure.status.to_headers(&mut headers);
-                let recv_closed = call.recv_closed;
                 if self.h2.send_headers(id, headers, true).is_err() {
                     let _ = self.h2.reset(id, ErrorCode::INTERNAL_ERROR);
                 } else if !recv_closed {
@@ -867,30 +921,32 @@ impl Connection {
     /// Returns (or, with manual release, records) the credit of a message
     /// leaving the queue.
     fn settle(&mut self, queued: &Queued) {
-        if let Some((id, wire)) = queued.release {
-            match self.calls.get_mut(&id) {
-                // Still held until the application says it consumed it.
-                Some(call) if !self.config.release_on_poll => call.unconsumed.push_back(wire),
-                Some(call) => {
-                    call.held -= u64::from(wire);
-                    self.h2.release_capacity(id, wire);
-                    self.release_partial(id);
-                }
-                None => self.h2.release_capacity(id, wire),
-            }
-        }
+        settle(
+            &mut self.calls,
+            &mut self.h2,
+            self.config.release_on_poll,
+            queued,
+        );
     }
 
     /// The application ended a call itself: events still queued for it are
-    /// dropped (their credit returned), so nothing follows the end it chose.
+    /// dropped (their credit returned, in queue order), so nothing follows the
+    /// end it chose. In place: the queue keeps its storage.
     fn purge_events(&mut self, id: StreamId) {
-        let (stale, keep): (VecDeque<Queued>, VecDeque<Queued>) = std::mem::take(&mut self.events)
-            .into_iter()
-            .partition(|q| event_call(&q.event) == Some(CallId(id)));
-        self.events = keep;
-        for queued in stale {
-            self.settle(&queued);
-        }
+        let Connection {
+            events,
+            calls,
+            h2,
+            config,
+            ..
+        } = self;
+        events.retain(|queued| {
+            if event_call(&queued.event) != Some(CallId(id)) {
+                return true;
+            }
+            settle(calls, h2, config.release_on_poll, queued);
+            false
+        });
     }
 
     /// With `release_on_poll` off: the oldest message of `call` handed out by
@@ -907,33 +963,26 @@ impl Connection {
         }
     }
 
-    /// Every received octet stays counted against the window until the
-    /// application takes its message, so a receiver that reads nothing stops
-    /// its peer. The one exception, as in grpc-go: once the application holds
-    /// no whole message, the octets of the incomplete one go back, or a message
-    /// larger than the window could never complete (its size is bounded by
-    /// `max_recv_message_size`).
+    /// [`Call::release_partial`] for the call on `id`, if it still runs.
     fn release_partial(&mut self, id: StreamId) {
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if call.held > 0 {
-            return;
-        }
-        let partial = call.decoder.buffered() as u64;
-        if partial > call.partial_released {
-            let release = partial - call.partial_released;
-            call.partial_released = partial;
-            self.h2.release_capacity(id, release as u32);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.release_partial(id, &mut self.h2);
         }
     }
 
     /// Forgets a call, returning the credit of messages nobody will consume.
     fn remove_call(&mut self, id: StreamId) -> Option<Call> {
-        let call = self.calls.remove(&id)?;
+        let mut call = self.calls.remove(&id)?;
         let unconsumed: u32 = call.unconsumed.iter().sum();
         if unconsumed > 0 {
             self.h2.release_capacity(id, unconsumed);
+        }
+        let storage = call.decoder.take_storage();
+        if storage.capacity() > 0
+            && storage.capacity() <= SPARE_CHUNK_QUEUE_ITEMS
+            && self.spare_chunk_queues.len() < SPARE_CHUNK_QUEUES
+        {
+            self.spare_chunk_queues.push(storage);
         }
         Some(call)
     }
@@ -987,9 +1036,10 @@ impl Connection {
             return Err(CallError::Closed);
         }
         if !valid_path(&options.path) {
-            return Err(CallError::InvalidPath(options.path));
+            return Err(CallError::InvalidPath(options.path.into()));
         }
-        let mut headers = vec![
+        let mut headers = self.h2.header_list();
+        headers.extend([
             Header::new(":method", "POST"),
             Header::new(":scheme", self.fixed.scheme.clone()),
             Header::new(":path", options.path),
@@ -1002,7 +1052,7 @@ impl Connection {
             Header::new("te", "trailers"),
             Header::new("content-type", "application/grpc"),
             Header::new("user-agent", self.fixed.user_agent.clone()),
-        ];
+        ]);
         let after = |t: Duration| now.checked_add(t).unwrap_or_else(|| far_future(now));
         let deadline = match (options.deadline, options.timeout) {
             (Some(d), Some(t)) => Some(d.min(after(t))),
@@ -1022,7 +1072,12 @@ impl Connection {
         ));
         options.metadata.to_headers(&mut headers);
         let id = self.h2.open_stream(headers, false)?;
-        let mut call = Call::new(self.config.max_recv_message_size, encoding, deadline);
+        let mut call = Call::new(
+            self.config.max_recv_message_size,
+            encoding,
+            deadline,
+            self.spare_chunk_queues.pop().unwrap_or_default(),
+        );
         call.headers_done = false;
         self.calls.insert(id, call);
         self.update_idle(now);
@@ -1040,16 +1095,18 @@ impl Connection {
         if c.headers_done {
             return Err(CallError::HeadersAlreadySent(call));
         }
-        let mut headers = vec![
+        c.headers_done = true;
+        let send_encoding = c.send_encoding;
+        let mut headers = self.h2.header_list();
+        headers.extend([
             Header::new(":status", "200"),
             Header::new("content-type", "application/grpc"),
-        ];
-        if c.send_encoding != Encoding::Identity {
-            headers.push(Header::new("grpc-encoding", c.send_encoding.name()));
+        ]);
+        if send_encoding != Encoding::Identity {
+            headers.push(Header::new("grpc-encoding", send_encoding.name()));
         }
         headers.push(Header::new("grpc-accept-encoding", accept));
         metadata.to_headers(&mut headers);
-        c.headers_done = true;
         self.h2.send_headers(call.0, headers, false)?;
         Ok(())
     }
@@ -1161,14 +1218,13 @@ impl Connection {
             return Err(CallError::WrongRole);
         }
         let c = self.call_mut(call)?;
-        let mut headers = if c.headers_done {
-            Vec::new()
-        } else {
-            trailers_only_head()
-        };
+        let (headers_done, recv_closed) = (c.headers_done, c.recv_closed);
+        let mut headers = self.h2.header_list();
+        if !headers_done {
+            trailers_only_head(&mut headers);
+        }
         status.to_headers(&mut headers);
         trailers.to_headers(&mut headers);
-        let recv_closed = c.recv_closed;
         self.h2.send_headers(call.0, headers, true)?;
         if !recv_closed {
             self.h2.reset_after_send(call.0, ErrorCode::NO_ERROR)?;
@@ -1238,8 +1294,9 @@ impl Connection {
 /// How a client call is started.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
-    /// `/package.Service/Method`.
-    pub path: String,
+    /// `/package.Service/Method`. A static one ([`ByteStr::from_static`]) goes
+    /// out without being copied.
+    pub path: ByteStr,
     /// Overrides the connection's `:authority`.
     pub authority: Option<String>,
     /// Request metadata.
@@ -1253,8 +1310,9 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
-    /// Options for a call to `path` with nothing else set.
-    pub fn new(path: impl Into<String>) -> Self {
+    /// Options for a call to `path` with nothing else set. A `&str` is
+    /// copied; a `String` or a [`ByteStr`] is not.
+    pub fn new(path: impl Into<ByteStr>) -> Self {
         CallOptions {
             path: path.into(),
             ..CallOptions::default()
@@ -1275,11 +1333,12 @@ fn far_future(now: Instant) -> Instant {
         .unwrap_or(now)
 }
 
-fn trailers_only_head() -> Vec<Header> {
-    vec![
+/// Appends the fields a Trailers-Only response starts with.
+fn trailers_only_head(headers: &mut Vec<Header>) {
+    headers.extend([
         Header::new(":status", "200"),
         Header::new("content-type", "application/grpc"),
-    ]
+    ]);
 }
 
 fn is_grpc_content_type(value: &[u8]) -> bool {

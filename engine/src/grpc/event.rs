@@ -2,6 +2,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::byte_str::ByteStr;
 use super::compression::{Encoding, EncodingSet};
 use super::metadata::Metadata;
 use super::status::Status;
@@ -24,15 +25,17 @@ impl std::fmt::Display for CallId {
     }
 }
 
-/// What a server learns when a call starts.
+/// What a server learns when a call starts. Its text fields share the
+/// received header block rather than copy it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The `:path`, `/package.Service/Method`.
-    pub path: String,
-    /// The `:authority`, when sent.
-    pub authority: Option<String>,
-    /// The request's `content-type` (`application/grpc` or `application/grpc+…`).
-    pub content_type: String,
+    pub path: ByteStr,
+    /// The `:authority`, when sent (not UTF-8 octets replaced by U+FFFD).
+    pub authority: Option<ByteStr>,
+    /// The request's `content-type` (`application/grpc` or `application/grpc+…`;
+    /// not UTF-8 octets replaced by U+FFFD).
+    pub content_type: ByteStr,
     /// User metadata, reserved and pseudo headers removed.
     pub metadata: Metadata,
     /// The `grpc-timeout` the client sent.

@@ -1,6 +1,7 @@
 //! gRPC over the HTTP/2 engine: messages, compression, metadata, status and
 //! deadlines, and the client and server call state machines.
 
+mod byte_str;
 pub mod codec;
 pub mod compression;
 mod config;
@@ -12,6 +13,7 @@ mod ping_policy;
 pub mod status;
 pub mod timeout;
 
+pub use byte_str::ByteStr;
 pub use config::Config;
 pub use connection::{CallOptions, Connection};
 pub use error::CallError;

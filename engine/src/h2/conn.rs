@@ -24,6 +24,22 @@ const ASSUMED_MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Opaque data of the PING that completes a graceful shutdown.
 const SHUTDOWN_PING: [u8; 8] = *b"shutdown";
 
+/// Emptied header lists kept for reuse, at most this many, each with room for
+/// at most [`SPARE_HEADER_LIST_FIELDS`]: 16 × 16 × 72 octets, 18 KiB per
+/// connection at most.
+const SPARE_HEADER_LISTS: usize = 16;
+
+/// The largest capacity (in fields) of a header list kept for reuse.
+const SPARE_HEADER_LIST_FIELDS: usize = 16;
+
+/// Emptied send queues of closed streams kept for the next streams, at most
+/// this many, each with room for at most [`SPARE_QUEUE_ITEMS`]: 16 × 8 × 40
+/// octets, 5 KiB per connection at most.
+const SPARE_QUEUES: usize = 16;
+
+/// The largest capacity (in items) of a send queue kept for reuse.
+const SPARE_QUEUE_ITEMS: usize = 8;
+
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -121,6 +137,11 @@ pub struct Connection {
     send_window: SendWindow,
     recv_window: RecvWindow,
     partial: Option<PartialBlock>,
+    /// Emptied header lists to build the next ones in: received lists the
+    /// application handed back, and sent ones once encoded.
+    spare_header_lists: Vec<Vec<Header>>,
+    /// Emptied send queues of closed streams, for new streams.
+    spare_queues: Vec<VecDeque<Outbound>>,
     /// Control frames, already encoded, in the order they were queued.
     control: Vec<u8>,
     /// Frames in `control` that the peer made us owe (ACKs, RST_STREAMs): the
@@ -293,6 +314,8 @@ impl Connection {
             send_window: SendWindow::new(DEFAULT_WINDOW),
             recv_window: RecvWindow::new(DEFAULT_WINDOW, DEFAULT_WINDOW),
             partial: None,
+            spare_header_lists: Vec::new(),
+            spare_queues: Vec::new(),
             control: Vec::new(),
             owed_frames: 0,
             send_ready: VecDeque::new(),
@@ -708,7 +731,8 @@ impl Connection {
         end_stream: bool,
         self_dependent: bool,
     ) -> Result<(), Error> {
-        let decoded = self.decoder.decode_to_vec(&block);
+        let mut fields = self.header_list();
+        let decoded = self.decoder.decode(&block, |field| fields.push(field));
         // Errors that cost only this stream, raised once its id is accounted for.
         let rejection = match decoded {
             Err(hpack::DecodeError::HeaderListTooLarge { .. }) => {
@@ -722,7 +746,9 @@ impl Connection {
             )),
             Ok(_) => None,
         };
-        let fields = decoded.unwrap_or_default();
+        if decoded.is_err() {
+            fields.clear();
+        }
         let input = Input::RecvHeaders { end_stream };
         match self.lookup(id) {
             Lookup::Active => {}
@@ -1337,9 +1363,12 @@ impl Connection {
                 };
                 stream.headers_sent = true;
                 let more = !stream.queue.is_empty();
-                let mut block = Vec::new();
-                self.encoder.encode(&headers, &mut block);
-                write_header_block(id, Bytes::from(block), end_stream, max_frame, buf);
+                // The block is encoded in place, behind a placeholder head.
+                let head_at = buf.len();
+                buf.extend_from_slice(&[0; HEAD_LEN]);
+                self.encoder.encode(&headers, buf);
+                recycle(&mut self.spare_header_lists, headers);
+                frame_header_block(id, head_at, end_stream, max_frame, buf);
                 self.wrote_stream_frames = true;
                 Progress::Sent { more }
             }
@@ -1389,9 +1418,11 @@ impl Connection {
                         None => Progress::StreamBlocked,
                     };
                 }
-                let mut head = Vec::with_capacity(HEAD_LEN);
-                frame::Data::encode_head(id, written as u32, end, &mut head);
-                buf[head_at..head_at + HEAD_LEN].copy_from_slice(&head);
+                buf[head_at..head_at + HEAD_LEN].copy_from_slice(&frame::Data::head_bytes(
+                    id,
+                    written as u32,
+                    end,
+                ));
                 stream.send_window.consume(written as u32);
                 self.send_window.consume(written as u32);
                 stream.queued_bytes -= written;
@@ -1428,6 +1459,21 @@ impl Connection {
     }
 
     // ----- mutators -----
+
+    /// An empty header list to fill for [`open_stream`](Self::open_stream) or
+    /// [`send_headers`](Self::send_headers), in the storage of a list already
+    /// sent or handed back when there is one, so a warm connection builds its
+    /// header lists without allocating.
+    pub fn header_list(&mut self) -> Vec<Header> {
+        self.spare_header_lists.pop().unwrap_or_default()
+    }
+
+    /// Hands back the list of an [`Event::Headers`] once read, so its storage
+    /// builds a later list (see [`header_list`](Self::header_list)). Optional:
+    /// a list dropped instead is only an allocation more.
+    pub fn recycle_header_list(&mut self, list: Vec<Header>) {
+        recycle(&mut self.spare_header_lists, list);
+    }
 
     /// Opens a stream with a request header block (client role).
     pub fn open_stream(
@@ -1747,13 +1793,13 @@ impl Connection {
         Ok(())
     }
 
-    fn new_stream(&self, state: State, local: bool) -> Stream {
+    fn new_stream(&mut self, state: State, local: bool) -> Stream {
         Stream {
             state,
             local,
             send_window: SendWindow::new(self.peer.initial_window_size),
             recv_window: RecvWindow::new(self.recv_initial_window, self.stream_window_target),
-            queue: VecDeque::new(),
+            queue: self.spare_queues.pop().unwrap_or_default(),
             queued_bytes: 0,
             in_send_ready: false,
             want_writable: false,
@@ -1845,8 +1891,17 @@ impl Connection {
     }
 
     fn remove_stream(&mut self, id: StreamId, closure: Closure) -> Stream {
-        let stream = self.streams.remove(&id).expect("stream to remove");
+        let mut stream = self.streams.remove(&id).expect("stream to remove");
         self.queued_total -= stream.queued_bytes;
+        // What is still queued is dropped; the storage serves a later stream.
+        let mut queue = std::mem::take(&mut stream.queue);
+        if queue.capacity() > 0
+            && queue.capacity() <= SPARE_QUEUE_ITEMS
+            && self.spare_queues.len() < SPARE_QUEUES
+        {
+            queue.clear();
+            self.spare_queues.push(queue);
+        }
         if stream.waiting {
             self.pending_opens.retain(|p| *p != id);
         } else if stream.local {
@@ -1861,34 +1916,71 @@ impl Connection {
     }
 }
 
+/// Keeps `list`'s storage among the spares, emptied, unless there are enough
+/// spares or it grew too large to hold on to.
+fn recycle(spares: &mut Vec<Vec<Header>>, mut list: Vec<Header>) {
+    if list.capacity() == 0
+        || list.capacity() > SPARE_HEADER_LIST_FIELDS
+        || spares.len() >= SPARE_HEADER_LISTS
+    {
+        return;
+    }
+    list.clear();
+    spares.push(list);
+}
+
 enum Progress {
     Sent { more: bool },
     StreamBlocked,
     ConnectionBlocked,
 }
 
-/// Writes a header block as HEADERS plus as many CONTINUATIONs as the peer's
-/// frame size requires.
-fn write_header_block(
+/// Frames the header block encoded at `buf[head_at + HEAD_LEN..]`: the
+/// placeholder at `head_at` becomes its HEADERS head, and a block longer than
+/// the peer's frame size goes on in CONTINUATIONs.
+fn frame_header_block(
     id: StreamId,
-    block: Bytes,
+    head_at: usize,
     end_stream: bool,
     max_frame: usize,
     buf: &mut Vec<u8>,
 ) {
-    let mut rest = block;
-    let first = rest.split_to(rest.len().min(max_frame));
-    let mut headers = frame::Headers::new(id, first, end_stream, rest.is_empty());
-    headers.priority = None;
-    Frame::from(headers).encode(buf);
-    while !rest.is_empty() {
-        let chunk = rest.split_to(rest.len().min(max_frame));
-        Frame::from(frame::Continuation {
+    let block_len = buf.len() - head_at - HEAD_LEN;
+    let first = block_len.min(max_frame);
+    // Only a block over the frame size (16 KiB at least) is moved.
+    let rest = (block_len > first).then(|| buf.split_off(head_at + HEAD_LEN + first));
+    let mut flags = if end_stream {
+        frame::flags::END_STREAM
+    } else {
+        0
+    };
+    if rest.is_none() {
+        flags |= frame::flags::END_HEADERS;
+    }
+    let head = Head {
+        length: first as u32,
+        kind: frame::Kind::Headers as u8,
+        flags,
+        stream_id: id,
+    };
+    buf[head_at..head_at + HEAD_LEN].copy_from_slice(&head.to_bytes());
+    let Some(rest) = rest else {
+        return;
+    };
+    let mut chunks = rest.chunks(max_frame.max(1)).peekable();
+    while let Some(chunk) = chunks.next() {
+        let head = Head {
+            length: chunk.len() as u32,
+            kind: frame::Kind::Continuation as u8,
+            flags: if chunks.peek().is_none() {
+                frame::flags::END_HEADERS
+            } else {
+                0
+            },
             stream_id: id,
-            header_block: chunk,
-            end_headers: rest.is_empty(),
-        })
-        .encode(buf);
+        };
+        head.encode(buf);
+        buf.extend_from_slice(chunk);
     }
 }
 
@@ -1921,4 +2013,41 @@ fn local_misuse(error: Option<Error>) -> Error {
         ErrorCode::INTERNAL_ERROR,
         Reason::Malformed("internal state error"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The frames `frame_header_block` writes are those of the frame types.
+    #[test]
+    fn header_block_framing_matches_the_frame_encoders() {
+        let max = frame::DEFAULT_MAX_FRAME_SIZE as usize;
+        let id = StreamId::new(3);
+        for len in [0, 1, max - 1, max, max + 1, 2 * max, 2 * max + 7] {
+            for end_stream in [false, true] {
+                let block: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let mut expected = b"before".to_vec();
+                let mut rest = Bytes::from(block.clone());
+                let first = rest.split_to(rest.len().min(max));
+                Frame::from(frame::Headers::new(id, first, end_stream, rest.is_empty()))
+                    .encode(&mut expected);
+                while !rest.is_empty() {
+                    let chunk = rest.split_to(rest.len().min(max));
+                    Frame::from(frame::Continuation {
+                        stream_id: id,
+                        header_block: chunk,
+                        end_headers: rest.is_empty(),
+                    })
+                    .encode(&mut expected);
+                }
+                let mut buf = b"before".to_vec();
+                let head_at = buf.len();
+                buf.extend_from_slice(&[0; HEAD_LEN]);
+                buf.extend_from_slice(&block);
+                frame_header_block(id, head_at, end_stream, max, &mut buf);
+                assert_eq!(buf, expected, "{len} octets, end_stream {end_stream}");
+            }
+        }
+    }
 }

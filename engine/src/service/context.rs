@@ -11,7 +11,7 @@ use super::extensions::Extensions;
 use super::MethodKind;
 use crate::grpc::metadata::{Metadata, MetadataError};
 use crate::grpc::status::{Code, Status};
-use crate::grpc::Request;
+use crate::grpc::{ByteStr, Request};
 
 /// A handler's view of its call: the request head, the time left, the
 /// cancellation signal, the response metadata to send, and values interceptors
@@ -22,8 +22,8 @@ use crate::grpc::Request;
 /// it keeps a clone of the [`CancelToken`] to set when the engine reports the
 /// call cancelled.
 pub struct CallContext {
-    path: String,
-    authority: Option<String>,
+    path: ByteStr,
+    authority: Option<ByteStr>,
     metadata: Metadata,
     deadline: Option<Instant>,
     started: Instant,
@@ -40,7 +40,7 @@ pub struct CallContext {
 impl CallContext {
     /// The context of a call that started at `now` with this request head.
     pub fn new(request: &Request, now: Instant) -> Self {
-        let mut ctx = CallContext::from_parts(
+        let mut ctx = CallContext::with_path(
             request.path.clone(),
             request.metadata.clone(),
             request.deadline,
@@ -58,8 +58,19 @@ impl CallContext {
         deadline: Option<Instant>,
         now: Instant,
     ) -> Self {
+        CallContext::with_path(ByteStr::from(path.into()), metadata, deadline, now)
+    }
+
+    /// [`from_parts`](Self::from_parts) with the path as it is held: the
+    /// request's, shared.
+    fn with_path(
+        path: ByteStr,
+        metadata: Metadata,
+        deadline: Option<Instant>,
+        now: Instant,
+    ) -> Self {
         CallContext {
-            path: path.into(),
+            path,
             authority: None,
             metadata,
             deadline,

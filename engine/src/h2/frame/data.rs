@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{encode_padded, flags, require_stream, strip_padding, Frame, Head, Kind};
+use super::{encode_padded, flags, require_stream, strip_padding, Frame, Head, Kind, HEAD_LEN};
 use crate::h2::{Error, StreamId};
 
 /// A DATA frame: a chunk of a stream's body.
@@ -42,13 +42,19 @@ impl Data {
     /// Writes only the head of an unpadded DATA frame of `len` octets, so callers
     /// can append the payload straight from their own buffers.
     pub fn encode_head(stream_id: StreamId, len: u32, end_stream: bool, dst: &mut Vec<u8>) {
+        dst.extend_from_slice(&Self::head_bytes(stream_id, len, end_stream));
+    }
+
+    /// The head of an unpadded DATA frame of `len` octets, for callers that
+    /// write the payload first and the head over a placeholder before it.
+    pub fn head_bytes(stream_id: StreamId, len: u32, end_stream: bool) -> [u8; HEAD_LEN] {
         Head {
             length: len,
             kind: Kind::Data as u8,
             flags: if end_stream { flags::END_STREAM } else { 0 },
             stream_id,
         }
-        .encode(dst);
+        .to_bytes()
     }
 
     /// Decodes the payload of a DATA frame.
@@ -192,6 +198,7 @@ mod tests {
         let data = Data::new(StreamId::new(7), Bytes::from_static(b"abcd"), true);
         let mut dst = Vec::new();
         Data::encode_head(data.stream_id, 4, true, &mut dst);
+        assert_eq!(dst, Data::head_bytes(data.stream_id, 4, true));
         dst.extend_from_slice(&data.data);
         assert_eq!(dst, encode(&data.into()));
     }

@@ -147,10 +147,16 @@ impl Head {
 
     /// Appends the 9 octets. `length` must fit in 24 bits; only the low 24 are written.
     pub fn encode(&self, dst: &mut Vec<u8>) {
+        dst.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The 9 octets, for writing over a placeholder. `length` must fit in 24
+    /// bits; only the low 24 are written.
+    pub fn to_bytes(&self) -> [u8; HEAD_LEN] {
         debug_assert!(self.length <= MAX_MAX_FRAME_SIZE, "frame too long");
         let [_, l0, l1, l2] = self.length.to_be_bytes();
-        dst.extend_from_slice(&[l0, l1, l2, self.kind, self.flags]);
-        dst.extend_from_slice(&self.stream_id.get().to_be_bytes());
+        let [s0, s1, s2, s3] = self.stream_id.get().to_be_bytes();
+        [l0, l1, l2, self.kind, self.flags, s0, s1, s2, s3]
     }
 }
 
