@@ -477,8 +477,8 @@ fn accept_loop<T: Transport>(
             continue;
         };
         let origin = Arc::new(Origin {
-            peer_addr,
-            local_addr: accepting.local.clone(),
+            peer_addr: peer_addr.into(),
+            local_addr: accepting.local.clone().into(),
             clock: Arc::new(Instant::now),
         });
         let mut calls = Calls {

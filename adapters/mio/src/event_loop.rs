@@ -275,8 +275,8 @@ impl EventLoop {
             None => Session::client(config, now),
         };
         let origin = Arc::new(Origin {
-            peer_addr: peer.to_string(),
-            local_addr: local.to_string(),
+            peer_addr: peer.to_string().into(),
+            local_addr: local.to_string().into(),
             clock: Arc::new(Instant::now),
         });
         let conn = Conn {

@@ -159,8 +159,8 @@ impl Server {
                     continue;
                 };
                 let origin = Arc::new(Origin {
-                    peer_addr,
-                    local_addr: server_local.clone(),
+                    peer_addr: peer_addr.into(),
+                    local_addr: server_local.clone().into(),
                     clock: Arc::new(Instant::now),
                 });
                 let (commands, inputs) = mpsc::unbounded_channel();

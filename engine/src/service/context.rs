@@ -28,8 +28,10 @@ pub struct CallContext {
     deadline: Option<Instant>,
     started: Instant,
     kind: Option<MethodKind>,
-    peer_addr: Option<String>,
-    local_addr: Option<String>,
+    /// Shared with the connection's [`Origin`](super::Origin): a clone per
+    /// call, not a copy.
+    peer_addr: Option<ByteStr>,
+    local_addr: Option<ByteStr>,
     cancel: CancelToken,
     clock: Option<Arc<dyn Clock>>,
     pub(crate) headers: ResponseHeaders,
@@ -40,11 +42,18 @@ pub struct CallContext {
 impl CallContext {
     /// The context of a call that started at `now` with this request head.
     pub fn new(request: &Request, now: Instant) -> Self {
+        CallContext::with_token(request, now, CancelToken::new())
+    }
+
+    /// [`new`](Self::new) with the call's own cancellation token: a call
+    /// handle's context makes no token only to replace it.
+    pub(crate) fn with_token(request: &Request, now: Instant, cancel: CancelToken) -> Self {
         let mut ctx = CallContext::with_path(
             request.path.clone(),
             request.metadata.clone(),
             request.deadline,
             now,
+            cancel,
         );
         ctx.authority = request.authority.clone();
         ctx
@@ -58,7 +67,13 @@ impl CallContext {
         deadline: Option<Instant>,
         now: Instant,
     ) -> Self {
-        CallContext::with_path(ByteStr::from(path.into()), metadata, deadline, now)
+        CallContext::with_path(
+            ByteStr::from(path.into()),
+            metadata,
+            deadline,
+            now,
+            CancelToken::new(),
+        )
     }
 
     /// [`from_parts`](Self::from_parts) with the path as it is held: the
@@ -68,6 +83,7 @@ impl CallContext {
         metadata: Metadata,
         deadline: Option<Instant>,
         now: Instant,
+        cancel: CancelToken,
     ) -> Self {
         CallContext {
             path,
@@ -78,7 +94,7 @@ impl CallContext {
             kind: None,
             peer_addr: None,
             local_addr: None,
-            cancel: CancelToken::new(),
+            cancel,
             clock: None,
             headers: ResponseHeaders::default(),
             trailers: Metadata::new(),
@@ -87,13 +103,13 @@ impl CallContext {
     }
 
     /// Records the client's address.
-    pub fn with_peer_addr(mut self, addr: impl Into<String>) -> Self {
+    pub fn with_peer_addr(mut self, addr: impl Into<ByteStr>) -> Self {
         self.peer_addr = Some(addr.into());
         self
     }
 
     /// Records our own address (the one the client connected to).
-    pub fn with_local_addr(mut self, addr: impl Into<String>) -> Self {
+    pub fn with_local_addr(mut self, addr: impl Into<ByteStr>) -> Self {
         self.local_addr = Some(addr.into());
         self
     }

@@ -22,7 +22,7 @@ use super::{ClientStream, ServerStream};
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::{Code, Status};
-use crate::grpc::{CallId, Event, Request};
+use crate::grpc::{ByteStr, CallId, Event, Request};
 
 /// A handle's way to its connection's owner (the thread or task driving the
 /// connection), which applies each command with
@@ -40,9 +40,9 @@ pub type SendDone = mpsc::Sender<Result<(), Status>>;
 /// Where a connection's server calls come from, shared by its calls.
 pub struct Origin {
     /// The client's address (`ip:port`, or "unix").
-    pub peer_addr: String,
+    pub peer_addr: ByteStr,
     /// Our address (`ip:port`, or a unix socket's path).
-    pub local_addr: String,
+    pub local_addr: ByteStr,
     /// The clock a call's start and the time left are read from.
     pub clock: Arc<dyn Clock>,
 }
@@ -71,10 +71,9 @@ impl ServerHead {
 
     pub(crate) fn context(&self) -> CallContext {
         let origin = &self.origin;
-        CallContext::new(&self.request, self.started)
+        CallContext::with_token(&self.request, self.started, self.cancel.clone())
             .with_peer_addr(origin.peer_addr.clone())
             .with_local_addr(origin.local_addr.clone())
-            .with_cancel_token(self.cancel.clone())
             .with_clock(origin.clock.clone())
     }
 
