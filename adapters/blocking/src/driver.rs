@@ -12,9 +12,7 @@ use std::time::Instant;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{
-    self, Command, Inbox, LocalDone, LocalExecutor, LocalInbox, Reply, Session,
-};
+use grpc_sansio::service::{self, Command, LocalExecutor, Session};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -62,36 +60,8 @@ const ROUNDS: usize = 8;
 /// The tasks a connection thread polls: its calls served on the thread.
 pub(crate) type Tasks = LocalExecutor<()>;
 
-/// Where a call's events go: a blocking handle's channel (a worker's, or a
-/// client's), or the mailbox of a task on the connection thread.
-pub(crate) enum CallInbox {
-    Channel(Sender<Event>),
-    Task(LocalInbox),
-}
-
-impl Inbox for CallInbox {
-    fn deliver(&self, event: Event) {
-        match self {
-            CallInbox::Channel(tx) => tx.deliver(event),
-            CallInbox::Task(inbox) => inbox.deliver(event),
-        }
-    }
-}
-
-/// How a send is answered: on a blocking handle's channel, or by waking its task.
-pub(crate) enum Done {
-    Channel(SendDone),
-    Task(LocalDone),
-}
-
-impl Reply for Done {
-    fn reply(self, result: Result<(), Status>) {
-        match self {
-            Done::Channel(done) => done.reply(result),
-            Done::Task(done) => done.reply(result),
-        }
-    }
-}
+/// Calls are served both ways: [`CallInbox`] and [`Done`] say which.
+pub(crate) use grpc_sansio::service::{CallDone as Done, CallInbox};
 
 /// What reaches the connection thread.
 pub(crate) enum Input {

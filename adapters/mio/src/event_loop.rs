@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, Inbox, Origin, Reply, Session};
-use grpc_sansio::service::{LocalDone, LocalExecutor, LocalInbox};
+use grpc_sansio::service::LocalExecutor;
+use grpc_sansio::service::{self, Command, Origin, Session};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -44,36 +44,8 @@ pub(crate) type Tasks = LocalExecutor<Token>;
 /// them waits for the next turn, so one busy connection cannot hold the loop.
 const ROUNDS: usize = 8;
 
-/// Where a call's events go: a blocking handle's channel (a worker's, or a
-/// client's), or the mailbox of a task on the loop.
-pub(crate) enum CallInbox {
-    Channel(Sender<Event>),
-    Task(LocalInbox),
-}
-
-impl Inbox for CallInbox {
-    fn deliver(&self, event: Event) {
-        match self {
-            CallInbox::Channel(tx) => tx.deliver(event),
-            CallInbox::Task(inbox) => inbox.deliver(event),
-        }
-    }
-}
-
-/// How a send is answered: on a blocking handle's channel, or by waking its task.
-pub(crate) enum Done {
-    Channel(SendDone),
-    Task(LocalDone),
-}
-
-impl Reply for Done {
-    fn reply(self, result: Result<(), Status>) {
-        match self {
-            Done::Channel(done) => done.reply(result),
-            Done::Task(done) => done.reply(result),
-        }
-    }
-}
+/// Calls are served both ways: [`CallInbox`] and [`Done`] say which.
+pub(crate) use grpc_sansio::service::{CallDone as Done, CallInbox};
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 
-use super::handle::Link;
+use super::handle::{Link, SendDone};
 use super::switchboard::{Command, Inbox, Reply};
 use super::{AsyncLink, BoxFuture};
 use crate::grpc::status::Status;
@@ -443,3 +443,40 @@ impl<K: Copy + Send + 'static> AsyncLink for LocalLink<K> {
 
 #[cfg(test)]
 mod tests;
+
+/// Where a call's events go on a connection that serves calls both ways: a
+/// blocking handle's channel (a worker's, or a client's), or the mailbox of a
+/// task polled on the connection's own thread.
+pub enum CallInbox {
+    /// A blocking handle's channel.
+    Channel(std::sync::mpsc::Sender<Event>),
+    /// A task's mailbox.
+    Task(LocalInbox),
+}
+
+impl Inbox for CallInbox {
+    fn deliver(&self, event: Event) {
+        match self {
+            CallInbox::Channel(tx) => tx.deliver(event),
+            CallInbox::Task(inbox) => inbox.deliver(event),
+        }
+    }
+}
+
+/// How a send is answered on such a connection: on a blocking handle's
+/// channel, or by waking its task.
+pub enum CallDone {
+    /// A blocking handle's reply channel.
+    Channel(SendDone),
+    /// A task's send slot.
+    Task(LocalDone),
+}
+
+impl Reply for CallDone {
+    fn reply(self, result: Result<(), Status>) {
+        match self {
+            CallDone::Channel(done) => done.reply(result),
+            CallDone::Task(done) => done.reply(result),
+        }
+    }
+}

@@ -101,7 +101,7 @@ pub use clock::{Clock, ManualClock};
 pub use context::CallContext;
 pub use extensions::Extensions;
 pub use handle::{ClientCall, Link, Origin, ServerCall};
-pub use inline::{LocalDone, LocalExecutor, LocalInbox, LocalLink};
+pub use inline::{CallDone, CallInbox, LocalDone, LocalExecutor, LocalInbox, LocalLink};
 pub use interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
 pub use options::{RequestOptions, Response};
 pub use router::{AsyncRouter, CallOutcome, Router};
