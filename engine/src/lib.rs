@@ -9,5 +9,6 @@
 
 pub mod grpc;
 pub mod h2;
+pub mod hash;
 pub mod hpack;
 pub mod service;

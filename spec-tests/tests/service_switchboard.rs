@@ -167,6 +167,89 @@ fn sends_park_while_full_and_fail_when_the_call_ends() {
     assert!(after.iter().all(|r| r.is_err()), "{after:?}");
 }
 
+/// The last message and the end in one command: behind parked sends, and
+/// parked itself while the buffer is full, the message arrives before the
+/// status, never dropped by the end that follows it.
+#[test]
+fn send_and_finish_waits_behind_parked_sends_and_ends_after_its_message() {
+    let mut server = Config::server();
+    server.h2.max_send_buffer_per_stream = 64 << 10;
+    let mut h = Harness::new(server);
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Stream"));
+    h.pair.client().close_send(client_call).unwrap();
+    h.drive();
+    let call = h.call();
+
+    let (done, replies) = mpsc::channel();
+    let chunk = Bytes::from(vec![7u8; 48 << 10]);
+    for _ in 0..3 {
+        h.apply(Command::Send(call, chunk.clone(), false, done.clone()));
+    }
+    assert!(replies.try_iter().count() < 3, "some sends must park");
+    let last = Bytes::from(vec![9u8; 40 << 10]);
+    let trailers = Metadata::new();
+    h.apply(Command::SendAndFinish(
+        call,
+        last,
+        false,
+        Status::ok(),
+        trailers,
+    ));
+    h.drive();
+
+    let events = h.pair.client_events();
+    let sizes: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { message, .. } => Some(message.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, [48 << 10, 48 << 10, 48 << 10, 40 << 10]);
+    let end = events
+        .iter()
+        .position(|e| matches!(e, Event::Finished { .. }));
+    let last_message = events
+        .iter()
+        .rposition(|e| matches!(e, Event::Message { .. }));
+    assert!(end > last_message, "the status comes after every message");
+    assert!(matches!(&events[end.unwrap()],
+        Event::Finished { status, .. } if status.is_ok()));
+}
+
+/// A last message the engine refuses ends the call with the refusal, not with
+/// the OK the handler gave: nothing is lost silently.
+#[test]
+fn send_and_finish_with_a_refused_message_ends_with_the_refusal() {
+    let mut server = Config::server();
+    server.max_send_message_size = 1024;
+    let mut h = Harness::new(server);
+    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Unary"));
+    h.pair.client().close_send(client_call).unwrap();
+    h.drive();
+    let call = h.call();
+
+    let too_large = Bytes::from(vec![1u8; 4096]);
+    let trailers = Metadata::new();
+    h.apply(Command::SendAndFinish(
+        call,
+        too_large,
+        false,
+        Status::ok(),
+        trailers,
+    ));
+    h.drive();
+
+    let events = h.pair.client_events();
+    assert!(!events.iter().any(|e| matches!(e, Event::Message { .. })));
+    let status = events.iter().find_map(|e| match e {
+        Event::Finished { status, .. } => Some(status.clone()),
+        _ => None,
+    });
+    let status = status.expect("the call ended");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+}
+
 /// A connection whose owner stops driving it (its thread ends, its task is
 /// dropped) cancels the tokens of the calls still attached.
 #[test]

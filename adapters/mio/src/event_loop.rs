@@ -11,10 +11,10 @@
 //! bounded number of times; the rest waits for the next turn, which then
 //! does not sleep.
 
-use std::collections::{HashMap, HashSet};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Event};
+use grpc_sansio::hash::{FxHashMap, FxHashSet};
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::LocalExecutor;
 use grpc_sansio::service::{self, Command, Origin, Session};
@@ -62,14 +63,19 @@ pub(crate) enum Cmd {
 pub(crate) struct Remote {
     tx: Sender<Cmd>,
     waker: Arc<Waker>,
+    /// The loop waits for I/O, or is about to, having taken every command
+    /// queued before: the next command must wake it.
+    asleep: Arc<AtomicBool>,
 }
 
 impl Remote {
-    /// Queues `cmd` and wakes the loop; false once the loop is gone. A queued
-    /// command counts as sent: the loop carries it out on its next turn.
+    /// Queues `cmd` and wakes the loop if it waits; false once the loop is
+    /// gone. A queued command counts as sent: the loop carries it out on its
+    /// next turn. A busy loop is not woken: one wake (a syscall) serves every
+    /// command queued while it sleeps, not one each.
     pub(crate) fn send(&self, cmd: Cmd) -> bool {
         let queued = self.tx.send(cmd).is_ok();
-        if queued {
+        if queued && self.asleep.swap(false, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
         queued
@@ -185,13 +191,13 @@ pub(crate) struct EventLoop {
     /// A server's listener; taken on shutdown.
     accept: Option<(TcpListener, NewHandler)>,
     config: Config,
-    conns: HashMap<Token, Conn>,
+    conns: FxHashMap<Token, Conn>,
     tasks: Tasks,
     /// Connections with work left for the next turn (new ones, or ones a
     /// turn's rounds did not finish).
-    pending: HashSet<Token>,
+    pending: FxHashSet<Token>,
     /// A turn's connections whose events are to be routed (empty between turns).
-    dirty: HashSet<Token>,
+    dirty: FxHashSet<Token>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
     /// Accepting failed (out of descriptors, most likely): when to try again,
@@ -217,13 +223,17 @@ impl EventLoop {
         Ok(EventLoop {
             poll,
             rx,
-            remote: Remote { tx, waker },
+            remote: Remote {
+                tx,
+                waker,
+                asleep: Arc::new(AtomicBool::new(false)),
+            },
             accept,
             config,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             tasks,
-            pending: HashSet::new(),
-            dirty: HashSet::new(),
+            pending: FxHashSet::default(),
+            dirty: FxHashSet::default(),
             next: 2,
             accept_again: None,
         })
@@ -282,7 +292,7 @@ impl EventLoop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut rbuf = vec![0u8; 64 << 10];
-        let mut touched = HashSet::new();
+        let mut touched = FxHashSet::default();
         while self.accept.is_some() || !self.conns.is_empty() {
             // Work left from the last turn: do not sleep.
             let timeout = if self.pending.is_empty() && self.tasks.idle() {
@@ -292,7 +302,21 @@ impl EventLoop {
             } else {
                 Some(Duration::ZERO)
             };
+            // Before sleeping, commands queued so far are taken (and make the
+            // wait zero); any queued later wakes the loop (`Remote::send`).
+            let mut early = Vec::new();
+            if timeout != Some(Duration::ZERO) {
+                self.remote.asleep.store(true, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                early.extend(self.rx.try_iter());
+            }
+            let timeout = if early.is_empty() {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
             let polled = self.poll.poll(&mut events, timeout);
+            self.remote.asleep.store(false, Ordering::SeqCst);
             self.tasks.busy();
             if polled.is_err_and(|e| e.kind() != ErrorKind::Interrupted) {
                 return;
@@ -311,6 +335,9 @@ impl EventLoop {
                     touched.insert(event.token());
                 }
             }
+            for cmd in early {
+                self.command(now, cmd, &mut touched);
+            }
             while let Ok(cmd) = self.rx.try_recv() {
                 self.command(now, cmd, &mut touched);
             }
@@ -327,7 +354,7 @@ impl EventLoop {
 
     /// Answers what the touched connections read: routes, polls and writes,
     /// a bounded number of rounds; leaves `touched` empty.
-    fn turn(&mut self, touched: &mut HashSet<Token>) {
+    fn turn(&mut self, touched: &mut FxHashSet<Token>) {
         // Connections whose events are to be routed; kept for its allocation.
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.extend(touched.iter().copied());
@@ -362,7 +389,7 @@ impl EventLoop {
     /// their commands, until nothing moves (or a bounded number of passes:
     /// a task that keeps waking itself waits for the next turn). Connections
     /// given commands join `touched`.
-    fn settle(&mut self, dirty: &mut HashSet<Token>, touched: &mut HashSet<Token>) {
+    fn settle(&mut self, dirty: &mut FxHashSet<Token>, touched: &mut FxHashSet<Token>) {
         for _ in 0..ROUNDS {
             for token in dirty.drain() {
                 if let Some(c) = self.conns.get_mut(&token) {
@@ -403,7 +430,7 @@ impl EventLoop {
         }
     }
 
-    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut HashSet<Token>) {
+    fn command(&mut self, now: Instant, cmd: Cmd, touched: &mut FxHashSet<Token>) {
         match cmd {
             // A connection that is gone drops the input: its handle sees that.
             Cmd::Start(token, options, reply) => {

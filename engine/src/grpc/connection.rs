@@ -1,4 +1,4 @@
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -11,6 +11,7 @@ use super::status::{Code, Status};
 use super::timeout;
 use super::{ByteStr, CallError, CallId, Config, Event, Request};
 use crate::h2::{self, ErrorCode, Initiator, Role, StreamId};
+use crate::hash::FxHashMap;
 use crate::hpack::Header;
 
 /// Opaque data of our keepalive PINGs.
@@ -58,7 +59,7 @@ struct CallFailure {
 pub struct Connection {
     h2: h2::Connection,
     config: Config,
-    calls: HashMap<StreamId, Call>,
+    calls: FxHashMap<StreamId, Call>,
     events: VecDeque<Queued>,
     /// 5-octet message prefixes are cut from this buffer, one allocation for many.
     prefixes: BytesMut,
@@ -171,7 +172,7 @@ impl Call {
 /// the queue; a function of the fields it needs, so that it can run while the
 /// queue is borrowed.
 fn settle(
-    calls: &mut HashMap<StreamId, Call>,
+    calls: &mut FxHashMap<StreamId, Call>,
     h2: &mut h2::Connection,
     release_on_poll: bool,
     queued: &Queued,
@@ -204,7 +205,7 @@ impl Connection {
     fn new(role: Role, config: Config, now: Instant) -> Self {
         Connection {
             h2: h2::Connection::new(role, config.h2.clone(), now),
-            calls: HashMap::new(),
+            calls: FxHashMap::default(),
             events: VecDeque::new(),
             prefixes: BytesMut::new(),
             spare_chunk_queues: Vec::new(),

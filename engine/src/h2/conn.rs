@@ -1,4 +1,4 @@
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -9,6 +9,7 @@ use super::frame::{self, Frame, Head, HEAD_LEN};
 use super::semantics::{self, BlockKind};
 use super::state::{Input, State};
 use super::{Config, Error, ErrorCode, Event, Initiator, Reason, StreamId, UserError};
+use crate::hash::FxHashMap;
 use crate::hpack::{self, Header};
 
 /// The client connection preface (RFC 9113 §3.4).
@@ -112,7 +113,7 @@ pub struct Connection {
     skip: usize,
     decoder: hpack::Decoder,
     encoder: hpack::Encoder,
-    streams: HashMap<StreamId, Stream>,
+    streams: FxHashMap<StreamId, Stream>,
     closed: ClosedStreams,
     next_local_id: u32,
     max_remote_id: StreamId,
@@ -242,7 +243,7 @@ enum Closure {
 /// A bounded memory of closed streams (RFC 9113 §5.1 "closed").
 #[derive(Debug, Default)]
 struct ClosedStreams {
-    map: HashMap<StreamId, Closure>,
+    map: FxHashMap<StreamId, Closure>,
     order: VecDeque<StreamId>,
 }
 
@@ -289,7 +290,7 @@ impl Connection {
             skip: 0,
             decoder,
             encoder: hpack::Encoder::new(),
-            streams: HashMap::new(),
+            streams: FxHashMap::default(),
             closed: ClosedStreams::default(),
             next_local_id: match role {
                 Role::Client => 1,

@@ -12,7 +12,7 @@ use super::{AsyncClientStream, AsyncRouter, AsyncServerStream, BoxFuture, CallCo
 use super::{CancelToken, Command};
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Status;
+use crate::grpc::status::{Code, Status};
 use crate::grpc::{CallId, Event, Request};
 
 /// An async handle's way to its connection's owner and its call's inbox.
@@ -314,7 +314,8 @@ impl<L: AsyncLink> AsyncServerCall<L> {
     }
 
     /// Sends the response headers with initial metadata (optional: the first
-    /// message sends empty ones).
+    /// message sends empty ones); after [`send_last`](Self::send_last), they
+    /// still go before that message.
     pub fn send_headers(&mut self, metadata: Metadata) {
         self.head.headers_sent = true;
         let call = self.inner.call;
@@ -338,8 +339,33 @@ impl<L: AsyncLink> AsyncServerCall<L> {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub async fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        if let Some((held, compress)) = self.head.last.take() {
+            self.inner.send(held, compress, false).await?;
+        }
         self.head.headers_sent = true;
         self.inner.send(message, compress, false).await
+    }
+
+    /// Sends the last response message without waiting: it goes out with the
+    /// call's end ([`finish`](Self::finish)), in one command. An error says
+    /// the call has ended; a message the engine refuses (too large) ends the
+    /// call with that refusal. A later send sends it first, as any message;
+    /// a second `send_last` is refused (INTERNAL).
+    pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_last_with(message, true)
+    }
+
+    /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
+    pub fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        if self.head.last.is_some() {
+            return Err(Status::new(Code::Internal, "a second last message"));
+        }
+        self.inner.poll();
+        if let Some((status, _)) = self.inner.state.end() {
+            return Err(status.clone());
+        }
+        self.head.hold_last(message, compress);
+        Ok(())
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -348,7 +374,9 @@ impl<L: AsyncLink> AsyncServerCall<L> {
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
-        let finish = Command::Finish(self.inner.call, status.clone(), trailers);
+        let finish = self
+            .head
+            .finish_command(self.inner.call, status.clone(), trailers);
         self.inner.end_with(status, finish);
     }
 }
@@ -369,6 +397,9 @@ impl<L: AsyncLink> AsyncServerStream for AsyncServerCall<L> {
     }
     fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(AsyncServerCall::send_with(self, message, compress))
+    }
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        AsyncServerCall::send_last_with(self, message, compress)
     }
 }
 
@@ -463,6 +494,22 @@ mod tests {
             panic!("the drop finishes the call");
         };
         assert_eq!(status.code(), Code::Unknown);
+        assert!(owner.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_last_response_goes_with_the_end_without_a_wait() {
+        // `None`: a send that waited for its answer would read "gone".
+        let (link, owner, _deliver) = scripted(None);
+        let mut call = server(link);
+        call.send_last(Bytes::from_static(b"only")).unwrap();
+        let second = call.send_last(Bytes::from_static(b"again")).unwrap_err();
+        assert_eq!(second.code(), Code::Internal);
+        call.finish(Status::ok(), Metadata::new());
+        let Ok(Command::SendAndFinish(_, message, _, status, _)) = owner.try_recv() else {
+            panic!("one command with the message and the end");
+        };
+        assert_eq!((&message[..], status.code()), (&b"only"[..], Code::Ok));
         assert!(owner.try_recv().is_err());
     }
 

@@ -2,7 +2,6 @@
 //! its typed streams, for async adapters. They return futures and name no
 //! runtime.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -11,9 +10,10 @@ use prost::Message;
 use super::async_transport::AsyncServerStream;
 use super::codec::{decode_request, encode};
 use super::context::{CallContext, ResponseHeaders};
-use super::server::{missing_request, Method};
+use super::server::{missing_request, Last, Method};
 use super::{BoxFuture, MethodKind};
 use crate::grpc::status::Status;
+use crate::hash::FxHashMap;
 
 /// A type-erased async handler.
 pub(crate) type AsyncHandler = Arc<
@@ -31,7 +31,7 @@ pub(crate) type AsyncHandler = Arc<
 /// serves it.
 pub struct AsyncService {
     name: String,
-    methods: HashMap<String, Method<AsyncHandler>>,
+    methods: FxHashMap<String, Method<AsyncHandler>>,
 }
 
 impl AsyncService {
@@ -39,7 +39,7 @@ impl AsyncService {
     pub fn new(name: impl Into<String>) -> Self {
         AsyncService {
             name: name.into(),
-            methods: HashMap::new(),
+            methods: FxHashMap::default(),
         }
     }
 
@@ -95,7 +95,7 @@ impl AsyncService {
             Box::pin(async move {
                 let request = recv_single::<Req>(&mut *stream).await?;
                 let response = handler(&mut *ctx, request).await?;
-                send_message(stream, &ctx.headers, &response).await
+                send_message(stream, &ctx.headers, &response, Last::Yes).await
             })
         })
     }
@@ -143,7 +143,7 @@ impl AsyncService {
             let handler = handler.clone();
             Box::pin(async move {
                 let response = handler(&mut *ctx, AsyncRequestStream::new(&mut *stream)).await?;
-                send_message(stream, &ctx.headers, &response).await
+                send_message(stream, &ctx.headers, &response, Last::Yes).await
             })
         })
     }
@@ -196,11 +196,15 @@ async fn send_message<M: Message>(
     stream: &mut dyn AsyncServerStream,
     headers: &ResponseHeaders,
     message: &M,
+    last: Last,
 ) -> Result<(), Status> {
     if let Some(metadata) = headers.take_nonempty() {
         stream.send_headers(metadata).await?;
     }
-    stream.send(encode(message)).await
+    match last {
+        Last::Yes => stream.send_last(encode(message)),
+        Last::No => stream.send(encode(message)).await,
+    }
 }
 
 /// The requests of a client-streaming or bidi call, decoded.
@@ -260,7 +264,7 @@ impl<'a, Resp: Message> AsyncResponseSink<'a, Resp> {
 
     /// Sends a response.
     pub async fn send(&mut self, message: &Resp) -> Result<(), Status> {
-        send_message(self.stream, &self.headers, message).await
+        send_message(self.stream, &self.headers, message, Last::No).await
     }
 
     /// Sends the response headers now, before any message.
@@ -312,7 +316,7 @@ impl<'a, Req: Message + Default, Resp: Message> AsyncBidiStream<'a, Req, Resp> {
 
     /// Sends a response.
     pub async fn send(&mut self, message: &Resp) -> Result<(), Status> {
-        send_message(self.stream, &self.headers, message).await
+        send_message(self.stream, &self.headers, message, Last::No).await
     }
 
     /// Sends the response headers now, before any message.

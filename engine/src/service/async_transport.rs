@@ -33,6 +33,17 @@ pub trait AsyncServerStream: Send {
     fn send(&mut self, message: Bytes) -> BoxFuture<'_, Result<(), Status>> {
         self.send_with(message, true)
     }
+
+    /// Sends the last response message (of a unary or client-streaming
+    /// call), compressed when the call compresses, without waiting: it goes
+    /// out with the call's end, and a refusal ends the call with that status
+    /// (see [`ServerStream::send_last`](super::ServerStream::send_last)).
+    fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_last_with(message, true)
+    }
+
+    /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status>;
 }
 
 /// Starts client calls: what an async adapter's channel implements.

@@ -55,6 +55,9 @@ pub(crate) struct ServerHead {
     pub(crate) started: Instant,
     pub(crate) cancel: CancelToken,
     pub(crate) headers_sent: bool,
+    /// The last response message (and whether to compress it), held to go
+    /// out with the call's end.
+    pub(crate) last: Option<(Bytes, bool)>,
 }
 
 impl ServerHead {
@@ -66,6 +69,28 @@ impl ServerHead {
             started,
             cancel,
             headers_sent: false,
+            last: None,
+        }
+    }
+
+    /// Holds `message` as the last response, to go out with the call's end.
+    pub(crate) fn hold_last(&mut self, message: Bytes, compress: bool) {
+        self.headers_sent = true;
+        self.last = Some((message, compress));
+    }
+
+    /// What ends the call: its end alone, or the held last message with it.
+    pub(crate) fn finish_command<R>(
+        &mut self,
+        call: CallId,
+        status: Status,
+        trailers: Metadata,
+    ) -> Command<R> {
+        match self.last.take() {
+            Some((message, compress)) => {
+                Command::SendAndFinish(call, message, compress, status, trailers)
+            }
+            None => Command::Finish(call, status, trailers),
         }
     }
 
@@ -404,8 +429,38 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
 
     /// [`send`](Self::send), uncompressed when `compress` is false.
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.send_held()?;
         self.head.headers_sent = true;
         self.inner.send(message, compress, false)
+    }
+
+    /// Sends the last response message: it goes out with the call's end
+    /// ([`finish`](Self::finish)), in one command, so the handler does not
+    /// wait for the engine to take it. An error says the call has ended; a
+    /// message the engine refuses (too large) ends the call with that
+    /// refusal. A later send sends it first, as any message; headers sent
+    /// later still go before it.
+    pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_last_with(message, true)
+    }
+
+    /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
+    pub fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.send_held()?;
+        self.inner.poll();
+        if let Some((status, _)) = self.inner.state.end() {
+            return Err(status.clone());
+        }
+        self.head.hold_last(message, compress);
+        Ok(())
+    }
+
+    /// Sends a held last message as an ordinary one.
+    fn send_held(&mut self) -> Result<(), Status> {
+        match self.head.last.take() {
+            Some((message, compress)) => self.inner.send(message, compress, false),
+            None => Ok(()),
+        }
     }
 
     /// Ends the call with `status` and trailing metadata.
@@ -414,7 +469,9 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
-        let finish = Command::Finish(self.inner.call, status.clone(), trailers);
+        let finish = self
+            .head
+            .finish_command(self.inner.call, status.clone(), trailers);
         self.inner.end_with(status, finish);
     }
 }
@@ -435,6 +492,9 @@ impl<L: Link<Done = SendDone>> ServerStream for ServerCall<L> {
     }
     fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         ServerCall::send_with(self, message, compress)
+    }
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        ServerCall::send_last_with(self, message, compress)
     }
 }
 
@@ -537,6 +597,59 @@ mod tests {
             .unwrap();
         let err = call.recv().unwrap_err();
         assert_eq!(err.code(), Code::DeadlineExceeded);
+    }
+
+    #[test]
+    fn the_last_response_goes_with_the_end_in_one_command_and_nothing_waits() {
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        // No one answers sends here: a send that waited would hang the test.
+        call.send_last_with(Bytes::from_static(b"only"), false)
+            .unwrap();
+        assert!(owner.try_recv().is_err(), "held until the end");
+        call.finish(Status::ok(), Metadata::new());
+        let Ok(Command::SendAndFinish(_, message, compress, status, _)) = owner.try_recv() else {
+            panic!("one command with the message and the end");
+        };
+        assert_eq!(
+            (&message[..], compress, status.code()),
+            (&b"only"[..], false, Code::Ok)
+        );
+        assert!(
+            owner.try_recv().is_err(),
+            "nothing else, not even from the drop"
+        );
+    }
+
+    #[test]
+    fn a_send_after_the_last_response_sends_it_first() {
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        call.send_last(Bytes::from_static(b"first")).unwrap();
+        let connection = thread::spawn(move || {
+            let mut sent = Vec::new();
+            while let Ok(command) = owner.recv() {
+                if let Command::Send(_, message, _, done) = command {
+                    sent.push(message);
+                    done.send(Ok(())).unwrap();
+                }
+            }
+            sent
+        });
+        call.send(Bytes::from_static(b"second")).unwrap();
+        drop(call);
+        assert_eq!(connection.join().unwrap(), ["first", "second"]);
+    }
+
+    #[test]
+    fn the_last_response_of_an_ended_call_is_refused_with_its_status() {
+        let (mut call, owner, deliver) = server(EncodingSet::all());
+        let status = Status::new(Code::Cancelled, "the client reset the stream");
+        deliver
+            .send(Event::Cancelled { call: id(), status })
+            .unwrap();
+        let err = call.send_last(Bytes::from_static(b"late")).unwrap_err();
+        assert_eq!(err.code(), Code::Cancelled);
+        drop(call);
+        assert!(owner.try_recv().is_err(), "nothing sent, the call is over");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! channel, no syscall; sans-IO like the rest of the service layer (no
 //! threads, no clock). The driving contract is on [`LocalExecutor`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -19,6 +19,7 @@ use super::switchboard::{Command, Inbox, Reply};
 use super::{AsyncLink, BoxFuture};
 use crate::grpc::status::Status;
 use crate::grpc::{CallId, Event};
+use crate::hash::FxHashMap;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -119,7 +120,7 @@ struct Task<K> {
 /// the task takes it (`recv`), so a slow task slows its peer. Futures must
 /// not block: while one runs, the thread drives nothing else.
 pub struct LocalExecutor<K> {
-    tasks: HashMap<u64, Task<K>>,
+    tasks: FxHashMap<u64, Task<K>>,
     /// Task ids are never reused: a stale wake finds nothing.
     next: u64,
     shared: Arc<Shared<K>>,
@@ -141,7 +142,7 @@ impl<K: Copy + Send + 'static> LocalExecutor<K> {
             closed: false,
         };
         LocalExecutor {
-            tasks: HashMap::new(),
+            tasks: FxHashMap::default(),
             next: 0,
             shared: Arc::new(Shared {
                 queue: Mutex::new(queue),

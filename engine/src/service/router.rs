@@ -1,7 +1,6 @@
 //! The router: from `/package.Service/Method` to a handler, with the
 //! interceptor chain around it and the audit hook for unknown calls.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::async_server::AsyncService;
@@ -15,6 +14,7 @@ use super::transport::ServerStream;
 use super::MethodKind;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::Status;
+use crate::hash::FxHashMap;
 
 /// How a dispatched call ended: what the adapter finishes the call with
 /// (`finish(status, trailers)`; a Trailers-Only response when the handler sent
@@ -39,7 +39,7 @@ struct Core {
 impl Core {
     /// Splits the path and finds the method, or says why not.
     fn find<'s, S, H>(
-        services: &'s HashMap<String, S>,
+        services: &'s FxHashMap<String, S>,
         path: &str,
         method_of: impl Fn(&'s S, &str) -> Option<&'s Method<H>>,
     ) -> Result<&'s Method<H>, UnknownReason> {
@@ -179,7 +179,7 @@ macro_rules! router_config {
 /// ```
 #[derive(Debug, Default)]
 pub struct Router {
-    services: HashMap<String, Service>,
+    services: FxHashMap<String, Service>,
     core: Core,
 }
 
@@ -219,7 +219,7 @@ impl Router {
 /// Routes calls to async services: [`Router`] for async adapters.
 #[derive(Debug, Default)]
 pub struct AsyncRouter {
-    services: HashMap<String, AsyncService>,
+    services: FxHashMap<String, AsyncService>,
     core: Core,
 }
 

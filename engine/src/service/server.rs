@@ -1,7 +1,6 @@
 //! Blocking handlers: a service's methods, and the typed request stream and
 //! response sink a handler works with.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -12,6 +11,7 @@ use super::context::{CallContext, ResponseHeaders};
 use super::transport::ServerStream;
 use super::MethodKind;
 use crate::grpc::status::{Code, Status};
+use crate::hash::FxHashMap;
 
 /// A type-erased blocking handler: runs the call over its stream and returns
 /// how it ended (the router finishes the call).
@@ -31,7 +31,7 @@ pub(crate) struct Method<H> {
 /// Handlers run on the adapter's thread for the call: they may block.
 pub struct Service {
     name: String,
-    methods: HashMap<String, Method<Handler>>,
+    methods: FxHashMap<String, Method<Handler>>,
 }
 
 impl Service {
@@ -39,7 +39,7 @@ impl Service {
     pub fn new(name: impl Into<String>) -> Self {
         Service {
             name: name.into(),
-            methods: HashMap::new(),
+            methods: FxHashMap::default(),
         }
     }
 
@@ -86,7 +86,7 @@ impl Service {
         self.raw(method, MethodKind::Unary, move |ctx, stream| {
             let request = recv_single::<Req>(stream)?;
             let response = handler(ctx, request)?;
-            send_message(stream, &ctx.headers, &response)
+            send_message(stream, &ctx.headers, &response, Last::Yes)
         })
     }
 
@@ -119,7 +119,7 @@ impl Service {
     {
         self.raw(method, MethodKind::ClientStreaming, move |ctx, stream| {
             let response = handler(ctx, RequestStream::new(stream))?;
-            send_message(stream, &ctx.headers, &response)
+            send_message(stream, &ctx.headers, &response, Last::Yes)
         })
     }
 
@@ -167,15 +167,27 @@ fn recv_single<Req: Message + Default>(stream: &mut dyn ServerStream) -> Result<
     }
 }
 
+/// Whether a response is the call's one and only (unary, client-streaming):
+/// then it goes out with the call's end, nothing to wait for.
+#[derive(Clone, Copy)]
+pub(crate) enum Last {
+    Yes,
+    No,
+}
+
 fn send_message<M: Message>(
     stream: &mut dyn ServerStream,
     headers: &ResponseHeaders,
     message: &M,
+    last: Last,
 ) -> Result<(), Status> {
     if let Some(metadata) = headers.take_nonempty() {
         stream.send_headers(metadata)?;
     }
-    stream.send(encode(message))
+    match last {
+        Last::Yes => stream.send_last(encode(message)),
+        Last::No => stream.send(encode(message)),
+    }
 }
 
 /// The requests of a client-streaming or bidi call, decoded.
@@ -252,7 +264,7 @@ impl<'a, Resp: Message> ResponseSink<'a, Resp> {
     /// Sends a response, blocking while the send buffer is full; `Err` once
     /// the call is over for the client.
     pub fn send(&mut self, message: &Resp) -> Result<(), Status> {
-        send_message(self.stream, &self.headers, message)
+        send_message(self.stream, &self.headers, message, Last::No)
     }
 
     /// Sends the response headers now, before any message (they would go out
@@ -306,7 +318,7 @@ impl<'a, Req: Message + Default, Resp: Message> BidiStream<'a, Req, Resp> {
 
     /// Sends a response.
     pub fn send(&mut self, message: &Resp) -> Result<(), Status> {
-        send_message(self.stream, &self.headers, message)
+        send_message(self.stream, &self.headers, message, Last::No)
     }
 
     /// Sends the response headers now, before any message.

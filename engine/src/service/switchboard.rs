@@ -8,7 +8,7 @@
 //! [`apply`](Switchboard::apply) for each command. The call handles at the
 //! other end are in [`handle`](super::handle).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,6 +18,7 @@ use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::{Code, Status};
 use crate::grpc::{CallError, CallId, CallOptions, Connection, Event};
+use crate::hash::FxHashMap;
 
 /// Where a call's events go: the sending half of the handle's channel.
 pub trait Inbox {
@@ -47,6 +48,11 @@ pub enum Command<R> {
     CloseSend(CallId),
     /// Server: the status and trailers.
     Finish(CallId, Status, Metadata),
+    /// Server: the last message (and whether to compress it), then the
+    /// status and trailers, in one command: the handle does not wait for the
+    /// message to be taken, as nothing follows it. If the engine refuses the
+    /// message (too large, say), the call ends with the refusal instead.
+    SendAndFinish(CallId, Bytes, bool, Status, Metadata),
     /// Reset the call (RST_STREAM CANCEL).
     Cancel(CallId),
     /// The handle took one message: its flow-control credit may go back.
@@ -66,6 +72,9 @@ impl<R> Command<R> {
             }
             Command::CloseSend(call) => Command::CloseSend(call),
             Command::Finish(call, status, trailers) => Command::Finish(call, status, trailers),
+            Command::SendAndFinish(call, message, compress, status, trailers) => {
+                Command::SendAndFinish(call, message, compress, status, trailers)
+            }
             Command::Cancel(call) => Command::Cancel(call),
             Command::Consumed(call) => Command::Consumed(call),
         }
@@ -77,12 +86,14 @@ enum Parked<R> {
     Message(Bytes, bool, R),
     /// A half-close issued behind parked messages.
     CloseSend,
+    /// The last message and the end behind it ([`Command::SendAndFinish`]).
+    Last(Bytes, bool, Status, Metadata),
 }
 
 /// The calls of one connection whose handles live elsewhere.
 pub struct Switchboard<I, R> {
-    inboxes: HashMap<CallId, (I, CancelToken)>,
-    parked: HashMap<CallId, VecDeque<Parked<R>>>,
+    inboxes: FxHashMap<CallId, (I, CancelToken)>,
+    parked: FxHashMap<CallId, VecDeque<Parked<R>>>,
     /// Events taken from the engine before a command, for the adapter.
     unrouted: VecDeque<Event>,
 }
@@ -90,8 +101,8 @@ pub struct Switchboard<I, R> {
 impl<I, R> Default for Switchboard<I, R> {
     fn default() -> Self {
         Switchboard {
-            inboxes: HashMap::new(),
-            parked: HashMap::new(),
+            inboxes: FxHashMap::default(),
+            parked: FxHashMap::default(),
             unrouted: VecDeque::new(),
         }
     }
@@ -200,6 +211,18 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
                 self.forget(call, &ended());
                 let _ = conn.finish(call, &status, &trailers);
             }
+            Command::SendAndFinish(call, message, compress, status, trailers) => {
+                let last = Parked::Last(message, compress, status, trailers);
+                match self.parked.get_mut(&call) {
+                    // Keep order: behind the parked messages.
+                    Some(queue) => queue.push_back(last),
+                    None => {
+                        if let Some(last) = self.send_last(conn, call, last) {
+                            self.parked.insert(call, VecDeque::from([last]));
+                        }
+                    }
+                }
+            }
             Command::Cancel(call) => {
                 self.forget(call, &ended());
                 let _ = conn.cancel(call);
@@ -234,18 +257,52 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
             return;
         };
         while let Some(parked) = queue.pop_front() {
-            let Parked::Message(message, compress, reply) = parked else {
-                let _ = conn.close_send(call);
-                continue;
-            };
-            match conn.send_message_with(call, message.clone(), compress) {
-                Err(CallError::Full(_)) => {
-                    return queue.push_front(Parked::Message(message, compress, reply));
+            match parked {
+                Parked::Message(message, compress, reply) => {
+                    match conn.send_message_with(call, message.clone(), compress) {
+                        Err(CallError::Full(_)) => {
+                            return queue.push_front(Parked::Message(message, compress, reply));
+                        }
+                        result => reply.reply(result.map_err(|e| e.to_status())),
+                    }
                 }
-                result => reply.reply(result.map_err(|e| e.to_status())),
+                Parked::CloseSend => drop(conn.close_send(call)),
+                // Nothing is queued behind the end.
+                last @ Parked::Last(..) => {
+                    self.parked.remove(&call);
+                    if let Some(last) = self.send_last(conn, call, last) {
+                        self.parked.insert(call, VecDeque::from([last]));
+                    }
+                    return;
+                }
             }
         }
         self.parked.remove(&call);
+    }
+
+    /// Sends the last message of a [`Command::SendAndFinish`] and ends the
+    /// call, or gives it back when the engine is full (nothing else is parked
+    /// for the call then).
+    fn send_last(
+        &mut self,
+        conn: &mut Connection,
+        call: CallId,
+        last: Parked<R>,
+    ) -> Option<Parked<R>> {
+        let Parked::Last(message, compress, status, trailers) = last else {
+            return Some(last);
+        };
+        let status = match conn.send_message_with(call, message.clone(), compress) {
+            Err(CallError::Full(_)) => {
+                return Some(Parked::Last(message, compress, status, trailers));
+            }
+            Err(refused) => refused.to_status(),
+            Ok(()) => status,
+        };
+        let ended = Status::new(Code::Cancelled, "the call ended");
+        self.forget(call, &ended);
+        let _ = conn.finish(call, &status, &trailers);
+        None
     }
 }
 

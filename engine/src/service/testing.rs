@@ -142,6 +142,10 @@ impl AsyncServerStream for MemoryStream {
             self, message, compress,
         )))
     }
+
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        ServerStream::send_last_with(self, message, compress)
+    }
 }
 
 /// Where a loopback call dispatches to.

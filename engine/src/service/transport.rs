@@ -39,6 +39,19 @@ pub trait ServerStream: Send {
     fn send(&mut self, message: Bytes) -> Result<(), Status> {
         self.send_with(message, true)
     }
+
+    /// Sends the last response message (of a unary or client-streaming
+    /// call), compressed when the call compresses. A handle may hold it to
+    /// go out with the call's end, sparing the wait for the engine to take
+    /// it; a refusal then ends the call with that status.
+    fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+        self.send_last_with(message, true)
+    }
+
+    /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.send_with(message, compress)
+    }
 }
 
 impl<S: ServerStream + ?Sized> ServerStream for &mut S {
@@ -57,6 +70,9 @@ impl<S: ServerStream + ?Sized> ServerStream for &mut S {
     fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         (**self).send_with(message, compress)
     }
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        (**self).send_last_with(message, compress)
+    }
 }
 
 impl<S: ServerStream + ?Sized> ServerStream for Box<S> {
@@ -74,6 +90,9 @@ impl<S: ServerStream + ?Sized> ServerStream for Box<S> {
     }
     fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         (**self).send_with(message, compress)
+    }
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        (**self).send_last_with(message, compress)
     }
 }
 

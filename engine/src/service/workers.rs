@@ -13,7 +13,7 @@
 //! The engine owns no threads: the adapter spawns the workers, each running
 //! [`Pool::work`], and hands calls in with [`Pool::submit`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -21,6 +21,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use super::MethodKind;
 use crate::grpc::status::{Code, Status};
 use crate::grpc::{CallId, Event, Request};
+use crate::hash::FxHashMap;
 
 /// The sizes of a worker pool.
 ///
@@ -133,7 +134,7 @@ pub fn pool_exhausted() -> Status {
 /// `max_concurrent_streams`.
 #[derive(Debug, Default)]
 pub struct Gate {
-    held: HashMap<CallId, Held>,
+    held: FxHashMap<CallId, Held>,
 }
 
 #[derive(Debug)]
@@ -250,7 +251,7 @@ pub(crate) struct Queue<C, T> {
     busy: usize,
     /// The arrival number of the next call.
     next: u64,
-    lines: HashMap<C, Line<T>>,
+    lines: FxHashMap<C, Line<T>>,
     /// The first call of every connection under its cap with calls waiting,
     /// by arrival number.
     eligible: BTreeMap<u64, C>,
@@ -271,7 +272,7 @@ impl<C: Eq + Hash + Clone, T> Queue<C, T> {
             waiting: 0,
             busy: 0,
             next: 0,
-            lines: HashMap::new(),
+            lines: FxHashMap::default(),
             eligible: BTreeMap::new(),
         }
     }
@@ -375,6 +376,11 @@ impl<C: Eq + Hash + Clone, T> Queue<C, T> {
         self.waiting
     }
 
+    /// Whether [`pop`](Self::pop) would give a call.
+    pub(crate) fn has_eligible(&self) -> bool {
+        !self.eligible.is_empty()
+    }
+
     pub(crate) fn busy(&self, conn: &C) -> usize {
         self.lines.get(conn).map_or(0, |line| line.busy)
     }
@@ -402,6 +408,21 @@ struct State<T> {
     queue: Queue<ConnectionKey, T>,
     closed: bool,
     connections: u64,
+    /// Workers waiting for a call.
+    idle: usize,
+    /// Wakes given and not yet taken by a waiting worker: a worker is woken
+    /// only when none is already on its way, as each wake is a syscall.
+    signalled: usize,
+}
+
+impl<T> State<T> {
+    /// Whether to wake a worker for a call that is waiting: one is idle and
+    /// not already woken. Counts the wake.
+    fn wake_one(&mut self) -> bool {
+        let wake = self.queue.has_eligible() && self.idle > self.signalled;
+        self.signalled += usize::from(wake);
+        wake
+    }
 }
 
 impl<T> Pool<T> {
@@ -412,6 +433,8 @@ impl<T> Pool<T> {
             queue: Queue::new(&sizes),
             closed: false,
             connections: 0,
+            idle: 0,
+            signalled: 0,
         };
         Pool {
             sizes,
@@ -456,24 +479,47 @@ impl<T> Pool<T> {
         if state.queue.push(conn, make()).is_err() {
             unreachable!("there was room");
         }
+        let wake = state.wake_one();
         drop(state);
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
         drop(ended);
         true
     }
 
-    /// The next call to serve; `None` once the pool is closed.
-    fn next(&self) -> Option<(ConnectionKey, T)> {
+    /// The next call to serve, once the call of `finished` (this worker's
+    /// last) is counted done; `None` once the pool is closed.
+    fn next(&self, finished: Option<ConnectionKey>) -> Option<(ConnectionKey, T)> {
         let mut state = self.lock();
+        if let Some(conn) = finished {
+            state.queue.done(&conn);
+        }
         loop {
             if state.closed {
                 return None;
             }
             let Some((conn, mut item)) = state.queue.pop() else {
-                state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                state.idle += 1;
+                loop {
+                    state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                    if state.closed || state.signalled > 0 {
+                        break;
+                    }
+                }
+                state.idle -= 1;
+                state.signalled = state.signalled.saturating_sub(1);
                 continue;
             };
             if (self.alive)(&mut item) {
+                // More waiting (this worker's done made a call eligible, or
+                // calls came faster than one worker takes them): one more
+                // worker, which wakes the next in turn if need be.
+                let wake = state.wake_one();
+                drop(state);
+                if wake {
+                    self.wake.notify_one();
+                }
                 return Some((conn, item));
             }
             // It ended while it waited: no worker for it.
@@ -486,12 +532,10 @@ impl<T> Pool<T> {
     /// closed. A panic in `serve` ends that call only (its handle's drop
     /// answers it), not the worker.
     pub fn work(&self, mut serve: impl FnMut(T)) {
-        while let Some((conn, item)) = self.next() {
+        let mut finished = None;
+        while let Some((conn, item)) = self.next(finished.take()) {
             let _ = catch_unwind(AssertUnwindSafe(|| serve(item)));
-            self.lock().queue.done(&conn);
-            // The connection may be under its cap again: a waiting call of
-            // it is this worker's next, or another's.
-            self.wake.notify_one();
+            finished = Some(conn);
         }
     }
 
@@ -751,6 +795,44 @@ mod tests {
         pool.close();
         worker.join().unwrap();
         assert!(!pool.submit(a, || unreachable!("closed")));
+    }
+
+    /// Workers are woken one at a time (each wake a syscall), yet every call
+    /// that may run finds a worker: all four start, each waiting on the others.
+    #[test]
+    fn calls_queued_at_once_each_get_an_idle_worker() {
+        let pool = Arc::new(Pool::new(sizes(4, 8, 4), job_alive));
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let (done, served) = mpsc::channel();
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let (pool, barrier, done) = (pool.clone(), barrier.clone(), done.clone());
+                std::thread::spawn(move || {
+                    pool.work(|job| {
+                        barrier.wait();
+                        done.send(job.0).unwrap();
+                    })
+                })
+            })
+            .collect();
+        // Let the workers go idle first, so each call needs a wake.
+        while pool.lock().idle < 4 {
+            std::thread::yield_now();
+        }
+        let conn = pool.connection();
+        for i in 0..4 {
+            assert!(pool.submit(conn, || Job(i, Arc::new(Mutex::new(false)))));
+        }
+        let limit = Duration::from_secs(10);
+        let mut got: Vec<usize> = (0..4)
+            .map(|_| served.recv_timeout(limit).unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3]);
+        pool.close();
+        for worker in workers {
+            worker.join().unwrap();
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ impl AsyncServerStream for BlockingServerStream<'_> {
     fn send_with(&mut self, message: Bytes, compress: bool) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(async move { self.0.send_with(message, compress) })
     }
+    fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.0.send_last_with(message, compress)
+    }
 }
 
 /// A blocking client transport as an async one.

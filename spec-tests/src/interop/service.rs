@@ -185,14 +185,27 @@ impl<'a> Reply<'a> {
     }
 
     async fn send<M: Message>(&mut self, message: &M, compress: bool) -> Result<(), Status> {
-        if let Some(headers) = self.headers.take() {
-            if compress || self.streaming {
-                // A client that does not take gzip gets plain messages.
-                let _ = self.stream.set_compression(Encoding::Gzip);
-            }
-            self.stream.send_headers(headers).await?;
-        }
+        self.send_headers(compress).await?;
         self.stream.send_with(encode(message), compress).await
+    }
+
+    /// The one response of a unary or client-streaming call: it goes out
+    /// with the call's end, nothing to wait for.
+    async fn send_last<M: Message>(&mut self, message: &M, compress: bool) -> Result<(), Status> {
+        self.send_headers(compress).await?;
+        self.stream.send_last_with(encode(message), compress)
+    }
+
+    /// The headers, before the first response.
+    async fn send_headers(&mut self, compress: bool) -> Result<(), Status> {
+        let Some(headers) = self.headers.take() else {
+            return Ok(());
+        };
+        if compress || self.streaming {
+            // A client that does not take gzip gets plain messages.
+            let _ = self.stream.set_compression(Encoding::Gzip);
+        }
+        self.stream.send_headers(headers).await
     }
 
     async fn flush_headers(&mut self) -> Result<(), Status> {
@@ -232,7 +245,7 @@ fn size(n: i32) -> Result<usize, Status> {
 
 async fn empty_call(reply: &mut Reply<'_>) -> Result<(), Status> {
     let (_, _): (Empty, bool) = reply.recv_one().await?;
-    reply.send(&Empty {}, false).await
+    reply.send_last(&Empty {}, false).await
 }
 
 async fn unary_call(reply: &mut Reply<'_>) -> Result<(), Status> {
@@ -244,7 +257,7 @@ async fn unary_call(reply: &mut Reply<'_>) -> Result<(), Status> {
         ..SimpleResponse::default()
     };
     reply
-        .send(&response, is_true(&request.response_compressed))
+        .send_last(&response, is_true(&request.response_compressed))
         .await
 }
 
@@ -259,7 +272,7 @@ async fn streaming_input_call(reply: &mut Reply<'_>) -> Result<(), Status> {
     let response = StreamingInputCallResponse {
         aggregated_payload_size,
     };
-    reply.send(&response, false).await
+    reply.send_last(&response, false).await
 }
 
 async fn streaming_output_call(reply: &mut Reply<'_>, sleep: Sleep) -> Result<(), Status> {

@@ -365,6 +365,19 @@ impl AsyncServerStream for AsyncMemoryServerStream {
                 .map_err(|_| Status::new(Code::Cancelled, "the client is gone"))
         })
     }
+
+    /// In memory a send never waits: the same as `send`.
+    fn send_last_with(&mut self, message: Bytes, _compress: bool) -> Result<(), Status> {
+        if let Some(reason) = self.token.reason() {
+            return Err(reason.to_status());
+        }
+        if !self.headers_sent {
+            drop(self.send_headers(Metadata::new()));
+        }
+        self.tx
+            .send(ToClient::Message(message))
+            .map_err(|_| Status::new(Code::Cancelled, "the client is gone"))
+    }
 }
 
 struct AsyncMemoryClientStream {
