@@ -172,6 +172,7 @@ async fn serve_async<L: AsyncLink>(mut call: AsyncServerCall<L>, seen: Seen) {
                     }
                 }
             },
+            "Panic" => panic!("the handler fails"),
             _ => return Err(Status::new(Code::Unimplemented, "unknown method")),
         }
         Ok(())
@@ -469,4 +470,29 @@ matrix! {
     tokio_client_x_mio_server: "tokio" x "mio",
     tokio_client_x_mio_inline_server: "tokio" x "mio-inline",
     tokio_client_x_tokio_server: "tokio" x "tokio",
+}
+
+/// An async handler that panics, polled on its connection's thread or task,
+/// ends only its own call: UNKNOWN from the dropped handle, as a worker's
+/// panic gives, and the connection serves the next call.
+#[test]
+fn a_panicking_async_handler_ends_only_its_call() {
+    for kind in ["blocking-inline", "mio-inline", "tokio"] {
+        let (seen_tx, _seen_rx) = mpsc::channel();
+        let (server, addr) = TestServer::start(kind, Arc::new(Mutex::new(seen_tx)));
+        let client = grpc_sansio_blocking::Channel::connect(addr, Config::client()).unwrap();
+        let err = client
+            .unary(CallOptions::new("/matrix.Svc/Panic"), Bytes::new())
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unknown, "{kind}: {err}");
+        let reply = client
+            .unary(
+                CallOptions::new("/matrix.Svc/Split"),
+                Bytes::from_static(b"ok"),
+            )
+            .unwrap();
+        assert_eq!(reply.message, "ok", "{kind}: the connection goes on");
+        drop(client);
+        server.shutdown();
+    }
 }

@@ -12,7 +12,7 @@ use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFut
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{self, Commands, Input, Link, Transport};
+use crate::driver::{self, Commands, Handles, Input, Link, Transport};
 
 /// A connection to a server, shared by any number of calls and tasks. The
 /// connection shuts down gracefully once the last clone and the last call
@@ -58,7 +58,7 @@ impl Channel {
         let session = Session::client(config, Instant::now());
         let (commands, inputs) = mpsc::unbounded_channel();
         // A server starts no calls.
-        tokio::spawn(driver::run(session, socket, inputs, |_, _, _, _| {}));
+        tokio::spawn(driver::run(session, socket, inputs, Handles));
         Channel { commands }
     }
 

@@ -1,7 +1,9 @@
 //! Async tokio server and client for the grpc-sansio engine.
 //!
-//! A task per connection drives the engine; handlers are async functions,
-//! each call in its own task. Calls take their deadline in [`CallOptions`].
+//! A task per connection drives the engine. Server handlers are async
+//! functions whose futures that task polls itself, one per call: they must
+//! not block the thread (see [`Handler`]). Client calls are handles usable
+//! from any task. Calls take their deadline in [`CallOptions`].
 //! Sends wait while the engine's send buffer is full, and a received message
 //! returns its flow-control credit only when the handle takes it.
 //!
@@ -34,4 +36,5 @@ mod server;
 pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Done, Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
+pub use grpc_sansio::service::LocalLink;
 pub use server::{Handler, Server, ServerCall};

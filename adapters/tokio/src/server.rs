@@ -1,5 +1,5 @@
-//! The async server: an accept task, a task per connection, and a task per
-//! call running the handler.
+//! The async server: an accept task, and a task per connection that polls
+//! its calls' handler futures itself (no task spawned per call).
 
 use std::future::Future;
 use std::io;
@@ -8,17 +8,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{self, AsyncRouter, Origin, Session};
+use grpc_sansio::service::{self, AsyncRouter, LocalLink, Origin, Session};
 #[cfg(unix)]
 use tokio::net::UnixListener;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::driver::{self, Commands, Input, Link, Transport};
+use crate::driver::{self, Shutdown, Tasks, Transport};
 
-/// A call handler: an async function run as its own task for each call.
-/// Implemented by every `Fn(ServerCall) -> impl Future<Output = ()>`.
+/// A call handler: an async function whose future, one per call, runs on the
+/// task of the call's connection (polled there, not spawned). Implemented by
+/// every `Fn(ServerCall) -> impl Future<Output = ()>`.
+///
+/// It must not block the thread (no blocking I/O, no `std::thread::sleep`,
+/// no lock held for long): while it runs, its connection serves nothing
+/// else. Awaiting is fine, whatever completes it: a future woken from any
+/// thread or task wakes the connection task. CPU-heavy or blocking work
+/// belongs in [`tokio::task::spawn_blocking`] or a spawned task, awaited
+/// from the handler. A handler that panics ends its call with UNKNOWN; the
+/// connection goes on. A future still running when its connection ends is
+/// dropped.
 pub trait Handler: Send + Sync + 'static {
     /// The future that serves one call.
     type Future: Future<Output = ()> + Send + 'static;
@@ -110,7 +120,9 @@ impl Server {
         Self::bind_unix(path, config, route(router)).await
     }
 
-    /// Binds to `addr` and serves every call with `handler`.
+    /// Binds to `addr` and serves every call with `handler`, its future
+    /// polled on the task of the call's connection: it must not block the
+    /// thread (see [`Handler`]).
     pub async fn bind(
         addr: impl ToSocketAddrs,
         config: Config,
@@ -136,7 +148,8 @@ impl Server {
         Ok(Self::start(listener, local, unspecified, config, handler))
     }
 
-    /// Accepts connections, each served by its own task, until stopped; then drains them.
+    /// Accepts connections, each served by its own task (which also polls its
+    /// calls' futures), until stopped; then drains them.
     fn start(
         listener: impl Listener,
         local: String,
@@ -147,7 +160,8 @@ impl Server {
         let (handler, server_local) = (Arc::new(handler), local.clone());
         let (stop, mut stopped) = oneshot::channel();
         let accept = tokio::spawn(async move {
-            let (mut connections, mut tasks) = (Vec::<Commands>::new(), JoinSet::new());
+            let mut connections = Vec::<mpsc::UnboundedSender<Shutdown>>::new();
+            let mut tasks = JoinSet::new();
             let cut_at = loop {
                 let accepted = tokio::select! {
                     grace = &mut stopped => break grace.ok().map(|grace| Instant::now() + grace),
@@ -163,22 +177,20 @@ impl Server {
                     local_addr: server_local.clone().into(),
                     clock: Arc::new(Instant::now),
                 });
-                let (commands, inputs) = mpsc::unbounded_channel();
-                let (handler, links) = (handler.clone(), commands.clone());
-                let on_call = move |call, request, inbox, cancel| {
-                    let link = Link::new(links.clone(), inbox);
-                    let call = ServerCall::new(call, request, link, origin.clone(), cancel);
-                    tokio::spawn(handler.call(call));
+                let (shutdown, inputs) = mpsc::unbounded_channel();
+                let handler = handler.clone();
+                let serve = move |call, request, link, cancel| {
+                    handler.call(ServerCall::new(call, request, link, origin.clone(), cancel))
                 };
                 let session = Session::server(config.clone(), Instant::now());
-                tasks.spawn(driver::run(session, socket, inputs, on_call));
+                tasks.spawn(driver::run(session, socket, inputs, Tasks::new(serve)));
                 connections.retain(|c| !c.is_closed());
-                connections.push(commands);
+                connections.push(shutdown);
                 while tasks.try_join_next().is_some() {}
             };
             // Connections still open at `cut_at` are cut: their calls end.
-            for commands in connections {
-                let _ = commands.send(Input::Shutdown(cut_at));
+            for connection in connections {
+                let _ = connection.send(Shutdown(cut_at));
             }
             while tasks.join_next().await.is_some() {}
         });
@@ -216,8 +228,9 @@ impl Server {
     }
 }
 
-/// The server side of one call, handed to the handler in its own task.
+/// The server side of one call, handed to the handler whose future its
+/// connection's task polls.
 ///
 /// Dropping it without [`finish`](service::AsyncServerCall::finish) ends the
 /// call with UNKNOWN.
-pub type ServerCall = service::AsyncServerCall<Link>;
+pub type ServerCall = service::AsyncServerCall<LocalLink<()>>;

@@ -17,9 +17,10 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 /// Routes by method: Unary echo, Split (server stream), Sum (client stream),
 /// Chat (bidi), Big (large server stream), Flood (sends until it fails),
-/// Slow (answers late), Sleep and Hold (never answer). Flood, Slow, Sleep and
-/// Hold report on `seen` when they start (OK "started"); Flood, Sleep and
-/// Hold how they ended.
+/// Slow (answers late), Elsewhere (echoes what another thread hands back),
+/// Panic, Sleep and Hold (never answer). Flood, Slow, Sleep and Hold report
+/// on `seen` when they start (OK "started"); Flood, Sleep and Hold how they
+/// ended.
 async fn handler(mut call: ServerCall, seen: UnboundedSender<Status>) {
     let started = || Status::new(Code::Ok, "started");
     let method = call.request().method().to_owned();
@@ -89,6 +90,20 @@ async fn handler(mut call: ServerCall, seen: UnboundedSender<Status>) {
             call.send(msg).await.unwrap();
             call.finish(Status::ok(), Metadata::new());
         }
+        "Elsewhere" => {
+            let msg = call.recv().await.unwrap().unwrap();
+            // Completed by a thread outside the runtime while the connection
+            // task waits: only the executor's notify can wake it.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                let _ = tx.send(msg);
+            });
+            let msg = rx.await.unwrap();
+            call.send(msg).await.unwrap();
+            call.finish(Status::ok(), Metadata::new());
+        }
+        "Panic" => panic!("the handler fails"),
         "Sleep" => {
             let _ = seen.send(started());
             let status = call.cancelled().await;
@@ -465,5 +480,54 @@ async fn connect_timeout_and_refusal() {
     .unwrap();
     let reply = channel.unary(path("Unary"), Bytes::from_static(b"t"));
     assert_eq!(timeout(LIMIT, reply).await.unwrap().unwrap().message, "t");
+    timeout(LIMIT, server.shutdown()).await.unwrap();
+}
+
+/// Handlers that wait on other threads: their calls still complete, every one
+/// of many at once on one connection, on either kind of runtime.
+async fn woken_from_another_thread() {
+    let (server, channel, _seen) = setup().await;
+    let calls: Vec<_> = (0..64usize)
+        .map(|i| {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                let msg = Bytes::from(format!("m{i}"));
+                let reply = channel.unary(path("Elsewhere"), msg.clone()).await;
+                assert_eq!(reply.unwrap().message, msg);
+            })
+        })
+        .collect();
+    for call in calls {
+        timeout(LIMIT, call).await.unwrap().unwrap();
+    }
+    timeout(LIMIT, server.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_woken_from_another_thread_complete() {
+    woken_from_another_thread().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn handlers_woken_from_another_thread_complete_on_one_thread() {
+    woken_from_another_thread().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_ends_only_its_call() {
+    let (server, channel, _seen) = setup().await;
+    let mut chat = channel.call(path("Chat")).await.unwrap();
+    let err = timeout(LIMIT, channel.unary(path("Panic"), Bytes::new()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    // The dropped handle's UNKNOWN, as a spawned task's panic gave.
+    assert_eq!(err.code(), Code::Unknown, "{err:?}");
+    // The connection and its other calls go on.
+    chat.send(Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(chat.recv().await.unwrap().unwrap(), "re: x");
+    let reply = channel.unary(path("Unary"), Bytes::from_static(b"ok"));
+    assert_eq!(timeout(LIMIT, reply).await.unwrap().unwrap().message, "ok");
+    chat.close_send();
     timeout(LIMIT, server.shutdown()).await.unwrap();
 }
