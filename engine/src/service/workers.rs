@@ -410,16 +410,18 @@ struct State<T> {
     connections: u64,
     /// Workers waiting for a call.
     idle: usize,
-    /// Wakes given and not yet taken by a waiting worker: a worker is woken
-    /// only when none is already on its way, as each wake is a syscall.
+    /// Wakes given and not yet taken by a waiting worker.
     signalled: usize,
 }
 
 impl<T> State<T> {
     /// Whether to wake a worker for a call that is waiting: one is idle and
-    /// not already woken. Counts the wake.
+    /// none is already on its way. Counts the wake. A woken worker that finds
+    /// more waiting wakes the next, so a burst of calls wakes workers one at
+    /// a time, and calls a running worker takes first wake no one: each wake
+    /// is a syscall and, on a busy core, a context switch.
     fn wake_one(&mut self) -> bool {
-        let wake = self.queue.has_eligible() && self.idle > self.signalled;
+        let wake = self.queue.has_eligible() && self.signalled == 0 && self.idle > 0;
         self.signalled += usize::from(wake);
         wake
     }
