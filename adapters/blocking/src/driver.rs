@@ -12,7 +12,7 @@ use std::time::Instant;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, LocalExecutor, Session};
+use grpc_sansio::service::{self, channel, Command, LocalExecutor, Session};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -69,7 +69,7 @@ pub(crate) enum Input {
     ReadClosed,
     Start {
         options: CallOptions,
-        reply: Sender<Result<(CallId, Receiver<Event>), Status>>,
+        reply: Sender<Result<(CallId, channel::Receiver<Event>), Status>>,
     },
     Call(Command<SendDone>),
     /// Graceful shutdown, the transport given up at the instant if any.
@@ -166,7 +166,7 @@ fn run<T: Transport>(
                 Ok(Input::Read(bytes)) => session.receive(now, &bytes),
                 Ok(Input::ReadClosed) => session.transport_closed(),
                 Ok(Input::Start { options, reply }) => {
-                    let (tx, rx) = mpsc::channel();
+                    let (tx, rx) = channel::channel();
                     let result = session.start_call(now, options, CallInbox::Channel(tx));
                     if let Err(SendError(Ok((call, _)))) = reply.send(result.map(|c| (c, rx))) {
                         // The caller stopped waiting: nobody owns the call.

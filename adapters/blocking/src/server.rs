@@ -6,15 +6,15 @@ use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
 use grpc_sansio::service::{
-    self, pool_exhausted, AsyncRouter, BoxFuture, ConnectionKey, Gate, Gated, LocalLink, Origin,
-    Pool, Router, Session, Workers,
+    self, channel, pool_exhausted, AsyncRouter, BoxFuture, ConnectionKey, Gate, Gated, LocalLink,
+    Origin, Pool, Router, Session, Workers,
 };
 
 use crate::driver::{self, CallInbox, Conn, ConnectionThread, Input, Link, Tasks, Transport};
@@ -537,9 +537,9 @@ impl Calls {
         let queued = self.pool.submit(self.key, || {
             // The events so far first, then the session routes the rest. Their
             // messages' credit goes back as the handler takes them.
-            let (tx, inbox) = mpsc::channel();
+            let (tx, inbox) = channel::channel();
             for event in events {
-                let _ = tx.send(event);
+                tx.send(event);
             }
             let cancel = session.attach(call, CallInbox::Channel(tx));
             ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)

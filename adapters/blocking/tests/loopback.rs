@@ -330,7 +330,7 @@ fn shutdown_timeout_cuts_a_peer_that_stops_reading() {
     let call = client
         .start_call(now, CallOptions::new("/test.Svc/Flood"), inbox)
         .unwrap();
-    let (done, _sent) = mpsc::channel();
+    let (done, _sent) = grpc_sansio::service::channel::channel();
     client.apply(Command::Send(call, Bytes::from_static(b"x"), false, done));
     let mut socket = std::net::TcpStream::connect(server.local_addr()).unwrap();
     socket.write_all(client.poll_transmit()).unwrap();

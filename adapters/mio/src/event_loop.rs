@@ -437,7 +437,7 @@ impl EventLoop {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (tx, inbox) = mpsc::channel();
+                let (tx, inbox) = service::channel::channel();
                 let started = c.session.start_call(now, options, CallInbox::Channel(tx));
                 let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
                 // If the caller stopped waiting, the handle's drop cancels the call.

@@ -7,14 +7,14 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
 
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{CallId, Event, Request};
 use grpc_sansio::service::{
-    self, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, Pool as Queue, Router, Workers,
+    self, channel, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, Pool as Queue, Router,
+    Workers,
 };
 
 use crate::event_loop::{CallInbox, Link};
@@ -30,9 +30,9 @@ impl Calls<'_> {
     /// [`detach`](Self::detach), with the call's events the inline handler
     /// has seen so far put first in the handle's inbox.
     fn detach_with(&mut self, call: CallId, request: Request, events: Vec<Event>) -> ServerCall {
-        let (tx, inbox) = mpsc::channel();
+        let (tx, inbox) = channel::channel();
         for event in events {
-            let _ = tx.send(event);
+            tx.send(event);
         }
         let cancel = self.conn.session.attach(call, CallInbox::Channel(tx));
         let (link, origin) = (self.conn.link.clone(), self.conn.origin.clone());

@@ -444,7 +444,7 @@ mod tests {
             message: Bytes,
             compress: bool,
         ) -> impl Future<Output = Option<Result<(), Status>>> + Send {
-            let (done, _) = mpsc::channel();
+            let (done, _) = crate::service::channel::channel();
             self.command(Command::Send(call, message, compress, done));
             std::future::ready(self.answer.clone())
         }

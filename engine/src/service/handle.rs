@@ -4,21 +4,20 @@
 //! status, a client that drops its call) is decided here, once; the adapter
 //! only supplies the channel to its connection: a [`Link`].
 //!
-//! The blocking handles ([`ClientCall`], [`ServerCall`]) wait on std channels;
+//! The blocking handles ([`ClientCall`], [`ServerCall`]) wait on [`channel`]s;
 //! the async ones are in [`AsyncClientCall`](super::AsyncClientCall) and
 //! [`AsyncServerCall`](super::AsyncServerCall). None of them reads a clock:
 //! the adapter passes the call's start and its clock in an [`Origin`].
 
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::{channel, ClientStream, ServerStream};
 use super::{
     check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply, Router,
 };
-use super::{ClientStream, ServerStream};
 use crate::grpc::compression::Encoding;
 use crate::grpc::metadata::Metadata;
 use crate::grpc::status::{Code, Status};
@@ -35,7 +34,7 @@ pub trait Link: Send + 'static {
 }
 
 /// What a blocking send waits on.
-pub type SendDone = mpsc::Sender<Result<(), Status>>;
+pub type SendDone = channel::Sender<Result<(), Status>>;
 
 /// Where a connection's server calls come from, shared by its calls.
 pub struct Origin {
@@ -125,7 +124,7 @@ pub(crate) fn cancelled() -> Status {
 struct Blocking<L> {
     call: CallId,
     link: L,
-    inbox: Receiver<Event>,
+    inbox: channel::Receiver<Event>,
     state: CallState,
 }
 
@@ -136,12 +135,12 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
 
     /// Waits for the next event (the inbox closing means the connection is gone).
     fn wait(&mut self) {
-        self.state.note(self.inbox.recv().ok());
+        self.state.note(self.inbox.recv());
     }
 
     /// Takes in what has arrived, without waiting.
     fn poll(&mut self) {
-        while let Ok(event) = self.inbox.try_recv() {
+        while let Some(event) = self.inbox.try_recv() {
             self.state.note(Some(event));
         }
     }
@@ -169,7 +168,7 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
         if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
-        let (done, taken) = mpsc::channel();
+        let (done, taken) = channel::channel();
         let sent = self
             .link
             .command(Command::Send(self.call, message, compress, done));
@@ -177,7 +176,7 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
             self.command(Command::CloseSend);
         }
         let result = match sent {
-            true => taken.recv().unwrap_or_else(|_| Err(gone())),
+            true => taken.recv().unwrap_or_else(|| Err(gone())),
             false => Err(gone()),
         };
         result.map_err(|refused| {
@@ -204,7 +203,7 @@ pub struct ClientCall<L: Link<Done = SendDone>> {
 
 impl<L: Link<Done = SendDone>> ClientCall<L> {
     /// The handle of `call`, whose events arrive in `inbox`.
-    pub fn new(call: CallId, link: L, inbox: Receiver<Event>) -> Self {
+    pub fn new(call: CallId, link: L, inbox: channel::Receiver<Event>) -> Self {
         let state = CallState::client();
         let inner = Blocking {
             call,
@@ -341,7 +340,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
         call: CallId,
         request: Request,
         link: L,
-        inbox: Receiver<Event>,
+        inbox: channel::Receiver<Event>,
         origin: Arc<Origin>,
         cancel: CancelToken,
     ) -> Self {
@@ -506,7 +505,7 @@ impl<L: Link<Done = SendDone>> Drop for ServerCall<L> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::Sender;
+    use std::sync::mpsc::{self, Receiver, Sender};
     use std::thread;
 
     use super::*;
@@ -533,10 +532,10 @@ mod tests {
     ) -> (
         ServerCall<Recorder>,
         Receiver<Command<SendDone>>,
-        Sender<Event>,
+        channel::Sender<Event>,
     ) {
         let (commands, owner) = mpsc::channel();
-        let (deliver, inbox) = mpsc::channel();
+        let (deliver, inbox) = channel::channel();
         let origin = Arc::new(Origin {
             peer_addr: "10.0.0.1:5000".into(),
             local_addr: "10.0.0.2:50051".into(),
@@ -570,13 +569,11 @@ mod tests {
         let (mut call, owner, deliver) = server(EncodingSet::all());
         let message = Bytes::from_static(b"m");
         let compressed = true;
-        deliver
-            .send(Event::Message {
-                call: id(),
-                message,
-                compressed,
-            })
-            .unwrap();
+        assert!(deliver.send(Event::Message {
+            call: id(),
+            message,
+            compressed,
+        }));
         assert_eq!(call.recv().unwrap().as_deref(), Some(&b"m"[..]));
         assert!(call.recv_compressed());
         assert!(matches!(owner.try_recv(), Ok(Command::Consumed(_))));
@@ -588,13 +585,11 @@ mod tests {
     #[test]
     fn a_call_cancelled_after_its_half_close_answers_its_status() {
         let (mut call, _owner, deliver) = server(EncodingSet::all());
-        deliver.send(Event::HalfClosed { call: id() }).unwrap();
+        assert!(deliver.send(Event::HalfClosed { call: id() }));
         assert_eq!(call.recv(), Ok(None));
         assert_eq!(call.recv(), Ok(None), "the end of the stream, again");
         let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
-        deliver
-            .send(Event::Cancelled { call: id(), status })
-            .unwrap();
+        assert!(deliver.send(Event::Cancelled { call: id(), status }));
         let err = call.recv().unwrap_err();
         assert_eq!(err.code(), Code::DeadlineExceeded);
     }
@@ -629,7 +624,7 @@ mod tests {
             while let Ok(command) = owner.recv() {
                 if let Command::Send(_, message, _, done) = command {
                     sent.push(message);
-                    done.send(Ok(())).unwrap();
+                    assert!(done.send(Ok(())));
                 }
             }
             sent
@@ -643,9 +638,7 @@ mod tests {
     fn the_last_response_of_an_ended_call_is_refused_with_its_status() {
         let (mut call, owner, deliver) = server(EncodingSet::all());
         let status = Status::new(Code::Cancelled, "the client reset the stream");
-        deliver
-            .send(Event::Cancelled { call: id(), status })
-            .unwrap();
+        assert!(deliver.send(Event::Cancelled { call: id(), status }));
         let err = call.send_last(Bytes::from_static(b"late")).unwrap_err();
         assert_eq!(err.code(), Code::Cancelled);
         drop(call);
@@ -667,7 +660,7 @@ mod tests {
     #[test]
     fn the_last_message_and_the_half_close_are_queued_before_the_send_is_answered() {
         let (commands, owner) = mpsc::channel();
-        let (_deliver, inbox) = mpsc::channel();
+        let (_deliver, inbox) = channel::channel();
         let mut call = ClientCall::new(id(), Recorder(commands), inbox);
         let connection = thread::spawn(move || {
             let Ok(Command::Send(_, message, _, done)) = owner.recv() else {
@@ -676,7 +669,7 @@ mod tests {
             // The half-close is already here, before the send is answered:
             // the connection can put END_STREAM on the message's frame.
             assert!(matches!(owner.recv(), Ok(Command::CloseSend(_))));
-            done.send(Ok(())).unwrap();
+            assert!(done.send(Ok(())));
             message
         });
         call.send_last(Bytes::from_static(b"only")).unwrap();
@@ -686,7 +679,7 @@ mod tests {
     #[test]
     fn a_send_refused_after_the_server_ended_the_call_reports_that_end() {
         let (commands, owner) = mpsc::channel();
-        let (deliver, inbox) = mpsc::channel();
+        let (deliver, inbox) = channel::channel();
         let mut call = ClientCall::new(id(), Recorder(commands), inbox);
         // The owner ends the call, then refuses the send that raced it.
         let connection = thread::spawn(move || {
@@ -695,15 +688,12 @@ mod tests {
             };
             let status = Status::new(Code::Unimplemented, "no such method");
             let trailers = Metadata::new();
-            deliver
-                .send(Event::Finished {
-                    call,
-                    status,
-                    trailers,
-                })
-                .unwrap();
-            done.send(Err(Status::new(Code::Internal, "call is closed")))
-                .unwrap();
+            assert!(deliver.send(Event::Finished {
+                call,
+                status,
+                trailers,
+            }));
+            assert!(done.send(Err(Status::new(Code::Internal, "call is closed"))));
             owner
         });
         let err = call.send(Bytes::from_static(b"late")).unwrap_err();
@@ -716,14 +706,14 @@ mod tests {
     #[test]
     fn a_dropped_client_call_is_cancelled_and_a_lost_connection_is_unavailable() {
         let (commands, owner) = mpsc::channel();
-        let (deliver, inbox) = mpsc::channel::<Event>();
+        let (deliver, inbox) = channel::channel::<Event>();
         let call = ClientCall::new(id(), Recorder(commands), inbox);
         drop(call);
         assert!(matches!(owner.try_recv(), Ok(Command::Cancel(_))));
         drop(deliver);
 
         let (commands, owner) = mpsc::channel();
-        let (deliver, inbox) = mpsc::channel::<Event>();
+        let (deliver, inbox) = channel::channel::<Event>();
         let mut call = ClientCall::new(id(), Recorder(commands), inbox);
         drop(deliver);
         assert_eq!(call.recv().unwrap_err().code(), Code::Unavailable);

@@ -450,7 +450,7 @@ mod tests;
 /// task polled on the connection's own thread.
 pub enum CallInbox {
     /// A blocking handle's channel.
-    Channel(std::sync::mpsc::Sender<Event>),
+    Channel(super::channel::Sender<Event>),
     /// A task's mailbox.
     Task(LocalInbox),
 }

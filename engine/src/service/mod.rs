@@ -62,6 +62,7 @@ mod audit;
 pub mod auth;
 mod call_state;
 mod cancel;
+pub mod channel;
 mod client;
 mod clock;
 pub mod codec;

@@ -329,3 +329,15 @@ impl Reply for std::sync::mpsc::Sender<Result<(), Status>> {
         let _ = self.send(result);
     }
 }
+
+impl Inbox for super::channel::Sender<Event> {
+    fn deliver(&self, event: Event) {
+        self.send(event);
+    }
+}
+
+impl Reply for super::channel::Sender<Result<(), Status>> {
+    fn reply(self, result: Result<(), Status>) {
+        self.send(result);
+    }
+}

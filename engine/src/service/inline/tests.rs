@@ -58,7 +58,7 @@ impl Rig {
     }
 
     fn send(&mut self, call: CallId, message: &'static [u8], last: bool) {
-        let (done, _) = mpsc::channel();
+        let (done, _) = crate::service::channel::channel();
         let message = Bytes::from_static(message);
         self.client.apply(Command::Send(call, message, false, done));
         if last {
@@ -247,7 +247,7 @@ fn a_message_counts_as_consumed_only_when_the_task_takes_it() {
     let (call, inbox) = rig.start("/pkg.Svc/Count");
     let message = Bytes::from(vec![1u8; 32 << 10]);
     for _ in 0..6 {
-        let (done, _) = mpsc::channel();
+        let (done, _) = crate::service::channel::channel();
         rig.client
             .apply(Command::Send(call, message.clone(), false, done));
     }
