@@ -29,6 +29,10 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Transport for T {}
 /// Inputs taken in one turn before the connection writes again.
 const BATCH: usize = 64;
 
+/// The read buffer's first and largest sizes.
+const READ_MIN: usize = 2 << 10;
+const READ_MAX: usize = 64 << 10;
+
 /// Passes of routing events and polling tasks before a write; what is left
 /// waits for the next turn, so tasks that keep waking cannot starve I/O.
 const ROUNDS: usize = 8;
@@ -280,8 +284,10 @@ pub(crate) async fn run<C: Calls>(
     mut calls: C,
 ) {
     let (mut reader, mut writer) = tokio::io::split(socket);
-    let mut rbuf = vec![0u8; 64 << 10];
-    let mut batch = Vec::with_capacity(BATCH);
+    // Small while the peer sends little (an idle connection holds a page,
+    // not 64 KiB), doubled up to READ_MAX each time a read fills it.
+    let mut rbuf = vec![0u8; READ_MIN];
+    let mut batch = Vec::new();
     // Every sender of `inputs` is gone: nothing more comes from outside.
     let mut orphaned = false;
     let mut timer = pin!(tokio::time::sleep_until(tokio::time::Instant::now()));
@@ -301,7 +307,12 @@ pub(crate) async fn run<C: Calls>(
         let idle = calls.idle();
         tokio::select! {
             read = reader.read(&mut rbuf) => match read {
-                Ok(n) if n > 0 => session.receive(Instant::now(), &rbuf[..n]),
+                Ok(n) if n > 0 => {
+                    session.receive(Instant::now(), &rbuf[..n]);
+                    if n == rbuf.len() && n < READ_MAX {
+                        rbuf.resize(2 * n, 0);
+                    }
+                }
                 _ => session.transport_closed(),
             },
             wrote = writer.write(out), if !out.is_empty() => match wrote {
