@@ -3,14 +3,14 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::{self, handle::gone, Session};
+use grpc_sansio::service::{self, channel, handle::gone, Session};
 
 use crate::driver::{self, Input, Link, Transport};
 
@@ -20,7 +20,7 @@ use crate::driver::{self, Input, Link, Transport};
 pub struct Channel(Arc<Owner>);
 
 /// The connection thread's input; tells it when no `Channel` is left.
-struct Owner(Sender<Input>);
+struct Owner(channel::Sender<Input>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
@@ -66,8 +66,9 @@ impl Channel {
     pub fn call(&self, options: CallOptions) -> Result<ClientCall, Status> {
         let Owner(tx) = &*self.0;
         let (reply, wait) = mpsc::channel();
-        tx.send(Input::Start { options, reply })
-            .map_err(|_| gone())?;
+        if !tx.send(Input::Start { options, reply }) {
+            return Err(gone());
+        }
         let (call, inbox) = wait.recv().map_err(|_| gone())??;
         Ok(ClientCall::new(call, Link(tx.clone()), inbox))
     }

@@ -4,15 +4,16 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SendError, Sender, TryRecvError};
+use std::sync::mpsc::{RecvTimeoutError, SendError, Sender};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event};
+use grpc_sansio::service::channel::{self, Receiver};
 use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, channel, Command, LocalExecutor, Session};
+use grpc_sansio::service::{self, Command, LocalExecutor, Session};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -53,6 +54,10 @@ impl Transport for std::os::unix::net::UnixStream {
 /// Inputs taken in one turn before the connection writes again.
 const BATCH: usize = 64;
 
+/// The read buffer's first and largest sizes.
+const READ_MIN: usize = 2 << 10;
+const READ_MAX: usize = 64 << 10;
+
 /// Passes of routing events and polling tasks before a write; what is left
 /// waits for the next turn, so tasks that keep waking cannot starve writing.
 const ROUNDS: usize = 8;
@@ -80,7 +85,7 @@ pub(crate) enum Input {
 
 /// A connection thread, its input channel, and its socket (to cut it; weak,
 /// so a closed connection's descriptor is not held).
-pub(crate) type ConnectionThread = (Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
+pub(crate) type ConnectionThread = (channel::Sender<Input>, JoinHandle<()>, Weak<dyn Transport>);
 
 /// A connection as its thread drives it.
 pub(crate) type Conn = Session<CallInbox, Done>;
@@ -102,7 +107,7 @@ pub(crate) fn spawn<T: Transport>(
     session: Conn,
     on_event: impl OnEvent,
 ) -> ConnectionThread {
-    let (tx, inputs) = mpsc::channel();
+    let (tx, inputs) = channel::channel();
     let link = Link(tx.clone());
     let socket = Arc::new(socket);
     let weak = Arc::downgrade(&socket);
@@ -125,7 +130,9 @@ fn run<T: Transport>(
     // Work for a task from another thread wakes this one as a handle's
     // command does: through the input channel, which `recv` waits on.
     let wake = link.0.clone();
-    let mut tasks = Tasks::new(move || drop(wake.send(Input::Wake)));
+    let mut tasks = Tasks::new(move || {
+        wake.send(Input::Wake);
+    });
     loop {
         // Until quiet: each turn gives at most about a write buffer's worth.
         loop {
@@ -146,18 +153,17 @@ fn run<T: Transport>(
         }
         let first = match session.poll_timeout() {
             // Tasks left to poll (passes used up): take what is there, no wait.
-            _ if !tasks.idle() => inputs.try_recv().map_err(|e| match e {
-                TryRecvError::Empty => RecvTimeoutError::Timeout,
-                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
-            }),
+            _ if !tasks.idle() => inputs.try_recv().ok_or(RecvTimeoutError::Timeout),
             Some(at) => inputs.recv_timeout(at.saturating_duration_since(Instant::now())),
-            None => inputs.recv().map_err(RecvTimeoutError::from),
+            None => inputs.recv().ok_or(RecvTimeoutError::Disconnected),
         };
         tasks.busy();
         let now = Instant::now();
         // What is already queued goes in before the next write (one write for
         // many calls' frames), a bounded batch so writing is never starved.
-        let queued = inputs.try_iter().take(BATCH - 1).map(Ok);
+        let queued = std::iter::from_fn(|| inputs.try_recv())
+            .take(BATCH - 1)
+            .map(Ok);
         for input in std::iter::once(first).chain(queued) {
             match input {
                 // Early (tasks had work) is harmless: nothing is due yet.
@@ -202,28 +208,36 @@ fn settle(session: &mut Conn, link: &Link, tasks: &mut Tasks, on_event: &mut imp
     }
 }
 
-fn read_loop(socket: &impl Transport, tx: Sender<Input>) {
-    let mut buf = vec![0u8; 64 << 10];
+fn read_loop(socket: &impl Transport, tx: channel::Sender<Input>) {
+    // Small while the peer sends little (an idle connection holds a page,
+    // not 64 KiB), doubled up to READ_MAX each time a read fills it.
+    let mut buf = vec![0u8; READ_MIN];
     loop {
         let n = match socket.read(&mut buf) {
             Ok(n @ 1..) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // End of stream or an error: the peer is gone either way.
-            _ => return drop(tx.send(Input::ReadClosed)),
+            _ => {
+                tx.send(Input::ReadClosed);
+                return;
+            }
         };
-        if tx.send(Input::Read(buf[..n].to_vec())).is_err() {
+        if !tx.send(Input::Read(buf[..n].to_vec())) {
             return;
+        }
+        if n == buf.len() && n < READ_MAX {
+            buf.resize(2 * n, 0);
         }
     }
 }
 
 /// A call handle's way to its connection thread.
 #[derive(Clone)]
-pub struct Link(pub(crate) Sender<Input>);
+pub struct Link(pub(crate) channel::Sender<Input>);
 
 impl service::Link for Link {
     type Done = SendDone;
     fn command(&self, command: Command<SendDone>) -> bool {
-        self.0.send(Input::Call(command)).is_ok()
+        self.0.send(Input::Call(command))
     }
 }

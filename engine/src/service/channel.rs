@@ -9,7 +9,9 @@
 //! only when the receiver sleeps.
 
 use std::collections::VecDeque;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 struct State<T> {
     items: VecDeque<T>,
@@ -119,6 +121,38 @@ impl<T> Receiver<T> {
     pub fn try_recv(&self) -> Option<T> {
         self.0.lock().items.pop_front()
     }
+
+    /// [`recv`](Self::recv), waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = self.0.lock();
+        loop {
+            if let Some(item) = state.items.pop_front() {
+                return Ok(item);
+            }
+            if state.senders == 0 {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            let Some(deadline) = deadline else {
+                // Beyond any clock: wait as `recv` does.
+                state.waiting = true;
+                state = self
+                    .0
+                    .ready
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            state.waiting = true;
+            state = (self.0.ready.wait_timeout(state, left))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 /// What was queued and never taken is dropped with the receiver, outside
@@ -166,6 +200,20 @@ mod tests {
         thread::sleep(Duration::from_millis(20));
         drop(tx);
         assert_eq!(receiver.join().unwrap(), (Some("event"), None));
+    }
+
+    #[test]
+    fn a_timed_wait_ends_with_an_item_the_time_or_the_close() {
+        let (tx, rx) = channel();
+        let short = Duration::from_millis(10);
+        assert_eq!(rx.recv_timeout(short), Err(RecvTimeoutError::Timeout));
+        let sender = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            tx.send(5);
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(5));
+        sender.join().unwrap();
+        assert_eq!(rx.recv_timeout(short), Err(RecvTimeoutError::Disconnected));
     }
 
     #[test]
