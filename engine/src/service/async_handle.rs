@@ -405,7 +405,10 @@ impl<L: AsyncLink> AsyncServerStream for AsyncServerCall<L> {
 
 impl<L: AsyncLink> Drop for AsyncServerCall<L> {
     fn drop(&mut self) {
-        self.finish_with(unfinished(), Metadata::new());
+        // Checked first: most calls have ended, and the status allocates.
+        if self.inner.state.end().is_none() {
+            self.finish_with(unfinished(), Metadata::new());
+        }
     }
 }
 

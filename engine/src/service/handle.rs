@@ -499,7 +499,10 @@ impl<L: Link<Done = SendDone>> ServerStream for ServerCall<L> {
 
 impl<L: Link<Done = SendDone>> Drop for ServerCall<L> {
     fn drop(&mut self) {
-        self.finish_with(unfinished(), Metadata::new());
+        // Checked first: most calls have ended, and the status allocates.
+        if self.inner.state.end().is_none() {
+            self.finish_with(unfinished(), Metadata::new());
+        }
     }
 }
 

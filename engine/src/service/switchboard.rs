@@ -81,6 +81,11 @@ impl<R> Command<R> {
     }
 }
 
+/// What a send parked behind a call's end reads.
+fn call_ended() -> Status {
+    Status::new(Code::Cancelled, "the call ended")
+}
+
 /// What waits for send capacity, in order.
 enum Parked<R> {
     Message(Bytes, bool, R),
@@ -168,7 +173,7 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         match &event {
             Event::Writable { .. } => self.unpark(conn, call),
             Event::Finished { status, .. } | Event::Cancelled { status, .. } => {
-                let (inbox, token) = self.forget(call, status).expect("attached");
+                let (inbox, token) = self.forget(call, || status.clone()).expect("attached");
                 if !status.is_ok() {
                     token.cancel_for(status);
                 }
@@ -186,7 +191,6 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         // What the engine has to say goes first: a send refused because its
         // call just ended must find that end in the call's inbox.
         self.route_held(conn);
-        let ended = || Status::new(Code::Cancelled, "the call ended");
         match command {
             Command::Headers(call, metadata) => drop(conn.send_headers(call, &metadata)),
             Command::Encoding(call, encoding) => drop(conn.set_send_encoding(call, encoding)),
@@ -208,7 +212,7 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
                 None => drop(conn.close_send(call)),
             },
             Command::Finish(call, status, trailers) => {
-                self.forget(call, &ended());
+                self.forget(call, call_ended);
                 let _ = conn.finish(call, &status, &trailers);
             }
             Command::SendAndFinish(call, message, compress, status, trailers) => {
@@ -224,7 +228,7 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
                 }
             }
             Command::Cancel(call) => {
-                self.forget(call, &ended());
+                self.forget(call, call_ended);
                 let _ = conn.cancel(call);
             }
             Command::Consumed(call) => conn.message_consumed(call),
@@ -241,11 +245,12 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         }
     }
 
-    /// Drops the call, failing its parked sends with `status`.
-    fn forget(&mut self, call: CallId, status: &Status) -> Option<(I, CancelToken)> {
+    /// Drops the call, failing its parked sends with `status()` (made only
+    /// for them: most calls end with none parked).
+    fn forget(&mut self, call: CallId, status: impl Fn() -> Status) -> Option<(I, CancelToken)> {
         for parked in self.parked.remove(&call).into_iter().flatten() {
             if let Parked::Message(_, _, reply) = parked {
-                reply.reply(Err(status.clone()));
+                reply.reply(Err(status()));
             }
         }
         self.inboxes.remove(&call)
@@ -299,8 +304,7 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
             Err(refused) => refused.to_status(),
             Ok(()) => status,
         };
-        let ended = Status::new(Code::Cancelled, "the call ended");
-        self.forget(call, &ended);
+        self.forget(call, call_ended);
         let _ = conn.finish(call, &status, &trailers);
         None
     }
