@@ -58,7 +58,7 @@ impl Channel {
     /// Runs a channel over any connected transport.
     pub fn over<T: Transport>(socket: T, config: Config) -> Channel {
         let session = Session::client(config, Instant::now());
-        let (tx, _, _) = driver::spawn(socket, session, |_, _, _, _| {});
+        let (tx, _, _) = driver::spawn(socket, session, driver::NoCalls);
         Channel(Arc::new(Owner(tx)))
     }
 

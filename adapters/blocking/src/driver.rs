@@ -90,15 +90,24 @@ pub(crate) type ConnectionThread = (channel::Sender<Input>, JoinHandle<()>, Weak
 /// A connection as its thread drives it.
 pub(crate) type Conn = Session<CallInbox, Done>;
 
-/// What a connection's `on_event` is given: every event no call handle takes
-/// (a server's new calls and their first events, GOAWAY), with the session to
+/// What acts on a connection's events: every event no call handle takes (a
+/// server's new calls and their first events, GOAWAY), with the session to
 /// attach calls to, the link blocking handles talk back through, and the
 /// thread's executor for calls served as tasks on it.
-pub(crate) trait OnEvent:
-    FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static
-{
+pub(crate) trait OnEvent: Send + 'static {
+    fn on_event(&mut self, conn: &mut Conn, event: Event, link: &Link, tasks: &mut Tasks);
+
+    /// The turn is over: what was read has been acted on and the answers
+    /// written. Work handed elsewhere in a burst may be set going now.
+    fn turn_done(&mut self) {}
 }
-impl<F: FnMut(&mut Conn, Event, &Link, &mut Tasks) + Send + 'static> OnEvent for F {}
+/// A client's connection: its peer starts no calls, and the events of its
+/// own calls go to their handles.
+pub(crate) struct NoCalls;
+
+impl OnEvent for NoCalls {
+    fn on_event(&mut self, _: &mut Conn, _: Event, _: &Link, _: &mut Tasks) {}
+}
 
 /// Runs `session` (a client's or a server's) on its own thread until it
 /// closes, handing `on_event` the events no call takes.
@@ -147,6 +156,7 @@ fn run<T: Transport>(
                 Err(_) => session.transport_closed(),
             }
         }
+        on_event.turn_done();
         if session.is_closed() {
             socket.shutdown();
             return;
@@ -194,7 +204,7 @@ fn settle(session: &mut Conn, link: &Link, tasks: &mut Tasks, on_event: &mut imp
     for _ in 0..ROUNDS {
         let mut moved = false;
         while let Some(event) = session.poll_event() {
-            on_event(session, event, link, tasks);
+            on_event.on_event(session, event, link, tasks);
             moved = true;
         }
         moved |= tasks.poll_ready() > 0;

@@ -17,7 +17,9 @@ use grpc_sansio::service::{
     Origin, Pool, Router, Session, Workers,
 };
 
-use crate::driver::{self, CallInbox, Conn, ConnectionThread, Input, Link, Tasks, Transport};
+use crate::driver::{
+    self, CallInbox, Conn, ConnectionThread, Input, Link, OnEvent, Tasks, Transport,
+};
 
 /// A unix socket listener that removes its file when dropped (the accept
 /// thread owns it), as grpc-go's does.
@@ -481,19 +483,17 @@ fn accept_loop<T: Transport>(
             local_addr: accepting.local.clone().into(),
             clock: Arc::new(Instant::now),
         });
-        let mut calls = Calls {
+        let calls = Calls {
             gate: Gate::new(),
             pool: accepting.pool.clone(),
             key: accepting.pool.connection(),
             routes: accepting.routes.clone(),
             origin,
-        };
-        let on_event = move |session: &mut Conn, event, link: &Link, tasks: &mut Tasks| {
-            calls.on_event(session, event, link, tasks)
+            queued: false,
         };
         connections.retain(|(_, thread, _)| !thread.is_finished());
         let session = Session::server(config.clone(), Instant::now());
-        connections.push(driver::spawn(socket, session, on_event));
+        connections.push(driver::spawn(socket, session, calls));
     }
 }
 
@@ -505,9 +505,11 @@ struct Calls {
     key: ConnectionKey,
     routes: Routes,
     origin: Arc<Origin>,
+    /// Calls were queued this turn: wake a worker when it ends.
+    queued: bool,
 }
 
-impl Calls {
+impl OnEvent for Calls {
     /// On the connection thread: starts a task for a new call of an inline
     /// method; holds any other new call's events until it has work, then
     /// queues it for a worker, or answers RESOURCE_EXHAUSTED.
@@ -534,7 +536,10 @@ impl Calls {
             return;
         };
         let origin = &self.origin;
-        let queued = self.pool.submit(self.key, || {
+        // Workers wake once the turn's answers are written, once for every
+        // call the turn queued: a worker woken mid-turn would take a shared
+        // core from this thread, once per call.
+        let queued = self.pool.submit_later(self.key, || {
             // The events so far first, then the session routes the rest. Their
             // messages' credit goes back as the handler takes them.
             let (tx, inbox) = channel::channel();
@@ -544,10 +549,17 @@ impl Calls {
             let cancel = session.attach(call, CallInbox::Channel(tx));
             ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)
         });
+        self.queued |= queued;
         if !queued {
             let _ = session
                 .connection_mut()
                 .finish(call, &pool_exhausted(), &Metadata::new());
+        }
+    }
+
+    fn turn_done(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.pool.wake();
         }
     }
 }

@@ -107,6 +107,8 @@ pub(crate) struct Conn {
     pub(crate) local: SocketAddr,
     pub(crate) link: Link,
     pub(crate) origin: Arc<Origin>,
+    /// Its inline handler acted this turn: it hears when the turn is done.
+    acted: bool,
 }
 
 impl Conn {
@@ -122,8 +124,10 @@ impl Conn {
         }
     }
 
-    /// Hands the events no handle takes to the inline handler.
-    fn dispatch(&mut self, tasks: &mut Tasks) {
+    /// Hands the events no handle takes to the inline handler; true if it
+    /// acted on one for the first time this turn.
+    fn dispatch(&mut self, tasks: &mut Tasks) -> bool {
+        let first = !self.acted;
         while let Some(event) = self.session.poll_event() {
             let Some(mut handler) = self.inline.take() else {
                 continue;
@@ -140,6 +144,19 @@ impl Conn {
             match catch_unwind(AssertUnwindSafe(|| handler.on_event(calls, event))) {
                 Ok(()) => self.inline = Some(handler),
                 Err(_) => self.session.transport_closed(),
+            }
+            self.acted = true;
+        }
+        first && self.acted
+    }
+
+    /// Tells the inline handler that the loop's turn is over.
+    fn turn_done(&mut self) {
+        self.acted = false;
+        if let Some(handler) = &mut self.inline {
+            // A handler that panics here loses its connection, not the loop.
+            if catch_unwind(AssertUnwindSafe(|| handler.turn_done())).is_err() {
+                self.session.transport_closed();
             }
         }
     }
@@ -198,6 +215,8 @@ pub(crate) struct EventLoop {
     pending: FxHashSet<Token>,
     /// A turn's connections whose events are to be routed (empty between turns).
     dirty: FxHashSet<Token>,
+    /// A turn's connections whose inline handler acted: told when it ends.
+    acted: Vec<Token>,
     /// Tokens are never reused, so a stale handle cannot reach a new connection.
     next: usize,
     /// Accepting failed (out of descriptors, most likely): when to try again,
@@ -234,6 +253,7 @@ impl EventLoop {
             tasks,
             pending: FxHashSet::default(),
             dirty: FxHashSet::default(),
+            acted: Vec::new(),
             next: 2,
             accept_again: None,
         })
@@ -272,6 +292,7 @@ impl EventLoop {
                 token,
             },
             origin,
+            acted: false,
         };
         // Its first output (preface or SETTINGS) goes out in the next turn.
         self.conns.insert(token, conn);
@@ -383,6 +404,11 @@ impl EventLoop {
         self.pending.extend(touched.drain());
         self.pending.extend(dirty.drain());
         self.dirty = dirty;
+        for token in self.acted.drain(..) {
+            if let Some(c) = self.conns.get_mut(&token) {
+                c.turn_done();
+            }
+        }
     }
 
     /// Routes the dirty connections' events, polls woken tasks and applies
@@ -393,7 +419,9 @@ impl EventLoop {
         for _ in 0..ROUNDS {
             for token in dirty.drain() {
                 if let Some(c) = self.conns.get_mut(&token) {
-                    c.dispatch(&mut self.tasks);
+                    if c.dispatch(&mut self.tasks) {
+                        self.acted.push(token);
+                    }
                 }
             }
             let polled = self.tasks.poll_ready();

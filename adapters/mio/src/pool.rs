@@ -127,6 +127,7 @@ impl Server {
             inline,
             key: None,
             gate: Gate::new(),
+            queued: false,
         };
         let mut handle = self.serve(addr, pool)?;
         let handler = Arc::new(handler);
@@ -162,6 +163,8 @@ struct Pool {
     /// This connection's key, taken at its first event.
     key: Option<ConnectionKey>,
     gate: Gate,
+    /// Calls were queued this turn: wake a worker when it ends.
+    queued: bool,
 }
 
 /// Each connection gets a handler of its own: its own gate and key.
@@ -174,6 +177,7 @@ impl Clone for Pool {
             inline: self.inline.clone(),
             key: None,
             gate: Gate::new(),
+            queued: false,
         }
     }
 }
@@ -204,11 +208,22 @@ impl InlineHandler for Pool {
             return;
         };
         let key = *self.key.get_or_insert_with(|| self.queue.connection());
-        if !self
+        // Workers wake at the end of the loop's turn, once for every call the
+        // turn queued: on a shared core a worker woken mid-turn would take it
+        // from the loop, once per call.
+        if self
             .queue
-            .submit(key, || calls.detach_with(call, request, events))
+            .submit_later(key, || calls.detach_with(call, request, events))
         {
+            self.queued = true;
+        } else {
             let _ = calls.finish(call, &pool_exhausted(), &Metadata::new());
+        }
+    }
+
+    fn turn_done(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.queue.wake();
         }
     }
 }

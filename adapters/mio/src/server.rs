@@ -23,6 +23,11 @@ use crate::event_loop::{Cmd, Conn, EventLoop, Remote, Tasks};
 pub trait InlineHandler: Send + 'static {
     /// Acts on one event of this connection.
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event);
+
+    /// The loop's turn is over: what this connection read has been acted on
+    /// and its answers written. Work handed elsewhere in a burst may be
+    /// set going now (the worker pool wakes its workers here).
+    fn turn_done(&mut self) {}
 }
 
 /// The connection an [`InlineHandler`] runs on. It dereferences to the

@@ -467,6 +467,16 @@ impl<T> Pool<T> {
     /// that ended while waiting make room first). False: no room (or the pool
     /// is closed); the adapter answers the call with [`pool_exhausted`].
     pub fn submit(&self, conn: ConnectionKey, make: impl FnOnce() -> T) -> bool {
+        let queued = self.submit_later(conn, make);
+        self.wake();
+        queued
+    }
+
+    /// [`submit`](Self::submit) without waking a worker: for a thread that
+    /// queues a burst of calls (all a read brought) and then calls
+    /// [`wake`](Self::wake) once, so that no worker takes the core from it
+    /// mid-burst.
+    pub fn submit_later(&self, conn: ConnectionKey, make: impl FnOnce() -> T) -> bool {
         let mut state = self.lock();
         if state.closed {
             return false;
@@ -481,13 +491,17 @@ impl<T> Pool<T> {
         if state.queue.push(conn, make()).is_err() {
             unreachable!("there was room");
         }
-        let wake = state.wake_one();
         drop(state);
+        drop(ended);
+        true
+    }
+
+    /// Wakes an idle worker if calls wait and none is on its way.
+    pub fn wake(&self) {
+        let wake = self.lock().wake_one();
         if wake {
             self.wake.notify_one();
         }
-        drop(ended);
-        true
     }
 
     /// The next call to serve, once the call of `finished` (this worker's
@@ -835,6 +849,27 @@ mod tests {
         for worker in workers {
             worker.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_call_submitted_for_later_waits_for_the_wake() {
+        let pool = Arc::new(Pool::new(sizes(1, 4, 1), job_alive));
+        let (done, served) = mpsc::channel();
+        let worker = {
+            let pool = pool.clone();
+            std::thread::spawn(move || pool.work(|job| done.send(job.0).unwrap()))
+        };
+        while pool.lock().idle < 1 {
+            std::thread::yield_now();
+        }
+        let conn = pool.connection();
+        assert!(pool.submit_later(conn, || Job(7, Arc::new(Mutex::new(false)))));
+        let quiet = Duration::from_millis(50);
+        assert!(served.recv_timeout(quiet).is_err(), "no worker woke");
+        pool.wake();
+        assert_eq!(served.recv_timeout(Duration::from_secs(10)), Ok(7));
+        pool.close();
+        worker.join().unwrap();
     }
 
     #[test]
