@@ -15,7 +15,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use grpc_sansio::grpc::{CallOptions, Config, Event};
 use grpc_sansio::hash::{FxHashMap, FxHashSet};
 use grpc_sansio::service::handle::SendDone;
 use grpc_sansio::service::LocalExecutor;
-use grpc_sansio::service::{self, Command, Origin, Session};
+use grpc_sansio::service::{self, channel, Command, Origin, Session};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -61,7 +61,7 @@ pub(crate) enum Cmd {
 /// The way into a loop from any thread.
 #[derive(Clone)]
 pub(crate) struct Remote {
-    tx: Sender<Cmd>,
+    tx: channel::Sender<Cmd>,
     waker: Arc<Waker>,
     /// The loop waits for I/O, or is about to, having taken every command
     /// queued before: the next command must wake it.
@@ -74,7 +74,7 @@ impl Remote {
     /// next turn. A busy loop is not woken: one wake (a syscall) serves every
     /// command queued while it sleeps, not one each.
     pub(crate) fn send(&self, cmd: Cmd) -> bool {
-        let queued = self.tx.send(cmd).is_ok();
+        let queued = self.tx.send(cmd);
         if queued && self.asleep.swap(false, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
@@ -203,7 +203,7 @@ enum Written {
 /// One event-loop thread's state.
 pub(crate) struct EventLoop {
     poll: Poll,
-    rx: Receiver<Cmd>,
+    rx: channel::Receiver<Cmd>,
     remote: Remote,
     /// A server's listener; taken on shutdown.
     accept: Option<(TcpListener, NewHandler)>,
@@ -235,7 +235,7 @@ impl EventLoop {
             poll.registry()
                 .register(listener, LISTENER, Interest::READABLE)?;
         }
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = channel::channel();
         let notify = waker.clone();
         // A task woken from another thread while the loop waits wakes the loop.
         let tasks = Tasks::new(move || drop(notify.wake()));
@@ -323,18 +323,17 @@ impl EventLoop {
             } else {
                 Some(Duration::ZERO)
             };
-            // Before sleeping, commands queued so far are taken (and make the
-            // wait zero); any queued later wakes the loop (`Remote::send`).
-            let mut early = Vec::new();
-            if timeout != Some(Duration::ZERO) {
+            // Commands queued before the loop says it sleeps make the wait
+            // zero; any queued later wakes it (`Remote::send`).
+            let timeout = if timeout != Some(Duration::ZERO) {
                 self.remote.asleep.store(true, Ordering::SeqCst);
                 fence(Ordering::SeqCst);
-                early.extend(self.rx.try_iter());
-            }
-            let timeout = if early.is_empty() {
-                timeout
+                match self.rx.is_empty() {
+                    true => timeout,
+                    false => Some(Duration::ZERO),
+                }
             } else {
-                Some(Duration::ZERO)
+                timeout
             };
             let polled = self.poll.poll(&mut events, timeout);
             self.remote.asleep.store(false, Ordering::SeqCst);
@@ -356,10 +355,7 @@ impl EventLoop {
                     touched.insert(event.token());
                 }
             }
-            for cmd in early {
-                self.command(now, cmd, &mut touched);
-            }
-            while let Ok(cmd) = self.rx.try_recv() {
+            while let Some(cmd) = self.rx.try_recv() {
                 self.command(now, cmd, &mut touched);
             }
             for (token, c) in &mut self.conns {
@@ -465,7 +461,7 @@ impl EventLoop {
                 let Some(c) = self.conns.get_mut(&token) else {
                     return;
                 };
-                let (tx, inbox) = service::channel::channel();
+                let (tx, inbox) = channel::channel();
                 let started = c.session.start_call(now, options, CallInbox::Channel(tx));
                 let call = started.map(|call| ClientCall::new(call, c.link.clone(), inbox));
                 // If the caller stopped waiting, the handle's drop cancels the call.

@@ -122,6 +122,11 @@ impl<T> Receiver<T> {
         self.0.lock().items.pop_front()
     }
 
+    /// Whether nothing is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().items.is_empty()
+    }
+
     /// [`recv`](Self::recv), waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         let deadline = Instant::now().checked_add(timeout);

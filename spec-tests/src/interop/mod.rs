@@ -123,13 +123,18 @@ impl Wake for ThreadWaker {
 /// Runs a future to completion on this thread (for the blocking bridges,
 /// whose futures are ready at once, but correct for any future).
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park();
+    thread_local! {
+        // Made once per thread: a worker runs one call after another.
+        static WAKER: Waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
     }
+    let mut future = std::pin::pin!(future);
+    WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            std::thread::park();
+        }
+    })
 }

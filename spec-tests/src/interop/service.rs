@@ -205,6 +205,10 @@ impl<'a> Reply<'a> {
             // A client that does not take gzip gets plain messages.
             let _ = self.stream.set_compression(Encoding::Gzip);
         }
+        if headers.is_empty() {
+            // The first message sends empty headers itself.
+            return Ok(());
+        }
         self.stream.send_headers(headers).await
     }
 
