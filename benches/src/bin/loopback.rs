@@ -521,7 +521,7 @@ fn secs_arg(d: Duration) -> String {
 
 /// `h2load` unary at `conns` × `streams`: a discarded warm-up run, then the
 /// measured one. h2load counts gRPC errors (HTTP 200) as successes, so the
-/// octets of DATA per request must be the response's.
+/// octets of DATA per request must be the response's (within 1 %).
 fn h2load(
     env: &Env,
     opts: &Opts,
@@ -597,7 +597,11 @@ fn parse_h2load(out: &str, response_data_len: usize) -> Result<Sample, String> {
         return Err(format!("h2load: no request succeeded ({requests})"));
     }
     let per_request = data as f64 / succeeded as f64;
-    if (per_request - response_data_len as f64).abs() > 0.01 {
+    // Within 1 %: h2load counts the DATA of answers whose trailers had not
+    // come when the run stopped (up to conns × streams of them, 25.01 octets
+    // a request at 250 k answers), and a server answering 1 % of its calls
+    // with a gRPC error (a Trailers-Only response, no DATA) falls below.
+    if (per_request / response_data_len as f64 - 1.0).abs() > 0.01 {
         return Err(format!(
             "h2load: {per_request:.2} octets of DATA per request, want {response_data_len}: \
              the server answered something else (gRPC errors count as successes)"
@@ -1278,6 +1282,12 @@ traffic: 5.90MB (6181784) total, 324.38KB (332168) headers (space savings 95.76%
         let err = parse_h2load(H2LOAD, 26).unwrap_err();
         assert!(err.contains("25.00 octets of DATA per request"), "{err}");
         assert!(parse_h2load("finished in 2.00s, 1.00 req/s, 0MB/s", 25).is_err());
+        // Answers whose trailers missed the end of the run: a little more.
+        let late = H2LOAD.replace("(2758800) data", "(2759900) data");
+        assert!(parse_h2load(&late, 25).is_ok());
+        // One call in ten answered with an error (no DATA): refused.
+        let errors = H2LOAD.replace("(2758800) data", "(2482920) data");
+        assert!(parse_h2load(&errors, 25).is_err());
     }
 
     #[test]
