@@ -58,6 +58,25 @@ impl Harness {
         self.inbox.as_ref().expect("a call started").0
     }
 
+    /// A half-closed streaming call on a server whose per-stream send buffer
+    /// is 64 KiB: a few 48 KiB sends fill it.
+    fn narrow_stream() -> (Harness, CallId) {
+        let mut server = Config::server();
+        server.h2.max_send_buffer_per_stream = 64 << 10;
+        Harness::half_closed(server, "/pkg.Svc/Stream")
+    }
+
+    /// A harness whose client started a call to `path` and half-closed,
+    /// and that call on the server.
+    fn half_closed(server: Config, path: &str) -> (Harness, CallId) {
+        let mut h = Harness::new(server);
+        let client_call = h.pair.start_call(CallOptions::new(path));
+        h.pair.client().close_send(client_call).unwrap();
+        h.drive();
+        let call = h.call();
+        (h, call)
+    }
+
     fn apply(&mut self, command: Command<Sender<Result<(), Status>>>) {
         self.board.apply(self.pair.server(), command);
     }
@@ -128,13 +147,7 @@ fn a_client_cancel_fires_the_token_and_ends_the_handle() {
 /// order, as the client reads; the call's end fails the ones still waiting.
 #[test]
 fn sends_park_while_full_and_fail_when_the_call_ends() {
-    let mut server = Config::server();
-    server.h2.max_send_buffer_per_stream = 64 << 10;
-    let mut h = Harness::new(server);
-    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Stream"));
-    h.pair.client().close_send(client_call).unwrap();
-    h.drive();
-    let call = h.call();
+    let (mut h, call) = Harness::narrow_stream();
 
     let (done, replies) = mpsc::channel();
     let chunk = Bytes::from(vec![7u8; 48 << 10]);
@@ -172,13 +185,7 @@ fn sends_park_while_full_and_fail_when_the_call_ends() {
 /// status, never dropped by the end that follows it.
 #[test]
 fn send_and_finish_waits_behind_parked_sends_and_ends_after_its_message() {
-    let mut server = Config::server();
-    server.h2.max_send_buffer_per_stream = 64 << 10;
-    let mut h = Harness::new(server);
-    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Stream"));
-    h.pair.client().close_send(client_call).unwrap();
-    h.drive();
-    let call = h.call();
+    let (mut h, call) = Harness::narrow_stream();
 
     let (done, replies) = mpsc::channel();
     let chunk = Bytes::from(vec![7u8; 48 << 10]);
@@ -223,11 +230,7 @@ fn send_and_finish_waits_behind_parked_sends_and_ends_after_its_message() {
 fn send_and_finish_with_a_refused_message_ends_with_the_refusal() {
     let mut server = Config::server();
     server.max_send_message_size = 1024;
-    let mut h = Harness::new(server);
-    let client_call = h.pair.start_call(CallOptions::new("/pkg.Svc/Unary"));
-    h.pair.client().close_send(client_call).unwrap();
-    h.drive();
-    let call = h.call();
+    let (mut h, call) = Harness::half_closed(server, "/pkg.Svc/Unary");
 
     let too_large = Bytes::from(vec![1u8; 4096]);
     let trailers = Metadata::new();

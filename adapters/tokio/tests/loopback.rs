@@ -368,12 +368,20 @@ async fn many_concurrent_calls_on_one_connection() {
     // More calls than the server's MAX_CONCURRENT_STREAMS (100): the engine
     // queues the rest until slots free up.
     let (server, channel, _seen) = setup().await;
-    let tasks: Vec<_> = (0..200usize)
+    let message = |i: usize| Bytes::from(vec![i as u8; 1 + i * 100]);
+    echo_at_once(&channel, "Unary", 200, message).await;
+    timeout(LIMIT, server.shutdown()).await.unwrap();
+}
+
+/// `n` unary calls to `method` at once on `channel`, each a task, each
+/// answered with its own message.
+async fn echo_at_once(channel: &Channel, method: &str, n: usize, message: fn(usize) -> Bytes) {
+    let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let channel = channel.clone();
+            let (channel, path) = (channel.clone(), path(method));
             tokio::spawn(async move {
-                let msg = Bytes::from(vec![i as u8; 1 + i * 100]);
-                let reply = channel.unary(path("Unary"), msg.clone()).await.unwrap();
+                let msg = message(i);
+                let reply = channel.unary(path, msg.clone()).await.unwrap();
                 assert_eq!(reply.message, msg);
             })
         })
@@ -381,7 +389,6 @@ async fn many_concurrent_calls_on_one_connection() {
     for task in tasks {
         timeout(LIMIT, task).await.unwrap().unwrap();
     }
-    timeout(LIMIT, server.shutdown()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,19 +494,7 @@ async fn connect_timeout_and_refusal() {
 /// of many at once on one connection, on either kind of runtime.
 async fn woken_from_another_thread() {
     let (server, channel, _seen) = setup().await;
-    let calls: Vec<_> = (0..64usize)
-        .map(|i| {
-            let channel = channel.clone();
-            tokio::spawn(async move {
-                let msg = Bytes::from(format!("m{i}"));
-                let reply = channel.unary(path("Elsewhere"), msg.clone()).await;
-                assert_eq!(reply.unwrap().message, msg);
-            })
-        })
-        .collect();
-    for call in calls {
-        timeout(LIMIT, call).await.unwrap().unwrap();
-    }
+    echo_at_once(&channel, "Elsewhere", 64, |i| Bytes::from(format!("m{i}"))).await;
     timeout(LIMIT, server.shutdown()).await.unwrap();
 }
 
