@@ -61,14 +61,26 @@ impl<L: AsyncLink> Waiting<L> {
         // half-close answers its status, not `Ok(None)` forever.
         self.poll();
         loop {
-            if let Some(answer) = self.state.poll_recv() {
-                if let Ok(Some(_)) = answer {
-                    self.link.command(Command::Consumed(self.call));
-                }
+            if let Some(answer) = self.take() {
                 return answer;
             }
             self.wait().await;
         }
+    }
+
+    /// What `recv` answers from what has arrived (taken in), if anything.
+    fn try_recv(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        self.poll();
+        self.take()
+    }
+
+    /// The next answer of the call's state; a message taken is consumed.
+    fn take(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        let answer = self.state.poll_recv()?;
+        if let Ok(Some(_)) = answer {
+            self.link.command(Command::Consumed(self.call));
+        }
+        Some(answer)
     }
 
     /// Queues a message (and with `last`, the half-close right behind it)
@@ -385,6 +397,9 @@ impl<L: AsyncLink> AsyncServerStream for AsyncServerCall<L> {
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
         Box::pin(self.inner.recv())
     }
+    fn try_recv(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        self.inner.try_recv()
+    }
     fn recv_compressed(&self) -> bool {
         AsyncServerCall::recv_compressed(self)
     }
@@ -514,6 +529,29 @@ mod tests {
         };
         assert_eq!((&message[..], status.code()), (&b"only"[..], Code::Ok));
         assert!(owner.try_recv().is_err());
+    }
+
+    #[test]
+    fn try_recv_answers_what_has_arrived_and_nothing_else() {
+        let (link, owner, deliver) = scripted(None);
+        let mut call = server(link);
+        assert!(
+            AsyncServerStream::try_recv(&mut call).is_none(),
+            "nothing yet"
+        );
+        let (message, compressed) = (Bytes::from_static(b"here"), false);
+        deliver
+            .send(Event::Message {
+                call: id(),
+                message,
+                compressed,
+            })
+            .unwrap();
+        deliver.send(Event::HalfClosed { call: id() }).unwrap();
+        let got = AsyncServerStream::try_recv(&mut call);
+        assert_eq!(got, Some(Ok(Some(Bytes::from_static(b"here")))));
+        assert!(matches!(owner.try_recv(), Ok(Command::Consumed(_))));
+        assert_eq!(AsyncServerStream::try_recv(&mut call), Some(Ok(None)));
     }
 
     #[test]

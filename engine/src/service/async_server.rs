@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use prost::Message;
 
-use super::async_transport::AsyncServerStream;
+use super::async_transport::{recv_message, AsyncServerStream};
 use super::codec::{decode_request, encode};
 use super::context::{CallContext, ResponseHeaders};
 use super::server::{missing_request, Last, Method};
@@ -186,7 +186,7 @@ impl std::fmt::Debug for AsyncService {
 async fn recv_single<Req: Message + Default>(
     stream: &mut dyn AsyncServerStream,
 ) -> Result<Req, Status> {
-    match stream.recv().await? {
+    match recv_message(stream).await? {
         Some(bytes) => decode_request(bytes),
         None => Err(missing_request()),
     }
@@ -228,7 +228,7 @@ impl<'a, Req: Message + Default> AsyncRequestStream<'a, Req> {
         if self.done {
             return Ok(None);
         }
-        match self.stream.recv().await? {
+        match recv_message(&mut *self.stream).await? {
             Some(bytes) => decode_request(bytes).map(Some),
             None => {
                 self.done = true;
@@ -305,7 +305,7 @@ impl<'a, Req: Message + Default, Resp: Message> AsyncBidiStream<'a, Req, Resp> {
         if self.done {
             return Ok(None);
         }
-        match self.stream.recv().await? {
+        match recv_message(&mut *self.stream).await? {
             Some(bytes) => decode_request(bytes).map(Some),
             None => {
                 self.done = true;

@@ -15,6 +15,12 @@ pub trait AsyncServerStream: Send {
     /// The next request message; `Ok(None)` once the client half-closed.
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>>;
 
+    /// [`recv`](Self::recv)'s answer if it is already here, without a
+    /// future; `None`: it is not, await `recv`. [`recv_message`] does both.
+    fn try_recv(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        None
+    }
+
     /// Whether the message the last `recv` returned arrived compressed.
     fn recv_compressed(&self) -> bool;
 
@@ -44,6 +50,16 @@ pub trait AsyncServerStream: Send {
 
     /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
     fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status>;
+}
+
+/// The next request message of `stream`: [`AsyncServerStream::try_recv`],
+/// or `recv` when it must wait. A call whose request is already in (every
+/// unary call served where it was read) spares `recv`'s boxed future.
+pub async fn recv_message(stream: &mut dyn AsyncServerStream) -> Result<Option<Bytes>, Status> {
+    match stream.try_recv() {
+        Some(answer) => answer,
+        None => stream.recv().await,
+    }
 }
 
 /// Starts client calls: what an async adapter's channel implements.

@@ -92,7 +92,7 @@ pub use async_client::{AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, Asy
 pub use async_handle::{AsyncClientCall, AsyncLink, AsyncServerCall};
 pub use async_server::{AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncService};
 pub use async_transport::{
-    unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
+    recv_message, unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
 };
 pub use audit::{AuditHook, UnknownCall, UnknownReason};
 pub use call_state::CallState;

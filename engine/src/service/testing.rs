@@ -123,6 +123,10 @@ impl AsyncServerStream for MemoryStream {
         Box::pin(std::future::ready(ServerStream::recv(self)))
     }
 
+    fn try_recv(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        Some(ServerStream::recv(self))
+    }
+
     fn send_headers(&mut self, metadata: Metadata) -> BoxFuture<'_, Result<(), Status>> {
         Box::pin(std::future::ready(ServerStream::send_headers(
             self, metadata,

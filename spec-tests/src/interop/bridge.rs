@@ -19,6 +19,10 @@ impl AsyncServerStream for BlockingServerStream<'_> {
     fn recv(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, Status>> {
         Box::pin(async move { self.0.recv() })
     }
+    /// Blocks as `recv`'s future would, without boxing one.
+    fn try_recv(&mut self) -> Option<Result<Option<Bytes>, Status>> {
+        Some(self.0.recv())
+    }
     fn recv_compressed(&self) -> bool {
         self.0.recv_compressed()
     }

@@ -12,8 +12,8 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::service::codec::{decode, encode};
 use grpc_sansio::service::{
-    AsyncRouter, AsyncServerStream, AsyncService, BoxFuture, CallContext, MethodKind, Router,
-    Service,
+    recv_message, AsyncRouter, AsyncServerStream, AsyncService, BoxFuture, CallContext, MethodKind,
+    Router, Service,
 };
 use prost::Message;
 
@@ -171,7 +171,7 @@ impl<'a> Reply<'a> {
     }
 
     async fn recv<M: Message + Default>(&mut self) -> Result<Option<(M, bool)>, Status> {
-        match self.stream.recv().await? {
+        match recv_message(&mut *self.stream).await? {
             Some(bytes) => Ok(Some((decode(bytes)?, self.stream.recv_compressed()))),
             None => Ok(None),
         }
