@@ -126,6 +126,9 @@ struct Blocking<L> {
     link: L,
     inbox: channel::Receiver<Event>,
     state: CallState,
+    /// Where the answer to the last send comes, not waited for yet (a server
+    /// handle's send returns once the message before it was taken).
+    unanswered: Option<channel::Receiver<Result<(), Status>>>,
 }
 
 impl<L: Link<Done = SendDone>> Blocking<L> {
@@ -165,6 +168,39 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
     /// and waits until the engine took it. When the call has ended, the error
     /// is its status.
     fn send(&mut self, message: Bytes, compress: bool, last: bool) -> Result<(), Status> {
+        let taken = self.queue(message, compress, last);
+        self.answer(taken)
+    }
+
+    /// Queues a message and returns once the one before it was taken: the
+    /// handle and the connection work side by side, and at most one message
+    /// waits beyond what the engine holds. A refusal is reported by the next
+    /// send, [`settle`](Self::settle), or the call's end.
+    fn send_behind(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+        self.settle()?;
+        let taken = self.queue(message, compress, false);
+        if taken.is_err() {
+            return self.answer(taken);
+        }
+        self.unanswered = taken.ok();
+        Ok(())
+    }
+
+    /// Waits for the answer to the last send, if not waited for yet.
+    fn settle(&mut self) -> Result<(), Status> {
+        match self.unanswered.take() {
+            Some(taken) => self.answer(Ok(taken)),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues a message; its answer comes on the receiver. `Err`: not sent.
+    fn queue(
+        &mut self,
+        message: Bytes,
+        compress: bool,
+        last: bool,
+    ) -> Result<channel::Receiver<Result<(), Status>>, Status> {
         if let Some((status, _)) = self.state.end() {
             return Err(status.clone());
         }
@@ -172,13 +208,22 @@ impl<L: Link<Done = SendDone>> Blocking<L> {
         let sent = self
             .link
             .command(Command::Send(self.call, message, compress, done));
-        if sent && last {
+        if !sent {
+            return Err(gone());
+        }
+        if last {
             self.command(Command::CloseSend);
         }
-        let result = match sent {
-            true => taken.recv().unwrap_or_else(|| Err(gone())),
-            false => Err(gone()),
-        };
+        Ok(taken)
+    }
+
+    /// Waits for a send's answer: its refusal, or the call's own end when it
+    /// ended first.
+    fn answer(
+        &mut self,
+        taken: Result<channel::Receiver<Result<(), Status>>, Status>,
+    ) -> Result<(), Status> {
+        let result = taken.and_then(|taken| taken.recv().unwrap_or_else(|| Err(gone())));
         result.map_err(|refused| {
             // If the call already ended (the server answered first), its end
             // is queued behind what we have not read: report that instead.
@@ -210,6 +255,7 @@ impl<L: Link<Done = SendDone>> ClientCall<L> {
             link,
             inbox,
             state,
+            unanswered: None,
         };
         ClientCall { inner }
     }
@@ -350,6 +396,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
             link,
             inbox,
             state,
+            unanswered: None,
         };
         let head = ServerHead::new(request, origin, cancel);
         ServerCall { inner, head }
@@ -387,6 +434,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
+        self.inner.settle()?;
         self.inner.recv()
     }
 
@@ -421,7 +469,10 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     }
 
     /// Sends a response message, blocking while the connection's send buffer
-    /// is full. An error says why the call ended.
+    /// is full: it returns once the message before it was taken, so the
+    /// handler makes the next while the connection sends this one. An error
+    /// says why the call ended, or that the engine refused the message before
+    /// (too large); a refusal of the last one ends the call with it.
     pub fn send(&mut self, message: Bytes) -> Result<(), Status> {
         self.send_with(message, true)
     }
@@ -430,7 +481,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     pub fn send_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         self.send_held()?;
         self.head.headers_sent = true;
-        self.inner.send(message, compress, false)
+        self.inner.send_behind(message, compress)
     }
 
     /// Sends the last response message: it goes out with the call's end
@@ -457,7 +508,7 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     /// Sends a held last message as an ordinary one.
     fn send_held(&mut self) -> Result<(), Status> {
         match self.head.last.take() {
-            Some((message, compress)) => self.inner.send(message, compress, false),
+            Some((message, compress)) => self.inner.send_behind(message, compress),
             None => Ok(()),
         }
     }
@@ -468,6 +519,11 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
+        // A message the engine refused ends the call with that refusal.
+        let status = match self.inner.settle() {
+            Err(refused) if status.is_ok() => refused,
+            _ => status,
+        };
         let finish = self
             .head
             .finish_command(self.inner.call, status.clone(), trailers);
@@ -635,6 +691,55 @@ mod tests {
         call.send(Bytes::from_static(b"second")).unwrap();
         drop(call);
         assert_eq!(connection.join().unwrap(), ["first", "second"]);
+    }
+
+    #[test]
+    fn a_response_send_returns_once_the_message_before_it_was_taken() {
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        // Nobody answers yet: the first send does not wait.
+        call.send(Bytes::from_static(b"one")).unwrap();
+        let Ok(Command::Send(_, _, _, first)) = owner.try_recv() else {
+            panic!("the first message is queued");
+        };
+        let connection = thread::spawn(move || {
+            thread::sleep(std::time::Duration::from_millis(30));
+            assert!(first.send(Ok(())));
+            owner
+        });
+        // The second waits for the first's answer.
+        call.send(Bytes::from_static(b"two")).unwrap();
+        let owner = connection.join().unwrap();
+        assert!(matches!(owner.try_recv(), Ok(Command::Send(..))));
+    }
+
+    #[test]
+    fn a_refused_response_is_reported_and_ends_the_call_with_the_refusal() {
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        let too_large = Status::new(Code::ResourceExhausted, "a message of 9 octets exceeds 4");
+        call.send(Bytes::from_static(b"too large")).unwrap();
+        let Ok(Command::Send(_, _, _, done)) = owner.try_recv() else {
+            panic!("a send");
+        };
+        assert!(done.send(Err(too_large.clone())));
+        // The handler returns OK; the call ends with what the engine said.
+        call.finish(Status::ok(), Metadata::new());
+        let Ok(Command::Finish(_, status, _)) = owner.try_recv() else {
+            panic!("the end");
+        };
+        assert_eq!(status.code(), Code::ResourceExhausted);
+
+        let (mut call, owner, _deliver) = server(EncodingSet::all());
+        call.send(Bytes::from_static(b"too large")).unwrap();
+        let Ok(Command::Send(_, _, _, done)) = owner.try_recv() else {
+            panic!("a send");
+        };
+        assert!(done.send(Err(too_large)));
+        let next = call.send(Bytes::from_static(b"next")).unwrap_err();
+        assert_eq!(
+            next.code(),
+            Code::ResourceExhausted,
+            "the next send says so"
+        );
     }
 
     #[test]
