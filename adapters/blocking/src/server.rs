@@ -2,7 +2,6 @@
 //! bounded pool of worker threads running the handler, one call at a time
 //! each; or async handlers polled as tasks on the connection's thread.
 
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -133,7 +132,7 @@ impl Builder {
     pub fn bind_async(
         self,
         addr: impl ToSocketAddrs,
-        handler: impl AsyncHandler,
+        handler: impl AsyncHandler<LocalLink<()>>,
     ) -> io::Result<Server> {
         let spawn: Spawn = Arc::new(move |call| Box::pin(handler.call(call)));
         let routes = Routes {
@@ -372,30 +371,9 @@ impl Drop for Server {
 }
 
 /// A call handler run as a task polled on the thread of the connection that
-/// read the call: an async function. Implemented by every
-/// `Fn(AsyncServerCall) -> impl Future<Output = ()>`.
-///
-/// It must not block (no blocking I/O, no `std::thread::sleep`, no lock held
-/// for long): while it runs, its connection's thread serves nothing else.
-/// Awaiting is fine, whatever wakes it: the call's own events, or a future
-/// completed on another thread (the waker wakes the connection's thread).
-pub trait AsyncHandler: Send + Sync + 'static {
-    /// The future that serves one call.
-    type Future: Future<Output = ()> + Send + 'static;
-    /// Starts serving `call`.
-    fn call(&self, call: AsyncServerCall) -> Self::Future;
-}
-
-impl<F, Fut> AsyncHandler for F
-where
-    F: Fn(AsyncServerCall) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    type Future = Fut;
-    fn call(&self, call: AsyncServerCall) -> Fut {
-        self(call)
-    }
-}
+/// read the call: while it runs, that connection's thread serves nothing
+/// else, so it must not block.
+pub use grpc_sansio::service::AsyncHandler;
 
 /// An async handler, its future boxed.
 type Spawn = Arc<dyn Fn(AsyncServerCall) -> BoxFuture<'static, ()> + Send + Sync>;

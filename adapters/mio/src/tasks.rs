@@ -23,31 +23,10 @@ use crate::server::{Calls, InlineHandler, Server, ServerHandle};
 /// call with UNKNOWN.
 pub type AsyncServerCall = service::AsyncServerCall<LocalLink<Token>>;
 
-/// A call handler run as a task on the event loop that read the call: an
-/// async function, polled there. Implemented by every
-/// `Fn(AsyncServerCall) -> impl Future<Output = ()>`.
-///
-/// It must not block (no blocking I/O, no `std::thread::sleep`, no lock held
-/// for long): while it runs, the loop serves no other connection. Awaiting is
-/// fine, whatever wakes it: the call's own events, or a future completed on
-/// another thread (the waker wakes the loop).
-pub trait AsyncHandler: Send + Sync + 'static {
-    /// The future that serves one call.
-    type Future: Future<Output = ()> + Send + 'static;
-    /// Starts serving `call`.
-    fn call(&self, call: AsyncServerCall) -> Self::Future;
-}
-
-impl<F, Fut> AsyncHandler for F
-where
-    F: Fn(AsyncServerCall) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    type Future = Fut;
-    fn call(&self, call: AsyncServerCall) -> Fut {
-        self(call)
-    }
-}
+/// A call handler run as a task on the event loop that read the call
+/// ([`Server::serve_async`]): while it runs, the loop serves no other
+/// connection, so it must not block.
+pub use grpc_sansio::service::AsyncHandler;
 
 impl Calls<'_> {
     /// Serves the call as a task on this event loop: `serve` gets its async
@@ -85,7 +64,7 @@ impl Server {
     pub fn serve_async(
         self,
         addr: impl ToSocketAddrs,
-        handler: impl AsyncHandler,
+        handler: impl AsyncHandler<LocalLink<Token>>,
     ) -> io::Result<ServerHandle> {
         self.serve(addr, Spawn(Arc::new(handler)))
     }
@@ -119,7 +98,7 @@ impl<H> Clone for Spawn<H> {
     }
 }
 
-impl<H: AsyncHandler> InlineHandler for Spawn<H> {
+impl<H: AsyncHandler<LocalLink<Token>>> InlineHandler for Spawn<H> {
     fn on_event(&mut self, calls: &mut Calls<'_>, event: Event) {
         if let Event::CallStarted { call, request } = event {
             calls.spawn(call, request, |call| self.0.call(call));

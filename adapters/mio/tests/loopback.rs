@@ -327,7 +327,7 @@ fn on_another_thread<T: Send + 'static>(
 
 /// The same methods as [`Inline`], as an async handler; `Detached` awaits its
 /// answer from another thread, `Panic` panics in the task.
-fn task_handler(seen: Seen) -> impl AsyncHandler {
+fn task_handler(seen: Seen) -> impl AsyncHandler<grpc_sansio::service::LocalLink<mio::Token>> {
     move |mut call: AsyncServerCall| {
         let seen = seen.clone();
         async move {

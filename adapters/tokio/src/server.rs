@@ -18,34 +18,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::driver::{self, Shutdown, Tasks, Transport};
 
 /// A call handler: an async function whose future, one per call, runs on the
-/// task of the call's connection (polled there, not spawned). Implemented by
-/// every `Fn(ServerCall) -> impl Future<Output = ()>`.
-///
-/// It must not block the thread (no blocking I/O, no `std::thread::sleep`,
-/// no lock held for long): while it runs, its connection serves nothing
-/// else. Awaiting is fine, whatever completes it: a future woken from any
-/// thread or task wakes the connection task. CPU-heavy or blocking work
-/// belongs in [`tokio::task::spawn_blocking`] or a spawned task, awaited
-/// from the handler. A handler that panics ends its call with UNKNOWN; the
-/// connection goes on. A future still running when its connection ends is
-/// dropped.
-pub trait Handler: Send + Sync + 'static {
-    /// The future that serves one call.
-    type Future: Future<Output = ()> + Send + 'static;
-    /// Starts serving `call`.
-    fn call(&self, call: ServerCall) -> Self::Future;
-}
-
-impl<F, Fut> Handler for F
-where
-    F: Fn(ServerCall) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    type Future = Fut;
-    fn call(&self, call: ServerCall) -> Fut {
-        self(call)
-    }
-}
+/// task of the call's connection (polled there, not spawned). While it runs,
+/// its connection serves nothing else: CPU-heavy or blocking work belongs in
+/// [`tokio::task::spawn_blocking`] or a spawned task, awaited from the
+/// handler. A future still running when its connection ends is dropped.
+pub use grpc_sansio::service::AsyncHandler as Handler;
 
 /// A running server. [`shutdown`](Server::shutdown) drains it gracefully;
 /// dropping it starts the same drain without waiting for it.
@@ -91,7 +68,7 @@ impl Drop for UnixSocket {
 }
 
 /// Serves every call through `router`, finishing it with the outcome.
-fn route(router: Arc<AsyncRouter>) -> impl Handler {
+fn route(router: Arc<AsyncRouter>) -> impl Handler<LocalLink<()>> {
     move |call: ServerCall| {
         let router = router.clone();
         async move { call.serve(&router).await }
@@ -126,7 +103,7 @@ impl Server {
     pub async fn bind(
         addr: impl ToSocketAddrs,
         config: Config,
-        handler: impl Handler,
+        handler: impl Handler<LocalLink<()>>,
     ) -> io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
@@ -140,7 +117,7 @@ impl Server {
     pub async fn bind_unix(
         path: impl AsRef<std::path::Path>,
         config: Config,
-        handler: impl Handler,
+        handler: impl Handler<LocalLink<()>>,
     ) -> io::Result<Server> {
         let listener = UnixSocket(UnixListener::bind(&path)?, path.as_ref().into());
         let local = path.as_ref().display().to_string();
@@ -155,7 +132,7 @@ impl Server {
         local: String,
         local_addr: SocketAddr,
         config: Config,
-        handler: impl Handler,
+        handler: impl Handler<LocalLink<()>>,
     ) -> Server {
         let (handler, server_local) = (Arc::new(handler), local.clone());
         let (stop, mut stopped) = oneshot::channel();

@@ -242,6 +242,34 @@ impl<L: AsyncLink> AsyncClientStream for AsyncClientCall<L> {
     }
 }
 
+/// A call handler for an adapter that polls handlers where it reads their
+/// calls: an async function of the call's handle, one future per call.
+/// Implemented by every `Fn(AsyncServerCall<L>) -> impl Future<Output = ()>`.
+///
+/// It must not block (no blocking I/O, no `std::thread::sleep`, no lock held
+/// for long): while its future runs, the thread that drives its connection
+/// serves nothing else. Awaiting is fine, whatever wakes it: the call's own
+/// events, or a future completed on another thread (the waker wakes the
+/// driving thread). A handler that panics ends its call with UNKNOWN.
+pub trait AsyncHandler<L: AsyncLink>: Send + Sync + 'static {
+    /// The future that serves one call.
+    type Future: Future<Output = ()> + Send + 'static;
+    /// Starts serving `call`.
+    fn call(&self, call: AsyncServerCall<L>) -> Self::Future;
+}
+
+impl<L, F, Fut> AsyncHandler<L> for F
+where
+    L: AsyncLink,
+    F: Fn(AsyncServerCall<L>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Future = Fut;
+    fn call(&self, call: AsyncServerCall<L>) -> Fut {
+        self(call)
+    }
+}
+
 /// The server side of one call, async, for a handler in its own task.
 ///
 /// Dropping it without [`finish`](Self::finish) ends the call with UNKNOWN.

@@ -89,7 +89,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use async_client::{AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, AsyncResponseStream};
-pub use async_handle::{AsyncClientCall, AsyncLink, AsyncServerCall};
+pub use async_handle::{AsyncClientCall, AsyncHandler, AsyncLink, AsyncServerCall};
 pub use async_server::{AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncService};
 pub use async_transport::{
     recv_message, unary_call_async, AsyncClientStream, AsyncClientTransport, AsyncServerStream,
