@@ -506,6 +506,15 @@ mod tests {
         CallId(StreamId::new(1))
     }
 
+    /// An uncompressed request message of the call.
+    fn message(text: &'static [u8]) -> Event {
+        Event::Message {
+            call: id(),
+            message: Bytes::from_static(text),
+            compressed: false,
+        }
+    }
+
     fn scripted(
         answer: Option<Result<(), Status>>,
     ) -> (Scripted, Receiver<Command<SendDone>>, Sender<Event>) {
@@ -567,14 +576,7 @@ mod tests {
             AsyncServerStream::try_recv(&mut call).is_none(),
             "nothing yet"
         );
-        let (message, compressed) = (Bytes::from_static(b"here"), false);
-        deliver
-            .send(Event::Message {
-                call: id(),
-                message,
-                compressed,
-            })
-            .unwrap();
+        deliver.send(message(b"here")).unwrap();
         deliver.send(Event::HalfClosed { call: id() }).unwrap();
         let got = AsyncServerStream::try_recv(&mut call);
         assert_eq!(got, Some(Ok(Some(Bytes::from_static(b"here")))));
@@ -586,15 +588,7 @@ mod tests {
     fn cancelled_says_why_and_leaves_earlier_messages_for_recv() {
         let (link, owner, deliver) = scripted(None);
         let mut call = server(link);
-        let message = Bytes::from_static(b"early");
-        let compressed = false;
-        deliver
-            .send(Event::Message {
-                call: id(),
-                message,
-                compressed,
-            })
-            .unwrap();
+        deliver.send(message(b"early")).unwrap();
         let status = Status::new(Code::Cancelled, "the client reset the stream");
         deliver
             .send(Event::Cancelled { call: id(), status })
