@@ -1144,45 +1144,64 @@ impl Connection {
         message: Bytes,
         compress: bool,
     ) -> Result<(), CallError> {
+        self.send_or_keep(call, message, compress)
+            .map_err(|(error, _)| error)
+    }
+
+    /// [`send_message_with`](Self::send_message_with), giving the message
+    /// back with [`CallError::Full`]: a caller that parks it until
+    /// [`Event::Writable`] need not keep a copy of every message it sends.
+    pub(crate) fn send_or_keep(
+        &mut self,
+        call: CallId,
+        message: Bytes,
+        compress: bool,
+    ) -> Result<(), (CallError, Option<Bytes>)> {
+        let refused = |error: CallError| (error, None);
         let max = self.config.max_send_message_size;
-        let c = self.call_mut(call)?;
+        let c = self.call_mut(call).map_err(refused)?;
         if c.send_closed {
-            return Err(CallError::SendClosed(call));
+            return Err(refused(CallError::SendClosed(call)));
         }
         // Refused before anything goes out, so Trailers-Only stays possible.
         if message.len() > max {
-            return Err(CallError::MessageTooLarge {
+            return Err(refused(CallError::MessageTooLarge {
                 len: message.len(),
                 max,
-            });
+            }));
         }
         let (encoding, headers_done) = (c.send_encoding, c.headers_done);
         if self.role() == Role::Server && !headers_done {
-            self.send_headers(call, &Metadata::new())?;
+            self.send_headers(call, &Metadata::new()).map_err(refused)?;
         }
-        let (compressed, body) = if compress && encoding != Encoding::Identity {
+        // The message as given stays at hand until the engine took it.
+        let (compressed, body, original) = if compress && encoding != Encoding::Identity {
             let mut out = Vec::new();
             compression::compress(encoding, &message, &mut out)
-                .map_err(|e| CallError::Compression(e.to_string()))?;
-            (true, Bytes::from(out))
+                .map_err(|e| refused(CallError::Compression(e.to_string())))?;
+            (true, Bytes::from(out), Some(message))
         } else {
-            (false, message)
+            (false, message, None)
         };
         let prefix = codec::encode_prefix(compressed, body.len()).map_err(|_| {
-            CallError::MessageTooLarge {
+            refused(CallError::MessageTooLarge {
                 len: body.len(),
                 max: u32::MAX as usize,
-            }
+            })
         })?;
         if self.prefixes.capacity() < codec::PREFIX_LEN {
             self.prefixes.reserve(4096);
         }
         self.prefixes.extend_from_slice(&prefix);
         let prefix = self.prefixes.split().freeze();
-        match self.h2.send_data_parts(call.0, &[prefix, body], false) {
+        let parts = [prefix, body];
+        match self.h2.send_data_parts(call.0, &parts, false) {
             Ok(()) => {}
-            Err(h2::UserError::SendBufferFull(_)) => return Err(CallError::Full(call)),
-            Err(e) => return Err(e.into()),
+            Err(h2::UserError::SendBufferFull(_)) => {
+                let [_, body] = parts;
+                return Err((CallError::Full(call), Some(original.unwrap_or(body))));
+            }
+            Err(e) => return Err(refused(e.into())),
         }
         if let Some(c) = self.calls.get_mut(&call.0) {
             c.sent_message = true;
@@ -1447,6 +1466,32 @@ mod tests {
                 }
             }
             panic!("did not converge");
+        }
+    }
+
+    /// A message refused for a full buffer comes back as it was given, so
+    /// the switchboard parks it without a copy; compressed or not.
+    #[test]
+    fn a_message_refused_for_room_is_given_back_whole() {
+        let mut pair = Pair::new();
+        let mut config = Config::client();
+        config.h2.max_send_buffer_per_stream = 1 << 10;
+        pair.client = Connection::client(config, pair.now);
+        let options = CallOptions {
+            encoding: Some(Encoding::Gzip),
+            ..CallOptions::new("/pkg.Svc/Upload")
+        };
+        let call = pair.client.start_call(pair.now, options).unwrap();
+        let first = Bytes::from(vec![1u8; 2 << 10]);
+        pair.client.send_or_keep(call, first, false).unwrap();
+        for compress in [false, true] {
+            let message = Bytes::from(vec![2u8; 4 << 10]);
+            let Err((CallError::Full(_), Some(back))) =
+                pair.client.send_or_keep(call, message.clone(), compress)
+            else {
+                panic!("refused for room");
+            };
+            assert_eq!(back, message);
         }
     }
 

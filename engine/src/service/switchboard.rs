@@ -198,12 +198,12 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
                 // Keep order: behind the parked messages.
                 Some(queue) => queue.push_back(Parked::Message(message, compress, reply)),
                 // Nothing parked: straight in, parked only if refused for room.
-                None => match conn.send_message_with(call, message.clone(), compress) {
-                    Err(CallError::Full(_)) => {
+                None => match conn.send_or_keep(call, message, compress) {
+                    Err((CallError::Full(_), Some(message))) => {
                         let parked = Parked::Message(message, compress, reply);
                         self.parked.insert(call, VecDeque::from([parked]));
                     }
-                    result => reply.reply(result.map_err(|e| e.to_status())),
+                    result => reply.reply(result.map_err(|(e, _)| e.to_status())),
                 },
             },
             Command::CloseSend(call) => match self.parked.get_mut(&call) {
@@ -264,11 +264,11 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         while let Some(parked) = queue.pop_front() {
             match parked {
                 Parked::Message(message, compress, reply) => {
-                    match conn.send_message_with(call, message.clone(), compress) {
-                        Err(CallError::Full(_)) => {
+                    match conn.send_or_keep(call, message, compress) {
+                        Err((CallError::Full(_), Some(message))) => {
                             return queue.push_front(Parked::Message(message, compress, reply));
                         }
-                        result => reply.reply(result.map_err(|e| e.to_status())),
+                        result => reply.reply(result.map_err(|(e, _)| e.to_status())),
                     }
                 }
                 Parked::CloseSend => drop(conn.close_send(call)),
@@ -297,11 +297,11 @@ impl<I: Inbox, R: Reply> Switchboard<I, R> {
         let Parked::Last(message, compress, status, trailers) = last else {
             return Some(last);
         };
-        let status = match conn.send_message_with(call, message.clone(), compress) {
-            Err(CallError::Full(_)) => {
+        let status = match conn.send_or_keep(call, message, compress) {
+            Err((CallError::Full(_), Some(message))) => {
                 return Some(Parked::Last(message, compress, status, trailers));
             }
-            Err(refused) => refused.to_status(),
+            Err((refused, _)) => refused.to_status(),
             Ok(()) => status,
         };
         self.forget(call, call_ended);
