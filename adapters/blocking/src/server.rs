@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
 use grpc_sansio::service::{
-    self, channel, pool_exhausted, AsyncRouter, BoxFuture, ConnectionKey, Gate, Gated, LocalLink,
-    Origin, Pool, Router, Session, Workers,
+    self, pool_exhausted, AsyncRouter, BoxFuture, Feed, LocalLink, Origin, Pool, Router, Session,
+    Workers,
 };
 
 use crate::driver::{
@@ -462,12 +462,9 @@ fn accept_loop<T: Transport>(
             clock: Arc::new(Instant::now),
         });
         let calls = Calls {
-            gate: Gate::new(),
-            pool: accepting.pool.clone(),
-            key: accepting.pool.connection(),
+            feed: Feed::new(accepting.pool.clone()),
             routes: accepting.routes.clone(),
             origin,
-            queued: false,
         };
         connections.retain(|(_, thread, _)| !thread.is_finished());
         let session = Session::server(config.clone(), Instant::now());
@@ -477,14 +474,10 @@ fn accept_loop<T: Transport>(
 
 /// One connection's way of handing its calls to the worker pool.
 struct Calls {
-    /// New calls, until they have work.
-    gate: Gate,
-    pool: Arc<Pool<ServerCall>>,
-    key: ConnectionKey,
+    /// This connection's way into the pool.
+    feed: Feed<ServerCall>,
     routes: Routes,
     origin: Arc<Origin>,
-    /// Calls were queued this turn: wake a worker when it ends.
-    queued: bool,
 }
 
 impl OnEvent for Calls {
@@ -505,40 +498,19 @@ impl OnEvent for Calls {
         };
         let kinds = self.routes.kinds.as_deref();
         let kind = |request: &grpc_sansio::grpc::Request| kinds?.method_kind(&request.path);
-        let Gated::Ready {
-            call,
-            request,
-            events,
-        } = self.gate.on_event(event, kind)
-        else {
-            return;
-        };
         let origin = &self.origin;
-        // Workers wake once the turn's answers are written, once for every
-        // call the turn queued: a worker woken mid-turn would take a shared
-        // core from this thread, once per call.
-        let queued = self.pool.submit_later(self.key, || {
-            // The events so far first, then the session routes the rest. Their
-            // messages' credit goes back as the handler takes them.
-            let (tx, inbox) = channel::channel();
-            for event in events {
-                tx.send(event);
-            }
-            let cancel = session.attach(call, CallInbox::Channel(tx));
-            ServerCall::new(call, request, link.clone(), inbox, origin.clone(), cancel)
-        });
-        self.queued |= queued;
-        if !queued {
+        let attach = |call, request, events| {
+            ServerCall::attach(session, call, request, events, link.clone(), origin.clone())
+        };
+        if let Some(refused) = self.feed.on_event(event, kind, attach) {
             let _ = session
                 .connection_mut()
-                .finish(call, &pool_exhausted(), &Metadata::new());
+                .finish(refused, &pool_exhausted(), &Metadata::new());
         }
     }
 
     fn turn_done(&mut self) {
-        if std::mem::take(&mut self.queued) {
-            self.pool.wake();
-        }
+        self.feed.turn_done();
     }
 }
 

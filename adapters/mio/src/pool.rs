@@ -13,11 +13,10 @@ use std::thread;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{CallId, Event, Request};
 use grpc_sansio::service::{
-    self, channel, pool_exhausted, AsyncRouter, ConnectionKey, Gate, Gated, Pool as Queue, Router,
-    Workers,
+    self, pool_exhausted, AsyncRouter, Feed, Pool as Queue, Router, Workers,
 };
 
-use crate::event_loop::{CallInbox, Link};
+use crate::event_loop::Link;
 use crate::server::{Calls, InlineHandler, Server, ServerHandle};
 
 impl Calls<'_> {
@@ -30,13 +29,9 @@ impl Calls<'_> {
     /// [`detach`](Self::detach), with the call's events the inline handler
     /// has seen so far put first in the handle's inbox.
     fn detach_with(&mut self, call: CallId, request: Request, events: Vec<Event>) -> ServerCall {
-        let (tx, inbox) = channel::channel();
-        for event in events {
-            tx.send(event);
-        }
-        let cancel = self.conn.session.attach(call, CallInbox::Channel(tx));
         let (link, origin) = (self.conn.link.clone(), self.conn.origin.clone());
-        ServerCall::new(call, request, link, inbox, origin, cancel)
+        let session = &mut self.conn.session;
+        ServerCall::attach(session, call, request, events, link, origin)
     }
 }
 
@@ -121,13 +116,10 @@ impl Server {
         let alive = |call: &mut ServerCall| !call.is_cancelled();
         let queue = Arc::new(Queue::new(workers, alive));
         let pool = Pool {
-            queue: queue.clone(),
+            feed: Feed::new(queue.clone()),
             closer: Arc::new(Closer(queue.clone())),
             kinds,
             inline,
-            key: None,
-            gate: Gate::new(),
-            queued: false,
         };
         let mut handle = self.serve(addr, pool)?;
         let handler = Arc::new(handler);
@@ -154,30 +146,23 @@ impl Drop for Closer {
 /// The inline handler of the worker pool, one per connection: it holds each
 /// new call until it has work, then queues it for a worker.
 struct Pool {
-    queue: Arc<Queue<ServerCall>>,
+    /// This connection's way into the queue.
+    feed: Feed<ServerCall>,
     closer: Arc<Closer>,
     /// Says each method's kind (none for a plain handler).
     kinds: Option<Arc<Router>>,
     /// Methods served as tasks on the loop instead.
     inline: Option<Arc<AsyncRouter>>,
-    /// This connection's key, taken at its first event.
-    key: Option<ConnectionKey>,
-    gate: Gate,
-    /// Calls were queued this turn: wake a worker when it ends.
-    queued: bool,
 }
 
-/// Each connection gets a handler of its own: its own gate and key.
+/// Each connection gets a handler of its own: its own feed (gate and key).
 impl Clone for Pool {
     fn clone(&self) -> Pool {
         Pool {
-            queue: self.queue.clone(),
+            feed: Feed::new(self.closer.0.clone()),
             closer: self.closer.clone(),
             kinds: self.kinds.clone(),
             inline: self.inline.clone(),
-            key: None,
-            gate: Gate::new(),
-            queued: false,
         }
     }
 }
@@ -199,32 +184,14 @@ impl InlineHandler for Pool {
         };
         let kinds = self.kinds.as_deref();
         let kind = |request: &Request| kinds?.method_kind(&request.path);
-        let Gated::Ready {
-            call,
-            request,
-            events,
-        } = self.gate.on_event(event, kind)
-        else {
-            return;
-        };
-        let key = *self.key.get_or_insert_with(|| self.queue.connection());
-        // Workers wake at the end of the loop's turn, once for every call the
-        // turn queued: on a shared core a worker woken mid-turn would take it
-        // from the loop, once per call.
-        if self
-            .queue
-            .submit_later(key, || calls.detach_with(call, request, events))
-        {
-            self.queued = true;
-        } else {
-            let _ = calls.finish(call, &pool_exhausted(), &Metadata::new());
+        let detach = |call, request, events| calls.detach_with(call, request, events);
+        if let Some(refused) = self.feed.on_event(event, kind, detach) {
+            let _ = calls.finish(refused, &pool_exhausted(), &Metadata::new());
         }
     }
 
     fn turn_done(&mut self) {
-        if std::mem::take(&mut self.queued) {
-            self.queue.wake();
-        }
+        self.feed.turn_done();
     }
 }
 

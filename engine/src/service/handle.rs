@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{channel, ClientStream, ServerStream};
+use super::{channel, CallDone, CallInbox, ClientStream, ServerStream, Session};
 use super::{
     check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply, Router,
 };
@@ -400,6 +400,26 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
         };
         let head = ServerHead::new(request, origin, cancel);
         ServerCall { inner, head }
+    }
+
+    /// The handle of a new `call` of `session` (a connection that serves
+    /// calls both ways), attached to it with `events` (what was seen of the
+    /// call so far) first in its inbox; the session routes the rest. Their
+    /// messages' credit goes back as the handler takes them.
+    pub fn attach(
+        session: &mut Session<CallInbox, CallDone>,
+        call: CallId,
+        request: Request,
+        events: Vec<Event>,
+        link: L,
+        origin: Arc<Origin>,
+    ) -> Self {
+        let (tx, inbox) = channel::channel();
+        for event in events {
+            tx.send(event);
+        }
+        let cancel = session.attach(call, CallInbox::Channel(tx));
+        ServerCall::new(call, request, link, inbox, origin, cancel)
     }
 
     /// Serves the call with `router` (unknown methods are answered

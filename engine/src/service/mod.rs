@@ -110,7 +110,7 @@ pub use server::{BidiStream, RequestStream, ResponseSink, Service};
 pub use session::Session;
 pub use switchboard::{Command, Inbox, Reply, Switchboard};
 pub use transport::{unary_call, ClientStream, ClientTransport, ServerStream};
-pub use workers::{pool_exhausted, ConnectionKey, Gate, Gated, Pool, Workers};
+pub use workers::{pool_exhausted, ConnectionKey, Feed, Gate, Gated, Pool, Workers};
 
 use crate::grpc::status::{Code, Status};
 

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::MethodKind;
 use crate::grpc::status::{Code, Status};
@@ -383,6 +383,64 @@ impl<C: Eq + Hash + Clone, T> Queue<C, T> {
 
     pub(crate) fn busy(&self, conn: &C) -> usize {
         self.lines.get(conn).map_or(0, |line| line.busy)
+    }
+}
+
+/// One connection's way into a [`Pool`], as its driving thread uses it: a
+/// [`Gate`] that holds each new call until it has work, the connection's
+/// key, and whether this turn queued a call. Workers are woken once the
+/// turn is done ([`turn_done`](Self::turn_done)), not per call: on a shared
+/// core a worker woken mid-turn would take it from the driving thread, once
+/// per call.
+pub struct Feed<T> {
+    pool: Arc<Pool<T>>,
+    gate: Gate,
+    key: ConnectionKey,
+    /// A call was queued this turn: wake a worker when it ends.
+    queued: bool,
+}
+
+impl<T> Feed<T> {
+    /// A new connection's feed into `pool`.
+    pub fn new(pool: Arc<Pool<T>>) -> Self {
+        let key = pool.connection();
+        Feed {
+            pool,
+            gate: Gate::new(),
+            key,
+            queued: false,
+        }
+    }
+
+    /// Takes one event of the connection (see [`Gate::on_event`]); a call
+    /// with work is queued for a worker as `make` builds it from the call,
+    /// its request head and its events so far. Returns the call the pool had
+    /// no room for: answer it with [`pool_exhausted`].
+    pub fn on_event(
+        &mut self,
+        event: Event,
+        kind: impl FnOnce(&Request) -> Option<MethodKind>,
+        make: impl FnOnce(CallId, Request, Vec<Event>) -> T,
+    ) -> Option<CallId> {
+        let Gated::Ready {
+            call,
+            request,
+            events,
+        } = self.gate.on_event(event, kind)
+        else {
+            return None;
+        };
+        let queued = (self.pool).submit_later(self.key, || make(call, request, events));
+        self.queued |= queued;
+        (!queued).then_some(call)
+    }
+
+    /// The driving thread's turn is over (its answers written): wakes a
+    /// worker if the turn queued a call.
+    pub fn turn_done(&mut self) {
+        if std::mem::take(&mut self.queued) {
+            self.pool.wake();
+        }
     }
 }
 
@@ -870,6 +928,58 @@ mod tests {
         assert_eq!(served.recv_timeout(Duration::from_secs(10)), Ok(7));
         pool.close();
         worker.join().unwrap();
+    }
+
+    /// A feed holds a unary call until its whole request is in, queues it
+    /// without waking anyone, wakes a worker when the turn is done, and
+    /// gives back a call the pool has no room for.
+    #[test]
+    fn a_feed_queues_whole_calls_and_wakes_a_worker_at_the_turn_end() {
+        let pool = Arc::new(Pool::new(sizes(1, 1, 1), job_alive));
+        let (done, served) = mpsc::channel();
+        let worker = {
+            let pool = pool.clone();
+            std::thread::spawn(move || pool.work(|job| done.send(job.0).unwrap()))
+        };
+        while pool.lock().idle < 1 {
+            std::thread::yield_now();
+        }
+        let mut feed = Feed::new(pool.clone());
+        let unary = |_: &Request| Some(MethodKind::Unary);
+        let job = |call: CallId, _: Request, events: Vec<Event>| {
+            Job(call.0.get() as usize * 10 + events.len(), Arc::default())
+        };
+        for event in [started(1), message(1)] {
+            assert_eq!(feed.on_event(event, unary, job), None);
+        }
+        assert_eq!(pool.waiting(), 0, "held until the half-close");
+        assert_eq!(feed.on_event(half_closed(1), unary, job), None);
+        assert_eq!(pool.waiting(), 1, "queued");
+        let quiet = Duration::from_millis(50);
+        assert!(
+            served.recv_timeout(quiet).is_err(),
+            "no worker woke mid-turn"
+        );
+        feed.turn_done();
+        assert_eq!(served.recv_timeout(Duration::from_secs(10)), Ok(12));
+
+        while pool.lock().idle < 1 {
+            std::thread::yield_now();
+        }
+        // No wake now: one idle worker's place and one queue place, the
+        // third call is refused.
+        for n in [3, 5] {
+            for event in [started(n), half_closed(n)] {
+                assert_eq!(feed.on_event(event, unary, job), None);
+            }
+        }
+        let refused = [started(7), half_closed(7)]
+            .into_iter()
+            .filter_map(|event| feed.on_event(event, unary, job))
+            .collect::<Vec<_>>();
+        pool.close();
+        worker.join().unwrap();
+        assert_eq!(refused, [id(7)], "the pool had no room for call 7");
     }
 
     #[test]
