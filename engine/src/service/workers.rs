@@ -909,27 +909,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_call_submitted_for_later_waits_for_the_wake() {
-        let pool = Arc::new(Pool::new(sizes(1, 4, 1), job_alive));
-        let (done, served) = mpsc::channel();
-        let worker = {
-            let pool = pool.clone();
-            std::thread::spawn(move || pool.work(|job| done.send(job.0).unwrap()))
-        };
-        while pool.lock().idle < 1 {
-            std::thread::yield_now();
-        }
-        let conn = pool.connection();
-        assert!(pool.submit_later(conn, || Job(7, Arc::new(Mutex::new(false)))));
-        let quiet = Duration::from_millis(50);
-        assert!(served.recv_timeout(quiet).is_err(), "no worker woke");
-        pool.wake();
-        assert_eq!(served.recv_timeout(Duration::from_secs(10)), Ok(7));
-        pool.close();
-        worker.join().unwrap();
-    }
-
     /// A feed holds a unary call until its whole request is in, queues it
     /// without waking anyone, wakes a worker when the turn is done, and
     /// gives back a call the pool has no room for.
