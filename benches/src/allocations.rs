@@ -10,7 +10,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{ByteStr, CallOptions, Config, Connection, Event};
-use grpc_sansio::service::{Router, Service};
+use grpc_sansio_service::{Router, Service};
 
 /// The method every call goes to.
 pub const PATH: &str = "/helloworld.Greeter/SayHello";

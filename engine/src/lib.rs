@@ -11,4 +11,4 @@ pub mod grpc;
 pub mod h2;
 pub mod hash;
 pub mod hpack;
-pub mod service;
+pub mod session;

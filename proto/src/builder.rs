@@ -25,7 +25,7 @@ pub struct Builder {
     client: bool,
     blocking: bool,
     asynchronous: bool,
-    engine: String,
+    service: String,
     out_dir: Option<PathBuf>,
     descriptor_set_name: String,
     rerun: bool,
@@ -46,7 +46,7 @@ impl Builder {
             client: true,
             blocking: true,
             asynchronous: true,
-            engine: "::grpc_sansio".into(),
+            service: "::grpc_sansio_service".into(),
             out_dir: None,
             descriptor_set_name: "file_descriptor_set.bin".into(),
             rerun: true,
@@ -79,10 +79,10 @@ impl Builder {
         self
     }
 
-    /// The path of the engine crate in generated code (default
-    /// `::grpc_sansio`), for a renamed dependency or a re-export.
-    pub fn engine_path(mut self, path: impl Into<String>) -> Self {
-        self.engine = path.into();
+    /// The path of the service crate in generated code (default
+    /// `::grpc_sansio_service`), for a renamed dependency or a re-export.
+    pub fn service_path(mut self, path: impl Into<String>) -> Self {
+        self.service = path.into();
         self
     }
 
@@ -159,7 +159,7 @@ impl Builder {
                 client: self.client,
                 blocking: self.blocking,
                 asynchronous: self.asynchronous,
-                engine: self.engine,
+                service: self.service,
                 descriptor_set: Some(descriptor_set),
             },
         };
@@ -178,7 +178,7 @@ impl std::fmt::Debug for Builder {
             .field("client", &self.client)
             .field("blocking", &self.blocking)
             .field("async", &self.asynchronous)
-            .field("engine", &self.engine)
+            .field("service", &self.service)
             .field("out_dir", &self.out_dir)
             .field("descriptor_set_name", &self.descriptor_set_name)
             .field("rerun", &self.rerun)

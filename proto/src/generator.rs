@@ -16,8 +16,9 @@ pub(crate) struct Options {
     pub(crate) client: bool,
     pub(crate) blocking: bool,
     pub(crate) asynchronous: bool,
-    /// The path of the engine crate in generated code (`::grpc_sansio`).
-    pub(crate) engine: String,
+    /// The path of the service crate in generated code
+    /// (`::grpc_sansio_service`).
+    pub(crate) service: String,
     /// The encoded descriptor set, for `FILE_DESCRIPTOR_SET`.
     pub(crate) descriptor_set: Option<PathBuf>,
 }
@@ -170,11 +171,11 @@ struct Paths {
 }
 
 impl Paths {
-    fn new(engine: &str) -> Paths {
+    fn new(service: &str) -> Paths {
         Paths {
-            status: format!("{engine}::grpc::status::Status"),
-            ctx: format!("{engine}::service::CallContext"),
-            service: format!("{engine}::service"),
+            status: format!("{service}::Status"),
+            ctx: format!("{service}::CallContext"),
+            service: service.to_owned(),
         }
     }
 
@@ -197,7 +198,7 @@ pub(crate) fn render_service(options: &Options, service: &Service) -> String {
         .iter()
         .map(|m| method_names(&full, m))
         .collect();
-    let p = Paths::new(&options.engine);
+    let p = Paths::new(&options.service);
     let mut out = String::new();
 
     render_paths(&mut out, service, &full, &paths_mod, &names);
@@ -646,7 +647,7 @@ mod tests {
             client: true,
             blocking: true,
             asynchronous: true,
-            engine: "::grpc_sansio".into(),
+            service: "::grpc_sansio_service".into(),
             descriptor_set: None,
         }
     }

@@ -22,17 +22,17 @@
 //!   method per RPC whose default body answers UNIMPLEMENTED (so adding an RPC
 //!   never breaks an implementation), and `into_service` / `register`
 //!   (`into_async_service` / `register_async`) to serve an implementation on a
-//!   `grpc_sansio::service::Router` (`AsyncRouter`);
+//!   `grpc_sansio_service::Router` (`AsyncRouter`);
 //! - `name_client`: `NameClient` (blocking) and `AsyncNameClient`, with a
 //!   method per RPC and a `…_with` variant taking per-call
-//!   `grpc_sansio::service::RequestOptions`.
+//!   `grpc_sansio_service::RequestOptions`.
 //!
 //! Each package with services also gets `FILE_DESCRIPTOR_SET`, the encoded
 //! descriptor set for server reflection. Proto comments become doc comments;
 //! items without one get a generated doc, so the code builds under
 //! `#![deny(missing_docs)]`.
 //!
-//! The generated code uses the `grpc-sansio` and `prost` crates (and
+//! The generated code uses the `grpc-sansio-service` and `prost` crates (and
 //! `prost-types` for well-known types): depend on them.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -48,13 +48,13 @@ fn sides_and_flavours_can_be_turned_off() {
         .emit_rerun_if_changed(false)
         .build_client(false)
         .build_async(false)
-        .engine_path("::my_engine")
+        .service_path("::my_service")
         .file_descriptor_set_name("user.fds")
         .compile(&[protos().join("user.proto")], &[protos()])
         .unwrap();
     let code = std::fs::read_to_string(out.join("user.rs")).unwrap();
     assert!(code.contains("pub trait UserService"));
-    assert!(code.contains("::my_engine::service::CallContext"));
+    assert!(code.contains("::my_service::CallContext"));
     assert!(!code.contains("AsyncUserService"));
     assert!(!code.contains("user_service_client"));
     assert!(out.join("user.fds").is_file());

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{AsyncRouter, CallContext};
+use grpc_sansio_service::{AsyncRouter, CallContext};
 use spec_tests::proto::test_service_client::AsyncTestServiceClient;
 use spec_tests::proto::test_service_server::{self, AsyncTestService};
 use spec_tests::proto::{Payload, SimpleRequest, SimpleResponse};

@@ -9,6 +9,7 @@ pub mod factory;
 pub mod flags;
 pub mod grpc_pair;
 pub mod link;
+pub mod mailbox;
 pub mod pair;
 pub mod server;
 

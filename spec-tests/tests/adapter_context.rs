@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::{AsyncRouter, AsyncService, CallContext, MethodKind, Router, Service};
+use grpc_sansio_service::{AsyncRouter, AsyncService, CallContext, MethodKind, Router, Service};
 
 /// Answers with the context's addresses as `peer|local`.
 fn addresses(ctx: &CallContext) -> Bytes {

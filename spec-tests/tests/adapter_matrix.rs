@@ -12,7 +12,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config, Request};
-use grpc_sansio::service::{AsyncLink, AsyncServerCall};
+use grpc_sansio_service::{AsyncLink, AsyncServerCall};
 
 /// What every server does, written once over the blocking-style handle the
 /// blocking adapter and mio's worker pool share in shape.

@@ -39,8 +39,8 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config};
 use grpc_sansio::h2::{self, ErrorCode, Role, StreamId};
 use grpc_sansio::hpack::Header;
-use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Workers};
+use grpc_sansio_service::handle::SendDone;
+use grpc_sansio_service::{self as service, Workers};
 use prost::Message;
 use spec_tests::interop::{payload, service as interop};
 use spec_tests::proto::{

@@ -5,10 +5,11 @@
 
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
-use grpc_sansio::grpc::status::{rpc, Code, Status};
+use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Event};
 use grpc_sansio::h2::{self, frame::Frame, ErrorCode, StreamId};
 use grpc_sansio::hpack::Header;
+use grpc_sansio_service::{rpc, RichDetails};
 use spec_tests::grpc_pair::{
     self, assert_lifecycle, finished, header_value, headers, messages, GrpcPair, RawClientPair,
     RawServerPair, Side,

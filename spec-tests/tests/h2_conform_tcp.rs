@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{AsyncRouter, AsyncService, BoxFuture, CallContext, Router, Service};
+use grpc_sansio_service::{AsyncRouter, AsyncService, BoxFuture, CallContext, Router, Service};
 use spec_tests::conform::{run, Options, Report, RequestKind};
 
 const SERVICE: &str = "h2conform.Body";

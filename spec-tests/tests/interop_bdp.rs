@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::{Config, Event};
-use grpc_sansio::service::codec::encode;
+use grpc_sansio_service::codec::encode;
 use spec_tests::bdp_pinger::{Pacing, TcpPinger};
 use spec_tests::interop::payload;
 use spec_tests::proto::{

@@ -10,7 +10,9 @@
 //! connection closes on both sides, and the unwritten output never grows past
 //! `write_buffer_size` and one turn of the connection's own output.
 
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use spec_tests::mailbox::{channel, Tx};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,12 +20,12 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
-use grpc_sansio::service::{CallState, Command, Session};
+use grpc_sansio::session::{CallState, Command, Session};
 use proptest::prelude::*;
 use spec_tests::grpc_pair::Side;
 
-type Done = Sender<Result<(), Status>>;
-type Sess = Session<Sender<Event>, Done>;
+type Done = Tx<Result<(), Status>>;
+type Sess = Session<Tx<Event>, Done>;
 
 /// What unwritten output may hold beyond `write_buffer_size`: one turn of
 /// the connection's output, its transmit budget (256 KiB) and the frame that
@@ -399,7 +401,7 @@ impl World {
     fn dispatch(&mut self, side: Side) {
         while let Some(event) = self.session(side).poll_event() {
             if let Event::CallStarted { call, .. } = event {
-                let (tx, rx) = mpsc::channel();
+                let (tx, rx) = channel();
                 self.session(side).attach(call, tx);
                 self.handles[at(side)].push(Handle::new(call, rx, CallState::server()));
             }
@@ -452,7 +454,7 @@ impl World {
                 }
                 let mut options = CallOptions::new("/pkg.Svc/Method");
                 options.timeout = deadline_ms.map(Duration::from_millis);
-                let (tx, rx) = mpsc::channel();
+                let (tx, rx) = channel();
                 let now = self.now;
                 if let Ok(call) = self.sessions[0].start_call(now, options, tx) {
                     self.handles[0].push(Handle::new(call, rx, CallState::client()));
@@ -472,7 +474,7 @@ impl World {
                 if h.state.is_over() || gone {
                     return;
                 }
-                let (done, answer) = mpsc::channel();
+                let (done, answer) = channel();
                 let seq = h.sends.len() as u32;
                 h.sends.push(Sent {
                     seq,

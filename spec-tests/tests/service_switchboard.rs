@@ -3,16 +3,19 @@
 //! drives them: events routed to a handle's inbox, commands applied, sends
 //! parked while the send buffer is full.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Receiver;
+
+use spec_tests::mailbox::{channel, Tx};
 
 use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
-use grpc_sansio::service::{CallState, CancelToken, Command, Switchboard};
+use grpc_sansio::session::{CallState, Command, Switchboard};
+use grpc_sansio_service::CancelToken;
 use spec_tests::grpc_pair::{GrpcPair, Side};
 
-type Board = Switchboard<Sender<Event>, Sender<Result<(), Status>>>;
+type Board = Switchboard<Tx<Event>, Tx<Result<(), Status>>>;
 
 /// The server side as an adapter runs it: a pair whose server events stay in
 /// the connection until routed through the switchboard.
@@ -43,7 +46,7 @@ impl Harness {
                 routed = true;
                 let server = self.pair.server();
                 if let Some(Event::CallStarted { call, .. }) = self.board.route(server, event) {
-                    let (tx, rx) = mpsc::channel();
+                    let (tx, rx) = channel();
                     let token = self.board.attach(call, tx);
                     self.inbox = Some((call, rx, token));
                 }
@@ -77,7 +80,7 @@ impl Harness {
         (h, call)
     }
 
-    fn apply(&mut self, command: Command<Sender<Result<(), Status>>>) {
+    fn apply(&mut self, command: Command<Tx<Result<(), Status>>>) {
         self.board.apply(self.pair.server(), command);
     }
 
@@ -111,7 +114,7 @@ fn messages_and_half_close_reach_the_handle_and_it_answers() {
 
     let call = h.call();
     h.apply(Command::Consumed(call));
-    let (done, replies) = mpsc::channel();
+    let (done, replies) = channel();
     h.apply(Command::Send(call, Bytes::from_static(b"pong"), true, done));
     assert_eq!(replies.try_recv(), Ok(Ok(())), "taken at once");
     h.apply(Command::Finish(call, Status::ok(), Default::default()));
@@ -149,7 +152,7 @@ fn a_client_cancel_fires_the_token_and_ends_the_handle() {
 fn sends_park_while_full_and_fail_when_the_call_ends() {
     let (mut h, call) = Harness::narrow_stream();
 
-    let (done, replies) = mpsc::channel();
+    let (done, replies) = channel();
     let chunk = Bytes::from(vec![7u8; 48 << 10]);
     for _ in 0..4 {
         h.apply(Command::Send(call, chunk.clone(), false, done.clone()));
@@ -187,7 +190,7 @@ fn sends_park_while_full_and_fail_when_the_call_ends() {
 fn send_and_finish_waits_behind_parked_sends_and_ends_after_its_message() {
     let (mut h, call) = Harness::narrow_stream();
 
-    let (done, replies) = mpsc::channel();
+    let (done, replies) = channel();
     let chunk = Bytes::from(vec![7u8; 48 << 10]);
     for _ in 0..3 {
         h.apply(Command::Send(call, chunk.clone(), false, done.clone()));
@@ -288,7 +291,7 @@ fn events_held_across_a_command_reach_a_call_attached_later() {
         panic!("the new call comes out first");
     };
     assert_eq!(request.path, "/pkg.Svc/Second");
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = channel();
     h.board.attach(call, tx);
     assert!(h.board.poll_event(h.pair.server()).is_none());
     let mut state = CallState::server();
@@ -312,7 +315,7 @@ fn a_send_refused_after_the_peer_cancelled_reports_the_cancellation() {
     let call = h.call();
     h.pair.client().cancel(client_call).unwrap();
     h.pair.drive(); // the RST_STREAM arrives; its event is not routed yet
-    let (done, reply) = mpsc::channel();
+    let (done, reply) = channel();
     h.apply(Command::Send(call, Bytes::from_static(b"late"), true, done));
     assert!(reply.try_recv().unwrap().is_err(), "the send is refused");
     let mut state = CallState::server();

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::{self, channel, handle::gone, Session};
+use grpc_sansio::session::Session;
+use grpc_sansio_service::{self as service, channel, handle::gone};
 
 use crate::driver::{self, Input, Link, Transport};
 

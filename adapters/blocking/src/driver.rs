@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event};
-use grpc_sansio::service::channel::{self, Receiver};
-use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::{self, Command, LocalExecutor, Session};
+use grpc_sansio::session::{Command, Session};
+use grpc_sansio_service::channel::{self, Receiver};
+use grpc_sansio_service::handle::SendDone;
+use grpc_sansio_service::{self as service, LocalExecutor};
 
 /// A byte stream the driver reads on one thread and writes on another,
 /// through shared references: one descriptor per connection, not a clone.
@@ -66,7 +67,7 @@ const ROUNDS: usize = 8;
 pub(crate) type Tasks = LocalExecutor<()>;
 
 /// Calls are served both ways: [`CallInbox`] and [`Done`] say which.
-pub(crate) use grpc_sansio::service::{CallDone as Done, CallInbox};
+pub(crate) use grpc_sansio_service::{CallDone as Done, CallInbox};
 
 /// What reaches the connection thread.
 pub(crate) enum Input {

@@ -36,5 +36,5 @@ mod server;
 pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
-pub use grpc_sansio::service::Workers;
+pub use grpc_sansio_service::Workers;
 pub use server::{AsyncHandler, AsyncServerCall, Builder, Handler, Server, ServerCall};

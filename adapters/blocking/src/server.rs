@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{Config, Event};
-use grpc_sansio::service::{
-    self, pool_exhausted, AsyncRouter, BoxFuture, Feed, LocalLink, Origin, Pool, Router, Session,
+use grpc_sansio::session::Session;
+use grpc_sansio_service::{
+    self as service, pool_exhausted, AsyncRouter, BoxFuture, Feed, LocalLink, Origin, Pool, Router,
     Workers,
 };
 
@@ -373,7 +374,7 @@ impl Drop for Server {
 /// A call handler run as a task polled on the thread of the connection that
 /// read the call: while it runs, that connection's thread serves nothing
 /// else, so it must not block.
-pub use grpc_sansio::service::AsyncHandler;
+pub use grpc_sansio_service::AsyncHandler;
 
 /// An async handler, its future boxed.
 type Spawn = Arc<dyn Fn(AsyncServerCall) -> BoxFuture<'static, ()> + Send + Sync>;

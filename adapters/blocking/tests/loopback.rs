@@ -10,8 +10,8 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
 use grpc_sansio_blocking::{AsyncServerCall, Channel, Server, ServerCall};
+use grpc_sansio_service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
 
 /// Routes by method: Unary echo, Split (server stream), Sum (client stream),
 /// Chat (bidi), Sleep (waits for cancellation).
@@ -303,7 +303,8 @@ fn unix_domain_sockets() {
 /// after the grace period, and the flooding handler sees its call cancelled.
 #[test]
 fn shutdown_timeout_cuts_a_peer_that_stops_reading() {
-    use grpc_sansio::service::{handle::SendDone, Command, Session};
+    use grpc_sansio::session::{Command, Session};
+    use grpc_sansio_service::{channel, handle::SendDone};
     use std::io::Write;
     use std::sync::mpsc;
 
@@ -325,12 +326,12 @@ fn shutdown_timeout_cuts_a_peer_that_stops_reading() {
     config.h2.initial_stream_window = 1 << 30;
     config.h2.connection_window = 1 << 30;
     let now = std::time::Instant::now();
-    let mut client: Session<mpsc::Sender<_>, SendDone> = Session::client(config, now);
-    let (inbox, _client_events) = mpsc::channel();
+    let mut client: Session<channel::Sender<_>, SendDone> = Session::client(config, now);
+    let (inbox, _client_events) = channel::channel();
     let call = client
         .start_call(now, CallOptions::new("/test.Svc/Flood"), inbox)
         .unwrap();
-    let (done, _sent) = grpc_sansio::service::channel::channel();
+    let (done, _sent) = channel::channel();
     client.apply(Command::Send(call, Bytes::from_static(b"x"), false, done));
     let mut socket = std::net::TcpStream::connect(server.local_addr()).unwrap();
     socket.write_all(client.poll_transmit()).unwrap();

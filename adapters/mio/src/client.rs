@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::{self, handle::gone};
+use grpc_sansio_service::{self as service, handle::gone};
 use mio::Token;
 
 use crate::event_loop::{Cmd, EventLoop, Link, Remote};

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config, Event};
 use grpc_sansio::hash::{FxHashMap, FxHashSet};
-use grpc_sansio::service::handle::SendDone;
-use grpc_sansio::service::LocalExecutor;
-use grpc_sansio::service::{self, channel, Command, Origin, Session};
+use grpc_sansio::session::{Command, Session};
+use grpc_sansio_service::handle::SendDone;
+use grpc_sansio_service::LocalExecutor;
+use grpc_sansio_service::{self as service, channel, Origin};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -46,7 +47,7 @@ pub(crate) type Tasks = LocalExecutor<Token>;
 const ROUNDS: usize = 8;
 
 /// Calls are served both ways: [`CallInbox`] and [`Done`] say which.
-pub(crate) use grpc_sansio::service::{CallDone as Done, CallInbox};
+pub(crate) use grpc_sansio_service::{CallDone as Done, CallInbox};
 
 /// Work handed to a loop by another thread.
 pub(crate) enum Cmd {

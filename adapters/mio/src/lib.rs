@@ -53,7 +53,7 @@ mod tasks;
 pub use client::{Client, ClientCall, UnaryResponse};
 pub use event_loop::Link;
 pub use grpc_sansio::grpc::CallOptions;
-pub use grpc_sansio::service::Workers;
+pub use grpc_sansio_service::Workers;
 pub use pool::ServerCall;
 pub use server::{Calls, InlineHandler, Server, ServerHandle};
 pub use tasks::{AsyncHandler, AsyncServerCall};

@@ -12,8 +12,8 @@ use std::thread;
 
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{
-    self, pool_exhausted, AsyncRouter, Feed, Pool as Queue, Router, Workers,
+use grpc_sansio_service::{
+    self as service, pool_exhausted, AsyncRouter, Feed, Pool as Queue, Router, Workers,
 };
 
 use crate::event_loop::Link;

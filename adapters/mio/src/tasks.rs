@@ -1,6 +1,6 @@
 //! Async handlers run as tasks on the event loop that read their call: no
 //! thread hop per call. The executor and the handles' link are the engine's
-//! ([`LocalExecutor`](grpc_sansio::service::LocalExecutor)); the loop polls
+//! ([`LocalExecutor`](grpc_sansio_service::LocalExecutor)); the loop polls
 //! the tasks its reads woke and applies their commands before its one write.
 
 use std::future::Future;
@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use grpc_sansio::grpc::{CallId, Event, Request};
-use grpc_sansio::service::{self, AsyncRouter, LocalLink};
+use grpc_sansio_service::{self as service, AsyncRouter, LocalLink};
 use mio::Token;
 
 use crate::event_loop::CallInbox;
@@ -26,7 +26,7 @@ pub type AsyncServerCall = service::AsyncServerCall<LocalLink<Token>>;
 /// A call handler run as a task on the event loop that read the call
 /// ([`Server::serve_async`]): while it runs, the loop serves no other
 /// connection, so it must not block.
-pub use grpc_sansio::service::AsyncHandler;
+pub use grpc_sansio_service::AsyncHandler;
 
 impl Calls<'_> {
     /// Serves the call as a task on this event loop: `serve` gets its async

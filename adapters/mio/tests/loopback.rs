@@ -15,9 +15,9 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Connection, Event};
-use grpc_sansio::service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
 use grpc_sansio_mio::{AsyncHandler, AsyncServerCall};
 use grpc_sansio_mio::{Calls, Client, InlineHandler, Server, ServerCall, ServerHandle};
+use grpc_sansio_service::{AsyncRouter, AsyncService, MethodKind, Router, Service};
 
 /// Runs `f` on its own thread and fails the test if it takes longer than `secs`.
 fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -327,7 +327,7 @@ fn on_another_thread<T: Send + 'static>(
 
 /// The same methods as [`Inline`], as an async handler; `Detached` awaits its
 /// answer from another thread, `Panic` panics in the task.
-fn task_handler(seen: Seen) -> impl AsyncHandler<grpc_sansio::service::LocalLink<mio::Token>> {
+fn task_handler(seen: Seen) -> impl AsyncHandler<grpc_sansio_service::LocalLink<mio::Token>> {
     move |mut call: AsyncServerCall| {
         let seen = seen.clone();
         async move {

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallOptions, Config};
-use grpc_sansio::service::handle::gone;
-use grpc_sansio::service::{self, AsyncClientStream, AsyncClientTransport, BoxFuture, Session};
+use grpc_sansio::session::Session;
+use grpc_sansio_service::handle::gone;
+use grpc_sansio_service::{self as service, AsyncClientStream, AsyncClientTransport, BoxFuture};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, oneshot};
 

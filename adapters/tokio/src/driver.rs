@@ -13,9 +13,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::{CallId, CallOptions, Event, Request};
-use grpc_sansio::service::{
-    self, AsyncLink, CancelToken, Command, Inbox, LocalDone, LocalExecutor, LocalInbox, LocalLink,
-    Reply, Session,
+use grpc_sansio::session::{Command, Inbox, Reply, Session};
+use grpc_sansio_service::{
+    self as service, AsyncLink, CancelToken, LocalDone, LocalExecutor, LocalInbox, LocalLink,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{error::TryRecvError, UnboundedReceiver, UnboundedSender};

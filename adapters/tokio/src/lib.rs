@@ -36,5 +36,5 @@ mod server;
 pub use client::{Channel, ClientCall, UnaryResponse};
 pub use driver::{Done, Link, Transport};
 pub use grpc_sansio::grpc::CallOptions;
-pub use grpc_sansio::service::LocalLink;
+pub use grpc_sansio_service::LocalLink;
 pub use server::{Handler, Server, ServerCall};

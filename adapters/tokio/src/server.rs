@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{self, AsyncRouter, LocalLink, Origin, Session};
+use grpc_sansio::session::Session;
+use grpc_sansio_service::{self as service, AsyncRouter, LocalLink, Origin};
 #[cfg(unix)]
 use tokio::net::UnixListener;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -22,7 +23,7 @@ use crate::driver::{self, Shutdown, Tasks, Transport};
 /// its connection serves nothing else: CPU-heavy or blocking work belongs in
 /// [`tokio::task::spawn_blocking`] or a spawned task, awaited from the
 /// handler. A future still running when its connection ends is dropped.
-pub use grpc_sansio::service::AsyncHandler as Handler;
+pub use grpc_sansio_service::AsyncHandler as Handler;
 
 /// A running server. [`shutdown`](Server::shutdown) drains it gracefully;
 /// dropping it starts the same drain without waiting for it.

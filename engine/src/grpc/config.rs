@@ -27,7 +27,7 @@ pub struct Config {
     /// (default). Off, the application calls `message_consumed` instead, when it
     /// has really processed the message: for adapters that queue messages.
     pub release_on_poll: bool,
-    /// For a [`Session`](crate::service::Session): output taken from the
+    /// For a [`Session`](crate::session::Session): output taken from the
     /// connection and not yet written is kept near this many octets (one
     /// frame may go past it); the rest waits in the connection, whose bounded
     /// queues push back on the calls, so a peer that reads slowly slows them.

@@ -189,7 +189,8 @@ impl From<Code> for i32 {
 }
 
 /// The outcome of a call: a code, a human-readable message and optional
-/// binary details (by convention a serialized [`rpc::Status`]).
+/// binary details (by convention a serialized `google.rpc.Status`; the service
+/// crate reads and writes those).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     code: Code,
@@ -218,13 +219,6 @@ impl Status {
         self
     }
 
-    /// Replaces the details with an encoded `google.rpc.Status`. The caller is
-    /// expected to keep its `code` and `message` consistent with this status.
-    pub fn with_rich_details(self, details: rpc::Status) -> Status {
-        let encoded = prost::Message::encode_to_vec(&details);
-        self.with_details(Bytes::from(encoded))
-    }
-
     /// The code.
     pub fn code(&self) -> Code {
         self.code
@@ -238,17 +232,6 @@ impl Status {
     /// The raw details; empty when there are none.
     pub fn details(&self) -> &Bytes {
         &self.details
-    }
-
-    /// The details decoded as a `google.rpc.Status`; `None` when there are no
-    /// details.
-    pub fn rich_details(&self) -> Option<Result<rpc::Status, prost::DecodeError>> {
-        if self.details.is_empty() {
-            return None;
-        }
-        Some(<rpc::Status as prost::Message>::decode(
-            self.details.as_ref(),
-        ))
     }
 
     /// Whether the code is [`Code::Ok`].
@@ -417,35 +400,6 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// The `google.rpc.Status` message (`google/rpc/status.proto`) and the
-/// `google.protobuf.Any` it holds, written by hand to avoid code generation.
-pub mod rpc {
-    /// `google.rpc.Status`: the usual content of `grpc-status-details-bin`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Status {
-        /// The status code, a [`Code`](super::Code) number.
-        #[prost(int32, tag = "1")]
-        pub code: i32,
-        /// A developer-facing message, in English.
-        #[prost(string, tag = "2")]
-        pub message: String,
-        /// Messages carrying the error details (such as `google.rpc.ErrorInfo`).
-        #[prost(message, repeated, tag = "3")]
-        pub details: Vec<Any>,
-    }
-
-    /// `google.protobuf.Any`: a serialized message and the URL naming its type.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Any {
-        /// Names the type, such as `type.googleapis.com/google.rpc.ErrorInfo`.
-        #[prost(string, tag = "1")]
-        pub type_url: String,
-        /// The serialized message.
-        #[prost(bytes = "vec", tag = "2")]
-        pub value: Vec<u8>,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,27 +511,6 @@ mod tests {
             .with_details(Bytes::from_static(&[1, 2]))
             .to_headers(&mut out);
         assert_eq!(out[1], Header::new("grpc-status-details-bin", "AQI"));
-    }
-
-    #[test]
-    fn rich_details_round_trip() {
-        assert_eq!(Status::ok().rich_details(), None);
-        let rich = rpc::Status {
-            code: Code::InvalidArgument.as_i32(),
-            message: "bad field".into(),
-            details: vec![rpc::Any {
-                type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
-                value: vec![0x0a, 0x03, b'f', b'o', b'o'],
-            }],
-        };
-        let status =
-            Status::new(Code::InvalidArgument, "bad field").with_rich_details(rich.clone());
-        let mut out = Vec::new();
-        status.to_headers(&mut out);
-        let back = Status::from_headers(&out).unwrap();
-        assert_eq!(back.rich_details(), Some(Ok(rich)));
-        let garbage = Status::ok().with_details(Bytes::from_static(b"\xff\xff"));
-        assert!(matches!(garbage.rich_details(), Some(Err(_))));
     }
 
     #[test]

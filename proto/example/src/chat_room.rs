@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use grpc_sansio::grpc::status::Status;
-use grpc_sansio::service::{AsyncBidiStream, AsyncResponseSink};
-use grpc_sansio::service::{BidiStream, CallContext, ResponseSink};
+use grpc_sansio_service::{AsyncBidiStream, AsyncResponseSink};
+use grpc_sansio_service::{BidiStream, CallContext, ResponseSink};
 
 use crate::chat::chat_server::{AsyncChat, Chat};
 use crate::chat::ChatMessage;

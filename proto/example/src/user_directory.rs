@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::service::CallContext;
+use grpc_sansio_service::CallContext;
 
 use crate::user::user_service_server::{AsyncUserService, UserService};
 use crate::user::{UserRequest, UserResponse};

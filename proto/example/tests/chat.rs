@@ -4,10 +4,10 @@ mod common;
 
 use common::MemoryChannel;
 use grpc_sansio::grpc::status::Code;
-use grpc_sansio::service::Router;
 use grpc_sansio_example::chat::chat_client::ChatClient;
 use grpc_sansio_example::chat::{chat_paths, chat_server, ChatMessage};
 use grpc_sansio_example::ChatRoom;
+use grpc_sansio_service::Router;
 
 fn message(from: &str, text: &str) -> ChatMessage {
     ChatMessage {

@@ -6,11 +6,11 @@ mod common;
 
 use common::{AsyncMemoryChannel, MemoryChannel};
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::service::{
+use grpc_sansio_example::kinds::{v1, v2};
+use grpc_sansio_service::{
     AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncRouter, BidiStream, CallContext,
     RequestOptions, RequestStream, ResponseSink, Router,
 };
-use grpc_sansio_example::kinds::{v1, v2};
 use prost::Message;
 
 /// The v1 implementation, written once and applied to both versions of the

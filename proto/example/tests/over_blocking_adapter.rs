@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{AsyncRouter, RequestOptions, Router};
 use grpc_sansio_blocking::{Channel, Server};
 use grpc_sansio_example::user::user_service_client::UserServiceClient;
 use grpc_sansio_example::user::user_service_server;
 use grpc_sansio_example::user::{UserRequest, UserResponse};
 use grpc_sansio_example::UserDirectory;
+use grpc_sansio_service::{AsyncRouter, RequestOptions, Router};
 
 /// Where the server runs the handlers.
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{AsyncRouter, RequestOptions, Router};
 use grpc_sansio_example::chat::chat_client::ChatClient;
 use grpc_sansio_example::chat::{chat_server, ChatMessage};
 use grpc_sansio_example::user::user_service_client::UserServiceClient;
@@ -17,6 +16,7 @@ use grpc_sansio_example::user::user_service_server;
 use grpc_sansio_example::user::{UserRequest, UserResponse};
 use grpc_sansio_example::{ChatRoom, UserDirectory};
 use grpc_sansio_mio::{Client, Server, ServerHandle};
+use grpc_sansio_service::{AsyncRouter, RequestOptions, Router};
 
 /// Where the server runs the handlers.
 #[derive(Clone, Copy, Debug)]

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::Config;
-use grpc_sansio::service::{AsyncRouter, RequestOptions};
 use grpc_sansio_example::user::user_service_client::AsyncUserServiceClient;
 use grpc_sansio_example::user::user_service_server;
 use grpc_sansio_example::user::{UserRequest, UserResponse};
 use grpc_sansio_example::UserDirectory;
+use grpc_sansio_service::{AsyncRouter, RequestOptions};
 use grpc_sansio_tokio::{Channel, Server};
 
 #[tokio::test]

@@ -9,15 +9,15 @@ use std::time::Instant;
 
 use common::{AsyncMemoryChannel, MemoryChannel};
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::service::auth::{tokens_match, BearerAuth, BearerToken};
-use grpc_sansio::service::trace::{SequentialIds, SpanKind, SpanRecord, TraceContext, Tracing};
-use grpc_sansio::service::{
-    AsyncRouter, CallContext, Client, RequestOptions, Router, UnknownCall, UnknownReason,
-};
 use grpc_sansio_example::user::user_service_client::{AsyncUserServiceClient, UserServiceClient};
 use grpc_sansio_example::user::user_service_server::{self, UserService};
 use grpc_sansio_example::user::{user_service_paths, UserRequest, UserResponse};
 use grpc_sansio_example::UserDirectory;
+use grpc_sansio_service::auth::{tokens_match, BearerAuth, BearerToken};
+use grpc_sansio_service::trace::{SequentialIds, SpanKind, SpanRecord, TraceContext, Tracing};
+use grpc_sansio_service::{
+    AsyncRouter, CallContext, Client, RequestOptions, Router, UnknownCall, UnknownReason,
+};
 
 fn directory() -> UserDirectory {
     UserDirectory::new()

@@ -7,7 +7,7 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::Status;
 use grpc_sansio::grpc::CallOptions;
-use grpc_sansio::service::{
+use grpc_sansio_service::{
     AsyncClientStream, AsyncClientTransport, AsyncServerStream, BoxFuture, ClientStream,
     ClientTransport, ServerStream,
 };

@@ -9,8 +9,8 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::CallOptions;
-use grpc_sansio::service::codec::{decode, encode};
-use grpc_sansio::service::{AsyncClientStream, AsyncClientTransport};
+use grpc_sansio_service::codec::{decode, encode};
+use grpc_sansio_service::{AsyncClientStream, AsyncClientTransport};
 use prost::Message;
 
 use super::payload;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
-use grpc_sansio::service::codec::{decode, encode};
-use grpc_sansio::service::{
+use grpc_sansio_service::codec::{decode, encode};
+use grpc_sansio_service::{
     recv_message, AsyncRouter, AsyncServerStream, AsyncService, BoxFuture, CallContext, MethodKind,
     Router, Service,
 };

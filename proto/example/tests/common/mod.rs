@@ -13,7 +13,7 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::CallOptions;
-use grpc_sansio::service::{
+use grpc_sansio_service::{
     AsyncClientStream, AsyncClientTransport, AsyncRouter, AsyncServerStream, BoxFuture,
     CallContext, CancelReason, CancelToken, ClientStream, ClientTransport, Router, ServerStream,
 };

@@ -11,10 +11,10 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::*;
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
-use crate::grpc::CallOptions;
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::CallOptions;
 
 struct ThreadWaker(std::thread::Thread);
 
@@ -334,15 +334,17 @@ impl AsyncClientStream for LoopbackCall {
 }
 
 /// The head of a call to `/pkg.Svc/Get` whose client accepts `accept`.
-pub(crate) fn request_head(accept: crate::grpc::compression::EncodingSet) -> crate::grpc::Request {
-    crate::grpc::Request {
+pub(crate) fn request_head(
+    accept: grpc_sansio::grpc::compression::EncodingSet,
+) -> grpc_sansio::grpc::Request {
+    grpc_sansio::grpc::Request {
         path: "/pkg.Svc/Get".into(),
         authority: None,
         content_type: "application/grpc".into(),
         metadata: Metadata::new(),
         timeout: None,
         deadline: None,
-        encoding: crate::grpc::compression::Encoding::Identity,
+        encoding: grpc_sansio::grpc::compression::Encoding::Identity,
         accept_encodings: accept,
         peer_settings: Default::default(),
     }

@@ -12,8 +12,8 @@ use super::codec::{decode_request, encode};
 use super::context::{CallContext, ResponseHeaders};
 use super::server::{missing_request, Last, Method};
 use super::{BoxFuture, MethodKind};
-use crate::grpc::status::Status;
-use crate::hash::FxHashMap;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::hash::FxHashMap;
 
 /// A type-erased async handler.
 pub(crate) type AsyncHandler = Arc<

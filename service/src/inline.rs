@@ -15,11 +15,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use bytes::Bytes;
 
 use super::handle::{Link, SendDone};
-use super::switchboard::{Command, Inbox, Reply};
 use super::{AsyncLink, BoxFuture};
-use crate::grpc::status::Status;
-use crate::grpc::{CallId, Event};
-use crate::hash::FxHashMap;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::grpc::{CallId, Event};
+use grpc_sansio::hash::FxHashMap;
+use grpc_sansio::session::{Command, Inbox, Reply};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)

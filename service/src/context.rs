@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::cancel::{CancelToken, Cancelled};
 use super::clock::Clock;
 use super::extensions::Extensions;
 use super::MethodKind;
-use crate::grpc::metadata::{Metadata, MetadataError};
-use crate::grpc::status::{Code, Status};
-use crate::grpc::{ByteStr, Request};
+use super::{CancelToken, Cancelled};
+use grpc_sansio::grpc::metadata::{Metadata, MetadataError};
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{ByteStr, Request};
 
 /// A handler's view of its call: the request head, the time left, the
 /// cancellation signal, the response metadata to send, and values interceptors
@@ -398,8 +398,8 @@ impl ResponseHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::cancel::CancelReason;
-    use crate::service::clock::ManualClock;
+    use crate::clock::ManualClock;
+    use crate::CancelReason;
 
     fn ctx(deadline: Option<Duration>) -> (CallContext, Instant) {
         let start = Instant::now();

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use prost::Message;
 
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::status::{Code, Status};
 
 /// Encodes a message.
 pub fn encode<M: Message>(message: &M) -> Bytes {

@@ -10,8 +10,8 @@ use super::codec::{decode_request, encode};
 use super::context::{CallContext, ResponseHeaders};
 use super::transport::ServerStream;
 use super::MethodKind;
-use crate::grpc::status::{Code, Status};
-use crate::hash::FxHashMap;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::hash::FxHashMap;
 
 /// A type-erased blocking handler: runs the call over its stream and returns
 /// how it ended (the router finishes the call).

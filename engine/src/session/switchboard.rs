@@ -6,7 +6,7 @@
 //! through [`poll_event`](Switchboard::poll_event) (which routes those of
 //! attached calls and returns the rest) and calls
 //! [`apply`](Switchboard::apply) for each command. The call handles at the
-//! other end are in [`handle`](super::handle).
+//! other end are in the service crate (`grpc-sansio-service`).
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -319,29 +319,5 @@ impl<I, R> Drop for Switchboard<I, R> {
         for (_, token) in self.inboxes.values() {
             token.cancel_for(&gone);
         }
-    }
-}
-
-impl Inbox for std::sync::mpsc::Sender<Event> {
-    fn deliver(&self, event: Event) {
-        let _ = self.send(event);
-    }
-}
-
-impl Reply for std::sync::mpsc::Sender<Result<(), Status>> {
-    fn reply(self, result: Result<(), Status>) {
-        let _ = self.send(result);
-    }
-}
-
-impl Inbox for super::channel::Sender<Event> {
-    fn deliver(&self, event: Event) {
-        self.send(event);
-    }
-}
-
-impl Reply for super::channel::Sender<Result<(), Status>> {
-    fn reply(self, result: Result<(), Status>) {
-        self.send(result);
     }
 }

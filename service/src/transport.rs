@@ -2,10 +2,10 @@
 
 use bytes::Bytes;
 
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Status;
-use crate::grpc::CallOptions;
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::grpc::CallOptions;
 
 /// The server side of one call, as a blocking adapter runs it: the raw
 /// messages of the call. The router and the typed handlers work over this.

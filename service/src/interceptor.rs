@@ -25,8 +25,8 @@ use super::clock::Clock;
 use super::context::CallContext;
 use super::options::RequestOptions;
 use super::MethodKind;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Status;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Status;
 
 /// A server interceptor: sees every call the router dispatches to a known
 /// method, before and after the handler.
@@ -260,8 +260,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::grpc::status::Code;
-    use crate::service::clock::ManualClock;
+    use crate::clock::ManualClock;
+    use grpc_sansio::grpc::status::Code;
 
     /// Records `start:name` / `finish:name:code` into a shared log.
     struct Named {

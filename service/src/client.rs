@@ -14,9 +14,9 @@ use super::interceptor::{ClientChain, ClientInterceptor, OutgoingCall, Scope, St
 use super::options::{RequestOptions, Response};
 use super::transport::{ClientStream, ClientTransport};
 use super::MethodKind;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
-use crate::grpc::CallOptions;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::CallOptions;
 
 /// What the blocking and the async client share: interceptors, clock and
 /// default options.

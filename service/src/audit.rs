@@ -1,7 +1,7 @@
 //! The audit hook: calls for a service or method the router does not know.
 
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
 
 /// Why the router could not route a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

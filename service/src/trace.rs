@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use super::context::CallContext;
 use super::interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
 
 /// The metadata key of the trace parent.
 pub const TRACEPARENT: &str = "traceparent";
@@ -376,8 +376,8 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::service::options::RequestOptions;
-    use crate::service::MethodKind;
+    use crate::options::RequestOptions;
+    use crate::MethodKind;
 
     const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

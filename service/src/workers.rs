@@ -19,14 +19,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::MethodKind;
-use crate::grpc::status::{Code, Status};
-use crate::grpc::{CallId, Event, Request};
-use crate::hash::FxHashMap;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallId, Event, Request};
+use grpc_sansio::hash::FxHashMap;
 
 /// The sizes of a worker pool.
 ///
 /// ```
-/// use grpc_sansio::service::Workers;
+/// use grpc_sansio_service::Workers;
 ///
 /// let workers = Workers::new(8).queue(64);
 /// assert_eq!(workers.count(), 8);
@@ -652,9 +652,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::grpc::compression::EncodingSet;
-    use crate::h2::StreamId;
-    use crate::service::testing::request_head;
+    use crate::testing::request_head;
+    use grpc_sansio::grpc::compression::EncodingSet;
+    use grpc_sansio::h2::StreamId;
 
     fn sizes(workers: usize, queue: usize, cap: usize) -> Workers {
         Workers::new(workers).queue(queue).per_connection(cap)
@@ -737,7 +737,7 @@ mod tests {
     }
 
     fn id(n: u32) -> CallId {
-        CallId(StreamId::new(n))
+        CallId::from_stream_id(StreamId::new(n))
     }
 
     fn started(n: u32) -> Event {
@@ -820,7 +820,7 @@ mod tests {
             Gated::Other(_)
         ));
         let goaway = Event::GoAway {
-            code: crate::h2::ErrorCode::NO_ERROR,
+            code: grpc_sansio::h2::ErrorCode::NO_ERROR,
         };
         assert!(matches!(gate.on_event(goaway, unary), Gated::Other(_)));
     }
@@ -926,7 +926,10 @@ mod tests {
         let mut feed = Feed::new(pool.clone());
         let unary = |_: &Request| Some(MethodKind::Unary);
         let job = |call: CallId, _: Request, events: Vec<Event>| {
-            Job(call.0.get() as usize * 10 + events.len(), Arc::default())
+            Job(
+                call.stream_id().get() as usize * 10 + events.len(),
+                Arc::default(),
+            )
         };
         for event in [started(1), message(1)] {
             assert_eq!(feed.on_event(event, unary, job), None);

@@ -18,10 +18,10 @@ use super::{channel, CallDone, CallInbox, ClientStream, ServerStream, Session};
 use super::{
     check_compression, CallContext, CallState, CancelToken, Clock, Command, Reply, Router,
 };
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
-use crate::grpc::{ByteStr, CallId, Event, Request};
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{ByteStr, CallId, Event, Request};
 
 /// A handle's way to its connection's owner (the thread or task driving the
 /// connection), which applies each command with
@@ -588,9 +588,9 @@ mod tests {
     use std::thread;
 
     use super::*;
-    use crate::grpc::compression::EncodingSet;
-    use crate::h2::StreamId;
-    use crate::service::testing::request_head;
+    use crate::testing::request_head;
+    use grpc_sansio::grpc::compression::EncodingSet;
+    use grpc_sansio::h2::StreamId;
 
     /// Hands every command to the test, which plays the connection's owner.
     struct Recorder(Sender<Command<SendDone>>);
@@ -603,7 +603,7 @@ mod tests {
     }
 
     fn id() -> CallId {
-        CallId(StreamId::new(1))
+        CallId::from_stream_id(StreamId::new(1))
     }
 
     fn server(

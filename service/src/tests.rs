@@ -11,8 +11,8 @@ use super::codec::{decode, encode};
 use super::testing::{block_on, Loopback, MemoryStream, Sent};
 use super::trace::{SequentialIds, SpanKind, SpanRecord, TraceContext, Tracing, TRACEPARENT};
 use super::*;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Num {
@@ -538,7 +538,7 @@ fn client_unary_with_options_interceptors_and_results() {
 
     let mut options = RequestOptions::new()
         .with_timeout(Duration::from_secs(2))
-        .with_compression(crate::grpc::compression::Encoding::Gzip);
+        .with_compression(grpc_sansio::grpc::compression::Encoding::Gzip);
     options.metadata.insert("x-request", "r1").unwrap();
     let response: Response<Num> = client.unary("/test.Calc/Double", &num(4), options).unwrap();
     assert_eq!(response.message, num(8));
@@ -550,7 +550,7 @@ fn client_unary_with_options_interceptors_and_results() {
     assert_eq!(sent.timeout, Some(Duration::from_secs(2)));
     assert_eq!(
         sent.encoding,
-        Some(crate::grpc::compression::Encoding::Gzip)
+        Some(grpc_sansio::grpc::compression::Encoding::Gzip)
     );
     let keys: Vec<_> = sent.metadata.iter().map(|(k, _)| k.to_owned()).collect();
     assert_eq!(keys, ["x-request", "x-from-a", "x-from-b"]);
@@ -965,8 +965,8 @@ fn shared_types_are_send_and_sync_and_futures_are_send() {
 
 #[test]
 fn a_context_from_the_request_head() {
-    use crate::grpc::compression::{Encoding, EncodingSet};
-    use crate::grpc::Request;
+    use grpc_sansio::grpc::compression::{Encoding, EncodingSet};
+    use grpc_sansio::grpc::Request;
 
     let now = Instant::now();
     let mut metadata = Metadata::new();
@@ -989,4 +989,19 @@ fn a_context_from_the_request_head() {
     assert_eq!(ctx.remaining(), Some(Duration::from_secs(5)));
     assert_eq!(ctx.kind(), None);
     assert_eq!(ctx.started(), now);
+}
+
+// The engine's token; its waker is tested here, where a blocking waiter is.
+#[test]
+fn a_cancel_token_future_wakes_when_cancelled_from_another_thread() {
+    let token = CancelToken::new();
+    let clone = token.clone();
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        clone.cancel();
+    });
+    assert_eq!(block_on(token.cancelled()), CancelReason::Cancelled);
+    setter.join().unwrap();
+    // Already set: ready at once.
+    assert_eq!(block_on(token.cancelled()), CancelReason::Cancelled);
 }

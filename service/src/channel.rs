@@ -173,6 +173,19 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
+// A blocking handle's inbox and its parked sends' replies.
+impl grpc_sansio::session::Inbox for Sender<grpc_sansio::grpc::Event> {
+    fn deliver(&self, event: grpc_sansio::grpc::Event) {
+        self.send(event);
+    }
+}
+
+impl grpc_sansio::session::Reply for Sender<Result<(), grpc_sansio::grpc::status::Status>> {
+    fn reply(self, result: Result<(), grpc_sansio::grpc::status::Status>) {
+        self.send(result);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::thread;

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 
 use super::BoxFuture;
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Status;
-use crate::grpc::CallOptions;
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::grpc::CallOptions;
 
 /// The server side of one call, as an async adapter runs it. See
 /// [`ServerStream`](super::ServerStream); the methods mean the same.

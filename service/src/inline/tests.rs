@@ -2,15 +2,14 @@
 //! driven by hand, a server whose calls are tasks polled by the test's turn.
 
 use std::sync::atomic::AtomicUsize;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Code;
-use crate::grpc::{CallOptions, Config};
-use crate::service::handle::SendDone;
-use crate::service::{AsyncServerCall, Origin, Session};
+use crate::handle::SendDone;
+use crate::{AsyncServerCall, Origin, Session};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Code;
+use grpc_sansio::grpc::{CallOptions, Config};
 
 type Call = AsyncServerCall<LocalLink<u8>>;
 type Handler = Box<dyn Fn(Call) -> BoxFuture<'static, ()>>;
@@ -19,7 +18,7 @@ type Handler = Box<dyn Fn(Call) -> BoxFuture<'static, ()>>;
 /// executor, turned by hand.
 struct Rig {
     now: Instant,
-    client: Session<Sender<Event>, SendDone>,
+    client: Session<crate::channel::Sender<Event>, SendDone>,
     server: Session<LocalInbox, LocalDone>,
     tasks: LocalExecutor<u8>,
     handler: Handler,
@@ -49,8 +48,8 @@ impl Rig {
         rig
     }
 
-    fn start(&mut self, path: &str) -> (CallId, Receiver<Event>) {
-        let (tx, inbox) = mpsc::channel();
+    fn start(&mut self, path: &str) -> (CallId, crate::channel::Receiver<Event>) {
+        let (tx, inbox) = crate::channel::channel();
         let mut options = CallOptions::new(path);
         options.timeout = Some(Duration::from_secs(1));
         let call = self.client.start_call(self.now, options, tx).unwrap();
@@ -58,7 +57,7 @@ impl Rig {
     }
 
     fn send(&mut self, call: CallId, message: &'static [u8], last: bool) {
-        let (done, _) = crate::service::channel::channel();
+        let (done, _) = crate::channel::channel();
         let message = Bytes::from_static(message);
         self.client.apply(Command::Send(call, message, false, done));
         if last {
@@ -106,9 +105,13 @@ impl Rig {
 
     /// What reached the client's call, its messages taken (their credit
     /// returned).
-    fn received(&mut self, call: CallId, inbox: &Receiver<Event>) -> (Vec<Bytes>, Option<Code>) {
+    fn received(
+        &mut self,
+        call: CallId,
+        inbox: &crate::channel::Receiver<Event>,
+    ) -> (Vec<Bytes>, Option<Code>) {
         let (mut messages, mut end) = (Vec::new(), None);
-        for event in inbox.try_iter() {
+        while let Some(event) = inbox.try_recv() {
             match event {
                 Event::Message { message, .. } => {
                     self.client.apply(Command::Consumed(call));
@@ -247,7 +250,7 @@ fn a_message_counts_as_consumed_only_when_the_task_takes_it() {
     let (call, inbox) = rig.start("/pkg.Svc/Count");
     let message = Bytes::from(vec![1u8; 32 << 10]);
     for _ in 0..6 {
-        let (done, _) = crate::service::channel::channel();
+        let (done, _) = crate::channel::channel();
         rig.client
             .apply(Command::Send(call, message.clone(), false, done));
     }
@@ -411,7 +414,13 @@ fn a_wake_from_another_thread_notifies_the_idle_driver_only() {
 #[test]
 fn a_dropped_executor_answers_sends_with_gone() {
     let (link, _inbox) = LocalExecutor::<u8>::new(|| {}).link(1);
-    let sent = link.send(CallId(crate::h2::StreamId::new(1)), Bytes::new(), false);
-    assert_eq!(crate::service::testing::block_on(sent), None);
-    assert!(!link.command(Command::Cancel(CallId(crate::h2::StreamId::new(1)))));
+    let sent = link.send(
+        CallId::from_stream_id(grpc_sansio::h2::StreamId::new(1)),
+        Bytes::new(),
+        false,
+    );
+    assert_eq!(crate::testing::block_on(sent), None);
+    assert!(!link.command(Command::Cancel(CallId::from_stream_id(
+        grpc_sansio::h2::StreamId::new(1)
+    ))));
 }

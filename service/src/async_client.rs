@@ -13,8 +13,8 @@ use super::codec::{decode_response, encode};
 use super::interceptor::{ClientInterceptor, Scope};
 use super::options::{RequestOptions, Response};
 use super::MethodKind;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
 
 /// An async call in progress; see the blocking `Call` for the logic.
 struct AsyncCall {

@@ -10,10 +10,10 @@ use bytes::Bytes;
 use super::handle::{cancelled, gone, unfinished, Link, Origin, ServerHead};
 use super::{AsyncClientStream, AsyncRouter, AsyncServerStream, BoxFuture, CallContext, CallState};
 use super::{CancelToken, Command};
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
-use crate::grpc::{CallId, Event, Request};
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
+use grpc_sansio::grpc::{CallId, Event, Request};
 
 /// An async handle's way to its connection's owner and its call's inbox.
 pub trait AsyncLink: Link {
@@ -461,11 +461,11 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::grpc::compression::EncodingSet;
-    use crate::grpc::status::Code;
-    use crate::h2::StreamId;
-    use crate::service::handle::SendDone;
-    use crate::service::testing::{block_on, request_head};
+    use crate::handle::SendDone;
+    use crate::testing::{block_on, request_head};
+    use grpc_sansio::grpc::compression::EncodingSet;
+    use grpc_sansio::grpc::status::Code;
+    use grpc_sansio::h2::StreamId;
 
     /// Commands (sends too, when made) go to the test; events are queued
     /// before the handle waits (an empty inbox reads as a connection that is
@@ -490,7 +490,7 @@ mod tests {
             message: Bytes,
             compress: bool,
         ) -> impl Future<Output = Option<Result<(), Status>>> + Send {
-            let (done, _) = crate::service::channel::channel();
+            let (done, _) = crate::channel::channel();
             self.command(Command::Send(call, message, compress, done));
             std::future::ready(self.answer.clone())
         }
@@ -503,7 +503,7 @@ mod tests {
     }
 
     fn id() -> CallId {
-        CallId(StreamId::new(1))
+        CallId::from_stream_id(StreamId::new(1))
     }
 
     /// An uncompressed request message of the call.

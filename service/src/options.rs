@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use super::context::CallContext;
 use super::extensions::Extensions;
-use crate::grpc::compression::Encoding;
-use crate::grpc::metadata::{Metadata, MetadataValue};
-use crate::grpc::CallOptions;
+use grpc_sansio::grpc::compression::Encoding;
+use grpc_sansio::grpc::metadata::{Metadata, MetadataValue};
+use grpc_sansio::grpc::CallOptions;
 
 /// Options of one client call: deadline or timeout, metadata, compression,
 /// authority, and extensions for client interceptors.

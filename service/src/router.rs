@@ -12,9 +12,9 @@ use super::interceptor::{Scope, ServerChain, ServerInterceptor, Started};
 use super::server::{Method, Service};
 use super::transport::ServerStream;
 use super::MethodKind;
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::Status;
-use crate::hash::FxHashMap;
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::Status;
+use grpc_sansio::hash::FxHashMap;
 
 /// How a dispatched call ended: what the adapter finishes the call with
 /// (`finish(status, trailers)`; a Trailers-Only response when the handler sent
@@ -166,12 +166,12 @@ macro_rules! router_config {
 ///
 /// ```
 /// use grpc_sansio::grpc::status::Code;
-/// use grpc_sansio::service::{Router, Service};
+/// use grpc_sansio_service::{Router, Service};
 ///
 /// let mut router = Router::new();
 /// router
 ///     .add(Service::new("echo.Echo").unary("Say", |_ctx, text: String| Ok(text)))
-///     .set_audit_hook(|call: &grpc_sansio::service::UnknownCall<'_>| {
+///     .set_audit_hook(|call: &grpc_sansio_service::UnknownCall<'_>| {
 ///         eprintln!("unknown {} from {:?}", call.path, call.peer_addr);
 ///     });
 /// assert!(router.method_kind("/echo.Echo/Say").is_some());

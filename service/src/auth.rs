@@ -3,8 +3,8 @@
 //!
 //! ```
 //! use grpc_sansio::grpc::status::{Code, Status};
-//! use grpc_sansio::service::auth::{tokens_match, BearerAuth, BearerToken};
-//! use grpc_sansio::service::Router;
+//! use grpc_sansio_service::auth::{tokens_match, BearerAuth, BearerToken};
+//! use grpc_sansio_service::Router;
 //!
 //! #[derive(Debug, Clone, PartialEq)]
 //! struct User(String);
@@ -30,8 +30,8 @@ use std::sync::Arc;
 
 use super::context::CallContext;
 use super::interceptor::{ClientInterceptor, OutgoingCall, ServerInterceptor};
-use crate::grpc::metadata::Metadata;
-use crate::grpc::status::{Code, Status};
+use grpc_sansio::grpc::metadata::Metadata;
+use grpc_sansio::grpc::status::{Code, Status};
 
 /// The metadata key carrying credentials.
 pub const AUTHORIZATION: &str = "authorization";
@@ -172,8 +172,8 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::service::options::RequestOptions;
-    use crate::service::MethodKind;
+    use crate::options::RequestOptions;
+    use crate::MethodKind;
 
     #[derive(Debug, PartialEq)]
     struct User(&'static str);

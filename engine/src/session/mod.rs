@@ -5,11 +5,23 @@
 //! [`poll_transmit`](Session::poll_transmit) gives and report it with
 //! [`advance`](Session::advance), [`apply`](Session::apply) its handles'
 //! commands, and wake at [`poll_timeout`](Session::poll_timeout).
+//!
+//! The pieces, each sans-IO: [`Switchboard`] routes a connection's events to
+//! its calls' [`Inbox`]es and applies their [`Command`]s; [`CallState`] is one
+//! call's end as its handle sees it; [`CancelToken`] tells a handler its call
+//! ended. Threads, channels and waiting belong to the layer above
+//! (`grpc-sansio-service`) or to the adapter.
+
+mod call_state;
+mod cancel;
+mod switchboard;
+
+pub use call_state::CallState;
+pub use cancel::{CancelReason, CancelToken, Cancelled};
+pub use switchboard::{Command, Inbox, Reply, Switchboard};
 
 use std::time::Instant;
 
-use super::switchboard::{Command, Inbox, Reply, Switchboard};
-use super::CancelToken;
 use crate::grpc::status::Status;
 use crate::grpc::{CallId, CallOptions, Config, Connection, Event};
 
@@ -187,7 +199,9 @@ impl<I: Inbox, R: Reply> Session<I, R> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
     use std::time::Duration;
 
     use bytes::Bytes;
@@ -196,8 +210,40 @@ mod tests {
     use crate::grpc::metadata::Metadata;
     use crate::grpc::status::Code;
 
-    type Done = Sender<Result<(), Status>>;
-    type Side = Session<Sender<Event>, Done>;
+    /// A test's channel: both ends share one queue.
+    struct Mailbox<T>(Rc<RefCell<VecDeque<T>>>);
+
+    impl<T> Clone for Mailbox<T> {
+        fn clone(&self) -> Self {
+            Mailbox(Rc::clone(&self.0))
+        }
+    }
+
+    impl<T> Mailbox<T> {
+        fn try_recv(&self) -> Result<T, ()> {
+            self.0.borrow_mut().pop_front().ok_or(())
+        }
+    }
+
+    impl Inbox for Mailbox<Event> {
+        fn deliver(&self, event: Event) {
+            self.0.borrow_mut().push_back(event);
+        }
+    }
+
+    impl Reply for Mailbox<Result<(), Status>> {
+        fn reply(self, result: Result<(), Status>) {
+            self.0.borrow_mut().push_back(result);
+        }
+    }
+
+    fn channel<T>() -> (Mailbox<T>, Mailbox<T>) {
+        let mailbox = Mailbox(Rc::default());
+        (mailbox.clone(), mailbox)
+    }
+
+    type Done = Mailbox<Result<(), Status>>;
+    type Side = Session<Mailbox<Event>, Done>;
 
     fn pair(now: Instant) -> (Side, Side) {
         (
@@ -227,11 +273,11 @@ mod tests {
 
     /// The call a client started, attached to a handle's inbox, as an
     /// adapter does it: every event polled, held ones routed once attached.
-    fn accept(server: &mut Side) -> (CallId, Receiver<Event>) {
+    fn accept(server: &mut Side) -> (CallId, Mailbox<Event>) {
         let mut attached = None;
         while let Some(event) = server.poll_event() {
             if let Event::CallStarted { call, .. } = event {
-                let (tx, rx) = mpsc::channel();
+                let (tx, rx) = channel();
                 server.attach(call, tx);
                 attached = Some((call, rx));
             }
@@ -239,8 +285,8 @@ mod tests {
         attached.expect("a call started")
     }
 
-    fn events(inbox: &Receiver<Event>) -> Vec<Event> {
-        inbox.try_iter().collect()
+    fn events(inbox: &Mailbox<Event>) -> Vec<Event> {
+        inbox.0.borrow_mut().drain(..).collect()
     }
 
     fn status_of(events: &[Event]) -> Option<Code> {
@@ -254,11 +300,11 @@ mod tests {
     fn a_call_survives_writes_of_seven_octets() {
         let now = Instant::now();
         let (mut client, mut server) = pair(now);
-        let (tx, client_inbox) = mpsc::channel();
+        let (tx, client_inbox) = channel();
         let call = client
             .start_call(now, CallOptions::new("/pkg.Svc/Echo"), tx)
             .expect("started");
-        let (done, sent) = mpsc::channel();
+        let (done, sent) = channel();
         client.apply(Command::Send(
             call,
             Bytes::from_static(b"ping"),
@@ -276,7 +322,7 @@ mod tests {
             .any(|e| matches!(e, Event::Message { message, .. } if message == "ping")));
         assert!(got.iter().any(|e| matches!(e, Event::HalfClosed { .. })));
         server.apply(Command::Consumed(server_call));
-        let (done, _) = mpsc::channel();
+        let (done, _) = channel();
         server.apply(Command::Send(
             server_call,
             Bytes::from_static(b"pong"),
@@ -306,7 +352,7 @@ mod tests {
         };
         let mut client: Side = Session::client(wide, now);
         let mut server: Side = Session::server(narrow, now);
-        let (tx, client_inbox) = mpsc::channel();
+        let (tx, client_inbox) = channel();
         client
             .start_call(now, CallOptions::new("/pkg.Svc/Flood"), tx)
             .expect("started");
@@ -314,7 +360,7 @@ mod tests {
         let (call, _server_inbox) = accept(&mut server);
         let mut replies = Vec::new();
         for _ in 0..64 {
-            let (done, taken) = mpsc::channel();
+            let (done, taken) = channel();
             server.apply(Command::Send(
                 call,
                 Bytes::from(vec![7u8; 16 << 10]),
@@ -346,7 +392,7 @@ mod tests {
     fn a_bounded_shutdown_cuts_a_call_that_never_ends() {
         let now = Instant::now();
         let (mut client, mut server) = pair(now);
-        let (tx, client_inbox) = mpsc::channel();
+        let (tx, client_inbox) = channel();
         client
             .start_call(now, CallOptions::new("/pkg.Svc/Hang"), tx)
             .expect("started");
