@@ -3,12 +3,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use super::call::{IllegalTransition, Input, State};
 use super::codec::{self, MessageDecoder};
 use super::compression::{self, Encoding, EncodingSet};
 use super::metadata::Metadata;
 use super::ping_policy::{PingPolicy, Verdict};
 use super::status::{Code, Status};
 use super::timeout;
+use super::timers::{Timer, Timers};
 use super::{ByteStr, CallError, CallId, Config, Event, Request};
 use crate::h2::{self, ErrorCode, Initiator, Role, StreamId};
 use crate::hash::FxHashMap;
@@ -65,21 +67,9 @@ pub struct Connection {
     prefixes: BytesMut,
     /// Emptied chunk queues of ended calls, for the decoders of new ones.
     spare_chunk_queues: Vec<VecDeque<Bytes>>,
-    created: Instant,
-    last_read: Instant,
-    /// When our keepalive PING must be answered by.
-    keepalive_deadline: Option<Instant>,
+    timers: Timers,
     /// Server: what the client's PINGs are allowed.
     ping_policy: PingPolicy,
-    /// Server: since when no call has been active.
-    idle_since: Option<Instant>,
-    /// A mutator ended the last call; `handle_timeout` stamps `idle_since`.
-    idle_unstamped: bool,
-    /// Server: when calls still running after `max_connection_age` are cut off.
-    /// When calls still running are cut and the connection closes (after
-    /// max age's grace, or a bounded shutdown), and why.
-    cut: Option<(Instant, &'static str)>,
-    going_away: bool,
     /// The transport is gone or the keepalive failed: nothing more is sent.
     dead: bool,
     fixed: FixedValues,
@@ -110,12 +100,7 @@ struct Call {
     send_encoding: Encoding,
     peer_accepts: EncodingSet,
     deadline: Option<Instant>,
-    /// Server: response headers queued. Client: response headers received.
-    headers_done: bool,
-    /// Server: a message went out, so Trailers-Only is no longer possible.
-    sent_message: bool,
-    send_closed: bool,
-    recv_closed: bool,
+    state: State,
     /// Octets of the message in progress whose credit already went back.
     partial_released: u64,
     /// Octets of whole messages queued as events, not yet taken (or, with
@@ -126,7 +111,8 @@ struct Call {
 }
 
 impl Call {
-    /// A call whose decoder queues chunks in `storage`, an ended call's.
+    /// A call whose request headers passed, its decoder queuing chunks in
+    /// `storage`, an ended call's.
     fn new(
         max_recv: usize,
         send_encoding: Encoding,
@@ -139,10 +125,7 @@ impl Call {
             send_encoding,
             peer_accepts: EncodingSet::all(),
             deadline,
-            headers_done: false,
-            sent_message: false,
-            send_closed: false,
-            recv_closed: false,
+            state: State::Open,
             partial_released: 0,
             held: 0,
             unconsumed: VecDeque::new(),
@@ -209,17 +192,11 @@ impl Connection {
             events: VecDeque::new(),
             prefixes: BytesMut::new(),
             spare_chunk_queues: Vec::new(),
-            created: now,
-            last_read: now,
-            keepalive_deadline: None,
+            timers: Timers::new(role, &config, now),
             ping_policy: PingPolicy::new(
                 config.min_ping_interval,
                 config.keepalive_permit_without_calls,
             ),
-            idle_since: Some(now),
-            idle_unstamped: false,
-            cut: None,
-            going_away: false,
             dead: false,
             fixed: FixedValues {
                 scheme: Bytes::from(config.scheme.clone()),
@@ -267,8 +244,7 @@ impl Connection {
         if self.dead {
             return Ok(());
         }
-        self.last_read = now;
-        self.keepalive_deadline = None;
+        self.timers.read(now);
         let result = self.h2.receive(now, data);
         self.pump(now);
         result
@@ -328,23 +304,22 @@ impl Connection {
                 h2::Event::Ping { .. } => self.peer_pinged(now),
                 h2::Event::PingAck { payload } => {
                     if payload == KEEPALIVE_PING {
-                        self.keepalive_deadline = None;
+                        self.timers.ping_acked();
                     }
                 }
                 h2::Event::GoAway { code, .. } => {
-                    self.going_away = true;
+                    self.timers.going_away();
                     self.push(Event::GoAway { code });
                 }
             }
         }
-        self.update_idle(now);
+        self.timers.clock(now);
     }
 
     fn server_headers(&mut self, now: Instant, id: StreamId, headers: &[Header], end_stream: bool) {
-        if let Some(call) = self.calls.get_mut(&id) {
+        if self.calls.contains_key(&id) {
             // Client trailers are unusual but legal: they only end its side.
-            if end_stream {
-                call.recv_closed = true;
+            if end_stream && self.peer_step(id, Input::HalfClose) {
                 self.half_closed(id);
             }
             return;
@@ -383,13 +358,13 @@ impl Connection {
         );
         call.recv_encoding = Some(request.encoding);
         call.peer_accepts = request.accept_encodings;
-        call.recv_closed = end_stream;
+        self.timers.call_started(id, call.deadline);
         self.calls.insert(id, call);
         self.push(Event::CallStarted {
             call: CallId(id),
             request,
         });
-        if end_stream {
+        if end_stream && self.peer_step(id, Input::HalfClose) {
             self.half_closed(id);
         }
     }
@@ -482,11 +457,18 @@ impl Connection {
             .iter()
             .find(|h| h.name == ":status")
             .and_then(|h| std::str::from_utf8(&h.value).ok()?.parse::<u16>().ok());
-        if !call.headers_done {
+        if !call.state.response_started() {
             if http_status.is_some_and(|s| (100..200).contains(&s)) {
                 return;
             }
-            call.headers_done = true;
+            // With END_STREAM these are a Trailers-Only response, which the
+            // table takes as trailers alone.
+            if !end_stream {
+                match call.state.next(Input::ResponseHeaders) {
+                    Ok(next) => call.state = next,
+                    Err(e) => return self.peer_broke(id, e),
+                }
+            }
             if http_status != Some(200) {
                 let code = Code::from_http_status(http_status.unwrap_or(0));
                 let status = Status::new(
@@ -566,7 +548,6 @@ impl Connection {
         }
         // Trailers, or a Trailers-Only response.
         if let Some(call) = self.calls.get_mut(&id) {
-            call.recv_closed = true;
             if let Err(e) = call.decoder.finish() {
                 let status = Status::new(Code::Internal, e.to_string());
                 return self.fail_call(
@@ -581,15 +562,22 @@ impl Connection {
         let status = Status::from_headers(headers)
             .unwrap_or_else(|| Status::new(Code::Unknown, "the server sent no grpc-status"));
         let trailers = Metadata::from_headers(headers).unwrap_or_default();
-        self.finish_client_call(id, status, trailers);
+        self.finish_client_call(id, Input::Trailers, status, trailers);
     }
 
-    /// A client call got its trailers: if we are still sending, stop the stream.
-    fn finish_client_call(&mut self, id: StreamId, status: Status, trailers: Metadata) {
+    /// A client call's response ended (`end`: by trailers, or by a reset when
+    /// they never came): if we are still sending, stop the stream.
+    fn finish_client_call(&mut self, id: StreamId, end: Input, status: Status, trailers: Metadata) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        if let Err(e) = call.state.next(end) {
+            return self.peer_broke(id, e);
+        }
         let Some(call) = self.remove_call(id) else {
             return;
         };
-        if !call.send_closed {
+        if !call.state.half_closed() {
             let _ = self.h2.reset(id, ErrorCode::NO_ERROR);
         }
         self.push(Event::Finished {
@@ -606,6 +594,16 @@ impl Connection {
             self.h2.release_capacity(id, len);
             return;
         };
+        if !data.is_empty() {
+            let input = match self.h2.role() {
+                Role::Server => Input::RequestMessage,
+                Role::Client => Input::ResponseMessage,
+            };
+            if let Err(e) = call.state.next(input) {
+                self.h2.release_capacity(id, len);
+                return self.peer_broke(id, e);
+            }
+        }
         call.decoder.push(data);
         let mut failure = None;
         loop {
@@ -658,10 +656,12 @@ impl Connection {
             );
         }
         if end_stream {
+            if self.role() == Role::Server && !self.peer_step(id, Input::HalfClose) {
+                return;
+            }
             let Some(call) = self.calls.get_mut(&id) else {
                 return;
             };
-            call.recv_closed = true;
             if let Err(e) = call.decoder.finish() {
                 let status = Status::new(Code::Internal, e.to_string());
                 return self.fail_call(
@@ -680,7 +680,7 @@ impl Connection {
                         Code::Internal,
                         "the server closed the stream without sending trailers",
                     );
-                    self.finish_client_call(id, status, Metadata::new());
+                    self.finish_client_call(id, Input::Reset, status, Metadata::new());
                 }
             }
         }
@@ -688,6 +688,43 @@ impl Connection {
 
     fn half_closed(&mut self, id: StreamId) {
         self.push(Event::HalfClosed { call: CallId(id) });
+    }
+
+    /// Moves the call on `id` by the peer's `input`. A pair the table
+    /// refuses breaks the call (the HTTP/2 layer lets none through today);
+    /// returns whether the call goes on.
+    fn peer_step(&mut self, id: StreamId, input: Input) -> bool {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        match call.state.next(input) {
+            Ok(next) => {
+                call.state = next;
+                true
+            }
+            Err(e) => {
+                self.peer_broke(id, e);
+                false
+            }
+        }
+    }
+
+    /// The peer moved a call in a way its state forbids: INTERNAL, as for
+    /// the other rules a peer breaks within a call.
+    fn peer_broke(&mut self, id: StreamId, error: IllegalTransition) {
+        let who = match error.input.sender() {
+            Some(Role::Client) => "the client",
+            Some(Role::Server) => "the server",
+            None => "the peer",
+        };
+        let status = Status::new(Code::Internal, format!("{who} sent {error}"));
+        self.fail_call(
+            id,
+            CallFailure {
+                status,
+                reset: ErrorCode::CANCEL,
+            },
+        );
     }
 
     fn stream_reset(&mut self, now: Instant, id: StreamId, code: ErrorCode, initiator: Initiator) {
@@ -745,7 +782,8 @@ impl Connection {
         };
         match self.role() {
             Role::Server => {
-                let (headers_done, recv_closed) = (call.headers_done, call.recv_closed);
+                let (headers_done, recv_closed) =
+                    (call.state.response_started(), call.state.half_closed());
                 let mut headers = self.h2.header_list();
                 if !headers_done {
                     trailers_only_head(&mut headers);
@@ -780,15 +818,6 @@ impl Connection {
         }
     }
 
-    fn update_idle(&mut self, now: Instant) {
-        self.idle_unstamped = false;
-        if self.calls.is_empty() {
-            self.idle_since.get_or_insert(now);
-        } else {
-            self.idle_since = None;
-        }
-    }
-
     // ----- timers -----
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
@@ -797,43 +826,10 @@ impl Connection {
         if self.dead {
             return None;
         }
-        let mut next = self.h2.poll_timeout();
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        };
-        for call in self.calls.values() {
-            consider(call.deadline);
+        match (self.h2.poll_timeout(), self.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        consider(self.keepalive_deadline);
-        consider(self.next_keepalive_ping());
-        if !self.going_away {
-            if let (Some(idle), Some(since)) = (self.config.max_connection_idle, self.idle_since) {
-                consider(Some(since + idle));
-            }
-            if self.idle_unstamped && self.config.max_connection_idle.is_some() {
-                // Due at once: any `now` the caller passes is later.
-                consider(Some(self.last_read));
-            }
-            consider(self.config.max_connection_age.map(|age| self.created + age));
-        }
-        consider(self.cut.map(|(at, _)| at));
-        next
-    }
-
-    /// A client pings only with calls active unless permitted (grpc-go's
-    /// client goes dormant then); a server pings idle connections too, as
-    /// grpc-go's `keepalive()` does, so a dead peer is found either way.
-    fn next_keepalive_ping(&self) -> Option<Instant> {
-        let time = self.config.keepalive_time?;
-        let dormant = self.role() == Role::Client
-            && self.calls.is_empty()
-            && !self.config.keepalive_permit_without_calls;
-        if self.keepalive_deadline.is_some() || dormant {
-            return None;
-        }
-        Some(self.last_read + time)
     }
 
     /// Acts on every timer due at `now`: call deadlines, keepalive, connection
@@ -844,14 +840,7 @@ impl Connection {
         }
         self.h2.handle_timeout(now);
         self.pump(now);
-        let mut expired: Vec<StreamId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.deadline.is_some_and(|d| now >= d))
-            .map(|(id, _)| *id)
-            .collect();
-        expired.sort_unstable();
-        for id in expired {
+        for id in self.timers.expired_calls(now) {
             let status = Status::new(Code::DeadlineExceeded, "deadline exceeded");
             match self.role() {
                 // The server answers with the status (trailers, then
@@ -872,39 +861,30 @@ impl Connection {
                 }
             }
         }
-        if self.keepalive_deadline.is_some_and(|d| now >= d) {
+        // An idle period the expired calls began starts now, not before.
+        self.timers.clock(now);
+        if self.timers.due(Timer::KeepaliveAck, now) {
             self.abort("keepalive ping unanswered");
             return;
         }
-        if self.next_keepalive_ping().is_some_and(|t| now >= t)
-            && self.h2.ping(KEEPALIVE_PING).is_ok()
-        {
-            self.keepalive_deadline = Some(now + self.config.keepalive_timeout);
+        if self.timers.due(Timer::KeepalivePing, now) && self.h2.ping(KEEPALIVE_PING).is_ok() {
+            self.timers.ping_sent(now);
         }
-        if !self.going_away {
-            let idle = matches!(
-                (self.config.max_connection_idle, self.idle_since),
-                (Some(limit), Some(since)) if now >= since + limit
-            );
-            let aged = self
-                .config
-                .max_connection_age
-                .is_some_and(|age| now >= self.created + age);
-            if idle || aged {
-                self.shutdown();
-                if let Some(grace) = self.config.max_connection_age_grace.filter(|_| aged) {
-                    self.cut_at(now + grace, "max connection age reached");
-                }
+        let idle = self.timers.due(Timer::Idle, now);
+        let aged = self.timers.due(Timer::Age, now);
+        if idle || aged {
+            self.shutdown();
+            if let Some(grace) = self.config.max_connection_age_grace.filter(|_| aged) {
+                self.timers
+                    .cut_at(now + grace, "max connection age reached");
             }
         }
-        if let Some((_, why)) = self.cut.filter(|(at, _)| now >= *at) {
-            self.cut = None;
+        if let Some(why) = self.timers.take_cut(now) {
             let _ = self
                 .h2
                 .go_away(ErrorCode::NO_ERROR, Bytes::from_static(why.as_bytes()));
             self.abort(why);
         }
-        self.update_idle(now);
     }
 
     // ----- output -----
@@ -972,8 +952,11 @@ impl Connection {
     }
 
     /// Forgets a call, returning the credit of messages nobody will consume.
+    /// The call comes back in the state it ended in.
     fn remove_call(&mut self, id: StreamId) -> Option<Call> {
         let mut call = self.calls.remove(&id)?;
+        self.timers
+            .call_ended(id, call.deadline, self.calls.is_empty());
         let unconsumed: u32 = call.unconsumed.iter().sum();
         if unconsumed > 0 {
             self.h2.release_capacity(id, unconsumed);
@@ -1073,15 +1056,14 @@ impl Connection {
         ));
         options.metadata.to_headers(&mut headers);
         let id = self.h2.open_stream(headers, false)?;
-        let mut call = Call::new(
+        let call = Call::new(
             self.config.max_recv_message_size,
             encoding,
             deadline,
             self.spare_chunk_queues.pop().unwrap_or_default(),
         );
-        call.headers_done = false;
+        self.timers.call_started(id, call.deadline);
         self.calls.insert(id, call);
-        self.update_idle(now);
         Ok(CallId(id))
     }
 
@@ -1093,10 +1075,7 @@ impl Connection {
         }
         let accept = self.fixed.accept_encoding.clone();
         let c = self.call_mut(call)?;
-        if c.headers_done {
-            return Err(CallError::HeadersAlreadySent(call));
-        }
-        c.headers_done = true;
+        c.state = c.state.next(Input::ResponseHeaders).map_err(misuse(call))?;
         let send_encoding = c.send_encoding;
         let mut headers = self.h2.header_list();
         headers.extend([
@@ -1120,7 +1099,7 @@ impl Connection {
         if !c.peer_accepts.contains(encoding) {
             return Err(CallError::EncodingNotAccepted(encoding));
         }
-        if role == Role::Server && c.headers_done {
+        if role == Role::Server && c.state.response_started() {
             return Err(CallError::HeadersAlreadySent(call));
         }
         if role == Role::Client && encoding != c.send_encoding {
@@ -1159,10 +1138,22 @@ impl Connection {
     ) -> Result<(), (CallError, Option<Bytes>)> {
         let refused = |error: CallError| (error, None);
         let max = self.config.max_send_message_size;
+        let role = self.role();
         let c = self.call_mut(call).map_err(refused)?;
-        if c.send_closed {
-            return Err(refused(CallError::SendClosed(call)));
-        }
+        // A server's first message brings the response headers along.
+        let implicit_headers = role == Role::Server && !c.state.response_started();
+        let input = match role {
+            Role::Client => Input::RequestMessage,
+            Role::Server => Input::ResponseMessage,
+        };
+        let before = if implicit_headers {
+            c.state.next(Input::ResponseHeaders)
+        } else {
+            Ok(c.state)
+        };
+        before
+            .and_then(|state| state.next(input))
+            .map_err(|e| refused(misuse(call)(e)))?;
         // Refused before anything goes out, so Trailers-Only stays possible.
         if message.len() > max {
             return Err(refused(CallError::MessageTooLarge {
@@ -1170,8 +1161,8 @@ impl Connection {
                 max,
             }));
         }
-        let (encoding, headers_done) = (c.send_encoding, c.headers_done);
-        if self.role() == Role::Server && !headers_done {
+        let encoding = c.send_encoding;
+        if implicit_headers {
             self.send_headers(call, &Metadata::new()).map_err(refused)?;
         }
         // The message as given stays at hand until the engine took it.
@@ -1203,9 +1194,6 @@ impl Connection {
             }
             Err(e) => return Err(refused(e.into())),
         }
-        if let Some(c) = self.calls.get_mut(&call.0) {
-            c.sent_message = true;
-        }
         Ok(())
     }
 
@@ -1215,12 +1203,13 @@ impl Connection {
             return Err(CallError::WrongRole);
         }
         let c = self.call_mut(call)?;
-        if c.send_closed {
+        if c.state.half_closed() {
             return Ok(());
         }
+        let next = c.state.next(Input::HalfClose).map_err(misuse(call))?;
         self.h2.send_data(call.0, Bytes::new(), true)?;
         if let Some(c) = self.calls.get_mut(&call.0) {
-            c.send_closed = true;
+            c.state = next;
         }
         Ok(())
     }
@@ -1238,7 +1227,8 @@ impl Connection {
             return Err(CallError::WrongRole);
         }
         let c = self.call_mut(call)?;
-        let (headers_done, recv_closed) = (c.headers_done, c.recv_closed);
+        c.state.next(Input::Trailers).map_err(misuse(call))?;
+        let (headers_done, recv_closed) = (c.state.response_started(), c.state.half_closed());
         let mut headers = self.h2.header_list();
         if !headers_done {
             trailers_only_head(&mut headers);
@@ -1251,14 +1241,14 @@ impl Connection {
         }
         self.purge_events(call.0);
         self.remove_call(call.0);
-        self.update_idle_now();
         Ok(())
     }
 
     /// Cancels a call: RST_STREAM(CANCEL). A client gets
     /// [`Event::Finished`] with CANCELLED; a server's call just ends.
     pub fn cancel(&mut self, call: CallId) -> Result<(), CallError> {
-        self.call_mut(call)?;
+        let c = self.call_mut(call)?;
+        c.state.next(Input::Reset).map_err(misuse(call))?;
         let _ = self.h2.reset(call.0, ErrorCode::CANCEL);
         self.purge_events(call.0);
         match self.role() {
@@ -1270,14 +1260,13 @@ impl Connection {
                 self.remove_call(call.0);
             }
         }
-        self.update_idle_now();
         Ok(())
     }
 
     /// Graceful shutdown: no new calls, running ones finish. A server sends
     /// GOAWAY(2^31-1), a PING, and the final GOAWAY when the PING returns.
     pub fn shutdown(&mut self) {
-        self.going_away = true;
+        self.timers.going_away();
         let _ = self.h2.shutdown();
     }
 
@@ -1286,28 +1275,13 @@ impl Connection {
     /// a final GOAWAY goes out and the connection closes.
     pub fn shutdown_by(&mut self, deadline: Instant) {
         self.shutdown();
-        self.cut_at(deadline, "shutdown deadline passed");
-    }
-
-    /// Cuts the connection at `at` (or earlier, if already due then).
-    fn cut_at(&mut self, at: Instant, why: &'static str) {
-        if self.cut.is_none_or(|(due, _)| at < due) {
-            self.cut = Some((at, why));
-        }
+        self.timers.cut_at(deadline, "shutdown deadline passed");
     }
 
     fn call_mut(&mut self, call: CallId) -> Result<&mut Call, CallError> {
         self.calls
             .get_mut(&call.0)
             .ok_or(CallError::UnknownCall(call))
-    }
-
-    /// Mutators have no clock: the idle period is stamped by the next
-    /// `handle_timeout`, which `poll_timeout` asks for at once.
-    fn update_idle_now(&mut self) {
-        if self.calls.is_empty() && self.idle_since.is_none() {
-            self.idle_unstamped = true;
-        }
     }
 }
 
@@ -1408,6 +1382,16 @@ fn event_call(event: &Event) -> Option<CallId> {
         | Event::Cancelled { call, .. }
         | Event::Writable { call } => Some(*call),
         Event::GoAway { .. } => None,
+    }
+}
+
+/// Our own move a call's state forbids, as the API error that says so.
+fn misuse(call: CallId) -> impl Fn(IllegalTransition) -> CallError {
+    move |error| match error.input {
+        Input::ResponseHeaders => CallError::HeadersAlreadySent(call),
+        Input::RequestMessage | Input::HalfClose => CallError::SendClosed(call),
+        // Every other move is legal while the call runs.
+        _ => CallError::UnknownCall(call),
     }
 }
 

@@ -2,6 +2,7 @@
 //! deadlines, and the client and server call state machines.
 
 mod byte_str;
+mod call;
 pub mod codec;
 pub mod compression;
 mod config;
@@ -12,6 +13,7 @@ pub mod metadata;
 mod ping_policy;
 pub mod status;
 pub mod timeout;
+mod timers;
 
 pub use byte_str::ByteStr;
 pub use config::Config;
