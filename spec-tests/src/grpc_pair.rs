@@ -906,17 +906,10 @@ pub fn assert_lifecycle(events: &[grpc::Event]) {
 
 // ----- raw requests and messages -----
 
-/// A gRPC request header block, as a gRPC client sends it: POST, `:path`,
-/// `te: trailers`, `content-type: application/grpc`.
+/// A gRPC request header block, as a gRPC client sends it: POST to `path`,
+/// `content-type: application/grpc`, `te: trailers`.
 pub fn grpc_request(path: &str) -> Vec<Header> {
-    vec![
-        Header::new(":method", "POST"),
-        Header::new(":scheme", "http"),
-        Header::new(":path", path.to_owned()),
-        Header::new(":authority", "localhost"),
-        Header::new("te", "trailers"),
-        Header::new("content-type", "application/grpc"),
-    ]
+    crate::headers::grpc_request(path, "localhost")
 }
 
 /// A gRPC response header block: `:status 200`, `content-type`.

@@ -8,6 +8,7 @@ pub mod conform;
 pub mod factory;
 pub mod flags;
 pub mod grpc_pair;
+pub mod headers;
 pub mod link;
 pub mod pair;
 pub mod server;

@@ -487,13 +487,8 @@ pub fn parse_frames(octets: &[u8]) -> Vec<Frame> {
 // ----- messages -----
 
 /// A request header block: `:method`, `:scheme` http, `:path`, `:authority`.
-pub fn request(method: &'static str, path: &'static str) -> Vec<Header> {
-    vec![
-        Header::new(":method", method),
-        Header::new(":scheme", "http"),
-        Header::new(":path", path),
-        Header::new(":authority", "example.com"),
-    ]
+pub fn request(method: &str, path: &str) -> Vec<Header> {
+    crate::headers::request(method, path, "example.com")
 }
 
 /// A response header block with `:status`.
