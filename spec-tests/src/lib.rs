@@ -4,6 +4,7 @@
 //! and a gRPC pair joined by a simulated link with bandwidth and delay ([`link`]).
 
 pub mod bdp_pinger;
+pub mod clock;
 pub mod conform;
 pub mod factory;
 pub mod flags;

@@ -7,7 +7,7 @@
 //! ends (END_STREAM on HEADERS or DATA) with `:status 200` and a body, releasing
 //! flow-control capacity for the request body it consumes.
 //!
-//! Time is virtual: an [`Instant`] captured once plus a [`Duration`] offset.
+//! Time is virtual ([`Clock`]): one reading of the real clock, then an offset.
 //! Nothing sleeps; "waiting for the timeout" advances the offset.
 //!
 //! ## Verdicts
@@ -30,6 +30,7 @@ use grpc_sansio::h2::frame::{Frame, Settings};
 use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId};
 use grpc_sansio::hpack::Header;
 
+use crate::clock::Clock;
 pub use crate::conform::frames::describe;
 use crate::conform::frames::{merge_settings, FrameReader};
 use crate::conform::verdict::{Expect, OnClose};
@@ -46,8 +47,7 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct TestServer {
     conn: Connection,
-    start: Instant,
-    elapsed: Duration,
+    clock: Clock,
     /// The client's frame factory and HPACK encoder for this connection.
     pub factory: FrameFactory,
     parser: FrameReader,
@@ -82,11 +82,10 @@ impl TestServer {
     /// A server with the given config and response body before anything was
     /// sent to it: no preface, no handshake.
     pub fn unconnected(config: Config, body: Bytes) -> Self {
-        let start = Instant::now();
+        let clock = Clock::new();
         let mut server = TestServer {
-            conn: Connection::new(Role::Server, config, start),
-            start,
-            elapsed: Duration::ZERO,
+            conn: Connection::new(Role::Server, config, clock.now()),
+            clock,
             factory: FrameFactory::new(),
             parser: FrameReader::default(),
             pending: VecDeque::new(),
@@ -152,7 +151,7 @@ impl TestServer {
 
     /// Advances virtual time by `d`, firing the server's timers.
     pub fn advance(&mut self, d: Duration) {
-        self.elapsed += d;
+        self.clock.advance(d);
         let now = self.now();
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             self.conn.handle_timeout(now);
@@ -162,7 +161,7 @@ impl TestServer {
 
     /// The current virtual instant.
     pub fn now(&self) -> Instant {
-        self.start + self.elapsed
+        self.clock.now()
     }
 
     /// The server connection, for inspection.
