@@ -73,6 +73,7 @@ use grpc_sansio::grpc::{self, CallId, CallOptions, Request};
 use grpc_sansio::h2::{self, frame::Frame};
 use grpc_sansio::hpack::Header;
 
+use crate::clock::{self, Clock};
 pub use crate::pair::Side;
 
 /// Steps [`GrpcPair::drive`] allows before it declares a livelock.
@@ -266,8 +267,7 @@ impl Rng {
 pub struct GrpcPair<C: Endpoint = grpc::Connection, S: Endpoint = grpc::Connection> {
     client: Peer<C>,
     server: Peer<S>,
-    start: Instant,
-    now: Instant,
+    clock: Clock,
     chunking: Chunking,
     rng: Rng,
     scratch: Vec<u8>,
@@ -350,8 +350,7 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
         GrpcPair {
             client: Peer::new(client),
             server: Peer::new(server),
-            start,
-            now: start,
+            clock: Clock::starting_at(start),
             chunking: Chunking::Whole,
             rng: Rng(0),
             scratch: Vec::new(),
@@ -442,38 +441,35 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
 
     /// The virtual time now.
     pub fn now(&self) -> Instant {
-        self.now
+        self.clock.now()
     }
 
     /// The instant both connections were created at.
     pub fn start(&self) -> Instant {
-        self.start
+        self.clock.start()
     }
 
     /// Virtual time since the start.
     pub fn elapsed(&self) -> Duration {
-        self.now - self.start
+        self.clock.elapsed()
     }
 
     /// Moves the clock without firing anything or moving octets.
     pub fn advance_clock(&mut self, by: Duration) {
-        self.now += by;
+        self.clock.advance(by);
     }
 
     /// The earlier of both connections' `poll_timeout`.
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (
+        clock::earliest(
             self.client.conn.poll_timeout(),
             self.server.conn.poll_timeout(),
-        ) {
-            (Some(c), Some(s)) => Some(c.min(s)),
-            (c, s) => c.or(s),
-        }
+        )
     }
 
     /// Calls `handle_timeout(now)` on each side whose timer is due.
     pub fn fire_timers(&mut self) {
-        let now = self.now;
+        let now = self.clock.now();
         if self.client.conn.poll_timeout().is_some_and(|at| at <= now) {
             self.client.conn.handle_timeout(now);
             self.client.collect();
@@ -494,16 +490,16 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
     /// When a timer keeps firing without moving on, or [`drive`](Self::drive)
     /// does not converge.
     pub fn advance(&mut self, by: Duration) {
-        let target = self.now + by;
+        let target = self.clock.now() + by;
         for _ in 0..MAX_TIMER_FIRINGS {
             match self.next_timeout() {
                 Some(at) if at <= target => {
-                    self.now = self.now.max(at);
+                    self.clock.advance_to(at);
                     self.fire_timers();
                     self.drive();
                 }
                 _ => {
-                    self.now = target;
+                    self.clock.advance_to(target);
                     self.drive();
                     return;
                 }
@@ -518,7 +514,7 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
         let Some(at) = self.next_timeout() else {
             return false;
         };
-        self.now = self.now.max(at);
+        self.clock.advance_to(at);
         self.fire_timers();
         self.drive();
         true
@@ -631,7 +627,7 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
     /// Hands the octets in flight toward `to` to its `receive`, cut as
     /// [`set_chunking`](Self::set_chunking) says. Returns the octets delivered.
     pub fn deliver(&mut self, to: Side) -> usize {
-        let now = self.now;
+        let now = self.clock.now();
         let chunking = self.chunking;
         let rng = &mut self.rng;
         match to {
@@ -668,7 +664,7 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
     /// Steps until nothing moves or `max_steps` have run; returns whether it
     /// went quiet.
     pub fn drive_bounded(&mut self, max_steps: usize) -> bool {
-        (0..max_steps).any(|_| !self.step())
+        clock::until_quiet(max_steps, || self.step())
     }
 }
 
@@ -728,7 +724,7 @@ impl<S: Endpoint> GrpcPair<grpc::Connection, S> {
     ///
     /// When the client refuses.
     pub fn start_call(&mut self, options: CallOptions) -> CallId {
-        let now = self.now;
+        let now = self.clock.now();
         self.client
             .conn
             .start_call(now, options)
@@ -906,17 +902,10 @@ pub fn assert_lifecycle(events: &[grpc::Event]) {
 
 // ----- raw requests and messages -----
 
-/// A gRPC request header block, as a gRPC client sends it: POST, `:path`,
-/// `te: trailers`, `content-type: application/grpc`.
+/// A gRPC request header block, as a gRPC client sends it: POST to `path`,
+/// `content-type: application/grpc`, `te: trailers`.
 pub fn grpc_request(path: &str) -> Vec<Header> {
-    vec![
-        Header::new(":method", "POST"),
-        Header::new(":scheme", "http"),
-        Header::new(":path", path.to_owned()),
-        Header::new(":authority", "localhost"),
-        Header::new("te", "trailers"),
-        Header::new("content-type", "application/grpc"),
-    ]
+    crate::headers::grpc_request(path, "localhost")
 }
 
 /// A gRPC response header block: `:status 200`, `content-type`.

@@ -4,10 +4,12 @@
 //! and a gRPC pair joined by a simulated link with bandwidth and delay ([`link`]).
 
 pub mod bdp_pinger;
+pub mod clock;
 pub mod conform;
 pub mod factory;
 pub mod flags;
 pub mod grpc_pair;
+pub mod headers;
 pub mod link;
 pub mod mailbox;
 pub mod pair;

@@ -80,6 +80,8 @@ use grpc_sansio::grpc::{self, CallId, CallOptions};
 use grpc_sansio::h2::frame::{Frame, Head, Kind, HEAD_LEN};
 use grpc_sansio::h2::PREFACE;
 
+use crate::clock::Clock;
+
 pub use crate::pair::Side;
 
 /// Steps [`LinkPair::step`] may take at one instant before it declares a
@@ -334,8 +336,7 @@ pub struct LinkPair {
     server: grpc::Connection,
     to_server: Pipe,
     to_client: Pipe,
-    start: Instant,
-    now: Instant,
+    clock: Clock,
     steps_at_now: usize,
     /// The largest connection window each side had open: client, server.
     peak_receive_window: [i64; 2],
@@ -346,14 +347,14 @@ impl LinkPair {
     /// A client and a server with these configurations, joined by `link`,
     /// created at the same instant. Nothing has moved yet.
     pub fn new(client: grpc::Config, server: grpc::Config, link: LinkConfig) -> Self {
-        let start = Instant::now();
+        let clock = Clock::new();
+        let start = clock.now();
         LinkPair {
             client: grpc::Connection::client(client, start),
             server: grpc::Connection::server(server, start),
             to_server: Pipe::new(link, start, true),
             to_client: Pipe::new(link, start, false),
-            start,
-            now: start,
+            clock,
             steps_at_now: 0,
             peak_receive_window: [INITIAL_CONNECTION_WINDOW; 2],
             scratch: Vec::new(),
@@ -382,12 +383,12 @@ impl LinkPair {
 
     /// The virtual time now.
     pub fn now(&self) -> Instant {
-        self.now
+        self.clock.now()
     }
 
     /// Virtual time since the pair was created.
     pub fn elapsed(&self) -> Duration {
-        self.now - self.start
+        self.clock.elapsed()
     }
 
     /// Starts a client call now.
@@ -397,7 +398,7 @@ impl LinkPair {
     /// When the client refuses.
     pub fn start_call(&mut self, options: CallOptions) -> CallId {
         self.client
-            .start_call(self.now, options)
+            .start_call(self.clock.now(), options)
             .expect("start_call")
     }
 
@@ -474,11 +475,11 @@ impl LinkPair {
         .flatten()
         .min();
         let Some(at) = next.filter(|&at| at <= until) else {
-            self.now = self.now.max(until);
+            self.clock.advance_to(until);
             return false;
         };
-        if at > self.now {
-            self.now = at;
+        if at > self.clock.now() {
+            self.clock.advance_to(at);
             self.steps_at_now = 0;
         } else {
             self.steps_at_now += 1;
@@ -488,7 +489,7 @@ impl LinkPair {
                 self.elapsed()
             );
         }
-        let now = self.now;
+        let now = self.clock.now();
         deliver(&mut self.to_server, &mut self.server, now);
         deliver(&mut self.to_client, &mut self.client, now);
         for conn in [&mut self.client, &mut self.server] {
@@ -501,7 +502,7 @@ impl LinkPair {
 
     /// Moves what each side has to write into its send buffer.
     fn transmit(&mut self) {
-        let now = self.now;
+        let now = self.clock.now();
         let buf = &mut self.scratch;
         flush(&mut self.client, &mut self.to_server, now, buf);
         flush(&mut self.server, &mut self.to_client, now, buf);

@@ -50,6 +50,8 @@ use grpc_sansio::h2::frame::{Frame, Head, HEAD_LEN};
 use grpc_sansio::h2::{Config, Connection, Error, Event, Role, StreamId, PREFACE};
 use grpc_sansio::hpack::Header;
 
+use crate::clock::{self, Clock};
+
 /// Steps [`Pair::drive`] allows before it declares a livelock.
 pub const MAX_DRIVE_STEPS: usize = 10_000;
 
@@ -134,8 +136,7 @@ impl Endpoint {
 pub struct Pair {
     client: Endpoint,
     server: Endpoint,
-    start: Instant,
-    now: Instant,
+    clock: Clock,
     chunk_size: Option<usize>,
     filter: Option<Filter>,
 }
@@ -169,13 +170,11 @@ impl Pair {
 
     /// Two connections with the given configurations.
     pub fn with_configs(client: Config, server: Config) -> Self {
-        // The only reading of the real clock: an arbitrary origin for virtual time.
-        let start = Instant::now();
+        let clock = Clock::new();
         Pair {
-            client: Endpoint::new(Role::Client, client, start),
-            server: Endpoint::new(Role::Server, server, start),
-            start,
-            now: start,
+            client: Endpoint::new(Role::Client, client, clock.now()),
+            server: Endpoint::new(Role::Server, server, clock.now()),
+            clock,
             chunk_size: None,
             filter: None,
         }
@@ -259,33 +258,31 @@ impl Pair {
 
     /// The virtual time now.
     pub fn now(&self) -> Instant {
-        self.now
+        self.clock.now()
     }
 
     /// The instant both connections were created at.
     pub fn start(&self) -> Instant {
-        self.start
+        self.clock.start()
     }
 
     /// Virtual time since the start.
     pub fn elapsed(&self) -> Duration {
-        self.now - self.start
+        self.clock.elapsed()
     }
 
     /// Moves the virtual clock forward. Timers fire at the next
     /// [`handle_timeouts`](Self::handle_timeouts) or [`step`](Self::step).
     pub fn advance(&mut self, by: Duration) {
-        self.now += by;
+        self.clock.advance(by);
     }
 
     /// The earlier of both connections' `poll_timeout`.
     pub fn next_timeout(&self) -> Option<Instant> {
-        let c = self.client.conn.poll_timeout();
-        let s = self.server.conn.poll_timeout();
-        match (c, s) {
-            (Some(c), Some(s)) => Some(c.min(s)),
-            (c, s) => c.or(s),
-        }
+        clock::earliest(
+            self.client.conn.poll_timeout(),
+            self.server.conn.poll_timeout(),
+        )
     }
 
     /// Jumps the clock to [`next_timeout`](Self::next_timeout) (if later than
@@ -294,14 +291,14 @@ impl Pair {
         let Some(at) = self.next_timeout() else {
             return false;
         };
-        self.now = self.now.max(at);
+        self.clock.advance_to(at);
         self.handle_timeouts();
         true
     }
 
     /// Calls `handle_timeout(now)` on each side whose timer has expired.
     pub fn handle_timeouts(&mut self) {
-        let now = self.now;
+        let now = self.clock.now();
         for endpoint in [&mut self.client, &mut self.server] {
             if endpoint.conn.poll_timeout().is_some_and(|at| at <= now) {
                 endpoint.conn.handle_timeout(now);
@@ -394,7 +391,7 @@ impl Pair {
     /// Hands the octets in flight toward `to` to its `receive`, whole or in
     /// chunks, draining events after each call. Returns the octets delivered.
     pub fn deliver(&mut self, to: Side) -> usize {
-        let now = self.now;
+        let now = self.clock.now();
         let chunk = self.chunk_size.unwrap_or(usize::MAX);
         let endpoint = self.endpoint(to);
         let inbound = std::mem::take(&mut endpoint.inbound);
@@ -439,7 +436,7 @@ impl Pair {
     /// Steps until nothing moves or `max_steps` steps have run; returns whether
     /// it went quiet.
     pub fn drive_bounded(&mut self, max_steps: usize) -> bool {
-        (0..max_steps).any(|_| !self.step())
+        clock::until_quiet(max_steps, || self.step())
     }
 }
 
@@ -487,13 +484,8 @@ pub fn parse_frames(octets: &[u8]) -> Vec<Frame> {
 // ----- messages -----
 
 /// A request header block: `:method`, `:scheme` http, `:path`, `:authority`.
-pub fn request(method: &'static str, path: &'static str) -> Vec<Header> {
-    vec![
-        Header::new(":method", method),
-        Header::new(":scheme", "http"),
-        Header::new(":path", path),
-        Header::new(":authority", "example.com"),
-    ]
+pub fn request(method: &str, path: &str) -> Vec<Header> {
+    crate::headers::request(method, path, "example.com")
 }
 
 /// A response header block with `:status`.

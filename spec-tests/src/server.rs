@@ -7,16 +7,16 @@
 //! ends (END_STREAM on HEADERS or DATA) with `:status 200` and a body, releasing
 //! flow-control capacity for the request body it consumes.
 //!
-//! Time is virtual: an [`Instant`] captured once plus a [`Duration`] offset.
+//! Time is virtual ([`Clock`]): one reading of the real clock, then an offset.
 //! Nothing sleeps; "waiting for the timeout" advances the offset.
 //!
 //! ## Verdicts
 //!
-//! The `expect_*` methods mirror h2spec 2.6.0's verifiers. Each looks at the
-//! frames the server sent since the last verdict (or [`TestServer::frames`]
-//! call), in order, and consumes them up to the frame that decided the verdict.
-//! They return `Err` with a description of what arrived instead, so a test can
-//! `.unwrap()` them. h2spec counts a closed transport as a connection error of
+//! [`TestServer::verdict`] judges by h2spec 2.6.0's verifiers ([`Expect`]). It
+//! looks at the frames the server sent since the last verdict (or
+//! [`TestServer::frames`] call), in order, and consumes them up to the frame
+//! that decided the verdict. It returns `Err` with a description of what
+//! arrived instead. h2spec counts a closed transport as a connection error of
 //! any code; in memory the close comes with the engine's connection error, so
 //! the close alternative here only passes when that error carries one of the
 //! expected codes (stricter than h2spec, never looser).
@@ -30,6 +30,7 @@ use grpc_sansio::h2::frame::{Frame, Settings};
 use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId};
 use grpc_sansio::hpack::Header;
 
+use crate::clock::Clock;
 pub use crate::conform::frames::describe;
 use crate::conform::frames::{merge_settings, FrameReader};
 use crate::conform::verdict::{Expect, OnClose};
@@ -46,8 +47,7 @@ pub const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct TestServer {
     conn: Connection,
-    start: Instant,
-    elapsed: Duration,
+    clock: Clock,
     /// The client's frame factory and HPACK encoder for this connection.
     pub factory: FrameFactory,
     parser: FrameReader,
@@ -82,11 +82,10 @@ impl TestServer {
     /// A server with the given config and response body before anything was
     /// sent to it: no preface, no handshake.
     pub fn unconnected(config: Config, body: Bytes) -> Self {
-        let start = Instant::now();
+        let clock = Clock::new();
         let mut server = TestServer {
-            conn: Connection::new(Role::Server, config, start),
-            start,
-            elapsed: Duration::ZERO,
+            conn: Connection::new(Role::Server, config, clock.now()),
+            clock,
             factory: FrameFactory::new(),
             parser: FrameReader::default(),
             pending: VecDeque::new(),
@@ -152,7 +151,7 @@ impl TestServer {
 
     /// Advances virtual time by `d`, firing the server's timers.
     pub fn advance(&mut self, d: Duration) {
-        self.elapsed += d;
+        self.clock.advance(d);
         let now = self.now();
         if self.conn.poll_timeout().is_some_and(|t| t <= now) {
             self.conn.handle_timeout(now);
@@ -162,7 +161,7 @@ impl TestServer {
 
     /// The current virtual instant.
     pub fn now(&self) -> Instant {
-        self.start + self.elapsed
+        self.clock.now()
     }
 
     /// The server connection, for inspection.
@@ -173,16 +172,6 @@ impl TestServer {
     /// The settings the server advertised in the handshake.
     pub fn server_settings(&self) -> &Settings {
         &self.server_settings
-    }
-
-    /// The server's SETTINGS_HEADER_TABLE_SIZE, 4096 if not advertised.
-    pub fn header_table_size(&self) -> u32 {
-        self.server_settings.header_table_size.unwrap_or(4096)
-    }
-
-    /// The server's SETTINGS_MAX_FRAME_SIZE, 16384 if not advertised.
-    pub fn max_frame_size(&self) -> u32 {
-        self.server_settings.max_frame_size.unwrap_or(16_384)
     }
 
     /// The first connection error `receive` reported, if any.
@@ -287,7 +276,7 @@ impl TestServer {
     /// decision, waits for h2spec's timeout (virtual) and tries once more; then
     /// a closed connection passes where [`Expect::on_close`] says so, and only
     /// with one of the expected codes where it names them.
-    fn verdict(&mut self, expect: Expect) -> Result<(), String> {
+    pub fn verdict(&mut self, expect: Expect) -> Result<(), String> {
         let expected = expect.to_string();
         self.pump();
         let mut seen = Vec::new();
@@ -341,103 +330,6 @@ impl TestServer {
     fn closed_with(&self, codes: &[ErrorCode]) -> bool {
         self.conn.error().is_some_and(|e| codes.contains(&e.code()))
     }
-
-    /// conn-err: a GOAWAY carrying `code`, or the connection closed with it.
-    pub fn expect_conn_error(&mut self, code: ErrorCode) -> Result<(), String> {
-        self.expect_conn_error_one_of(&[code])
-    }
-
-    /// conn-err with alternatives ("X or Y").
-    pub fn expect_conn_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
-        self.verdict(Expect::ConnectionError(codes.to_vec()))
-    }
-
-    /// stream-err: an RST_STREAM carrying `code` (any stream), a GOAWAY carrying
-    /// it, or the connection closed with it.
-    pub fn expect_stream_error(&mut self, code: ErrorCode) -> Result<(), String> {
-        self.expect_stream_error_one_of(&[code])
-    }
-
-    /// stream-err with alternatives ("X or Y").
-    pub fn expect_stream_error_one_of(&mut self, codes: &[ErrorCode]) -> Result<(), String> {
-        self.verdict(Expect::StreamError(codes.to_vec()))
-    }
-
-    /// A GOAWAY carrying `code` must arrive; a close without it fails
-    /// (http2/6.9.1/2).
-    pub fn expect_goaway(&mut self, code: ErrorCode) -> Result<(), String> {
-        self.verdict(Expect::GoAway(code))
-    }
-
-    /// A GOAWAY with any code must arrive (http2/5.4.1/2, strict mode).
-    pub fn expect_goaway_any(&mut self) -> Result<(), String> {
-        self.verdict(Expect::AnyGoAway)
-    }
-
-    /// The first RST_STREAM must be on `stream` with `code`; GOAWAY or close
-    /// fails (http2/6.9.1/3).
-    pub fn expect_rst_stream(&mut self, stream: u32, code: ErrorCode) -> Result<(), String> {
-        self.verdict(Expect::RstStream(stream, code))
-    }
-
-    /// close: only the transport closing passes; frames are skipped.
-    pub fn expect_close(&mut self) -> Result<(), String> {
-        self.verdict(Expect::Close)
-    }
-
-    /// PING-ACK: the next PING has ACK and echoes `payload`.
-    pub fn expect_ping_ack(&mut self, payload: [u8; 8]) -> Result<(), String> {
-        self.verdict(Expect::PingAck(payload))
-    }
-
-    /// "PING-ACK or close": a PING ACK echoing `payload`, or the connection
-    /// closing (GOAWAY with any code counts only if followed by the close).
-    pub fn expect_ping_ack_or_close(&mut self, payload: [u8; 8]) -> Result<(), String> {
-        self.verdict(Expect::PingAckOrClose(payload))
-    }
-
-    /// Any PING frame arrives (http2/4.1/2, 4.1/3).
-    pub fn expect_ping(&mut self) -> Result<(), String> {
-        self.verdict(Expect::AnyPing)
-    }
-
-    /// resp-HEADERS(stream): the next HEADERS frame is on `stream`.
-    pub fn expect_response_headers(&mut self, stream: u32) -> Result<(), String> {
-        self.verdict(Expect::ResponseHeaders(stream))
-    }
-
-    /// SETTINGS-ACK: the next SETTINGS frame has ACK.
-    pub fn expect_settings_ack(&mut self) -> Result<(), String> {
-        self.verdict(Expect::SettingsAck)
-    }
-
-    /// Any SETTINGS frame arrives (h2spec's `VerifyEventType(SETTINGS)`).
-    pub fn expect_settings(&mut self) -> Result<(), String> {
-        self.verdict(Expect::AnySettings)
-    }
-
-    /// The first frame the server sends is a SETTINGS without ACK
-    /// (generic/1/1, http2/3.5/1).
-    pub fn expect_first_frame_settings(&mut self) -> Result<(), String> {
-        self.verdict(Expect::FirstFrameSettings)
-    }
-
-    /// DATA(len=k): the next DATA frame has a payload of exactly `len` octets
-    /// (padding included, as h2spec reads the frame length).
-    pub fn expect_data_len(&mut self, len: u32) -> Result<(), String> {
-        self.verdict(Expect::DataLen(len))
-    }
-
-    /// Any DATA frame arrives.
-    pub fn expect_data(&mut self) -> Result<(), String> {
-        self.verdict(Expect::AnyData)
-    }
-
-    /// h2spec's `VerifyStreamClose`: a DATA or HEADERS with END_STREAM, or an
-    /// RST_STREAM with NO_ERROR.
-    pub fn wait_stream_end(&mut self) -> Result<(), String> {
-        self.verdict(Expect::StreamEnd)
-    }
 }
 
 impl Default for TestServer {
@@ -457,6 +349,11 @@ pub fn body_of(len: usize) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conform::Client;
+
+    fn conn_err(code: ErrorCode) -> Expect {
+        Expect::ConnectionError(vec![code])
+    }
 
     #[test]
     fn handshake_records_server_settings() {
@@ -471,7 +368,7 @@ mod tests {
     #[test]
     fn a_request_gets_headers_and_the_body() {
         let mut s = TestServer::with_body(10);
-        let block = s.factory.get_request();
+        let block = s.get_request();
         s.send(&FrameFactory::headers(1, &block, true));
         let frames = s.frames();
         assert!(
@@ -486,20 +383,20 @@ mod tests {
     #[test]
     fn verdicts_fail_on_the_wrong_reaction() {
         let mut s = TestServer::new();
-        let block = s.factory.get_request();
+        let block = s.get_request();
         s.send(&FrameFactory::headers(1, &block, true));
-        let err = s.expect_conn_error(ErrorCode::PROTOCOL_ERROR).unwrap_err();
+        let err = s.verdict(conn_err(ErrorCode::PROTOCOL_ERROR)).unwrap_err();
         assert!(err.contains("HEADERS(stream 1"), "{err}");
         assert!(err.contains("timeout"), "{err}");
         assert!(
-            s.expect_response_headers(1).is_err(),
+            s.verdict(Expect::ResponseHeaders(1)).is_err(),
             "frames were consumed"
         );
         s.send(&FrameFactory::ping(*b"abcdefgh", false));
-        assert!(s.expect_ping_ack(*b"12345678").is_err());
+        assert!(s.verdict(Expect::PingAck(*b"12345678")).is_err());
         s.send(&FrameFactory::ping(*b"abcdefgh", false));
-        s.expect_ping_ack(*b"abcdefgh").unwrap();
-        assert!(s.expect_close().is_err());
+        s.verdict(Expect::PingAck(*b"abcdefgh")).unwrap();
+        assert!(s.verdict(Expect::Close).is_err());
     }
 
     #[test]
@@ -507,14 +404,15 @@ mod tests {
         let mut s = TestServer::new();
         s.send(&FrameFactory::window_update(0, 0));
         let err = s
-            .expect_conn_error(ErrorCode::FLOW_CONTROL_ERROR)
+            .verdict(conn_err(ErrorCode::FLOW_CONTROL_ERROR))
             .unwrap_err();
         assert!(err.contains("GOAWAY(last 0, PROTOCOL_ERROR"), "{err}");
         assert!(s.is_closed());
         // The GOAWAY was consumed; the close still carries PROTOCOL_ERROR.
-        s.expect_conn_error(ErrorCode::PROTOCOL_ERROR).unwrap();
-        s.expect_stream_error(ErrorCode::PROTOCOL_ERROR).unwrap();
-        s.expect_close().unwrap();
+        s.verdict(conn_err(ErrorCode::PROTOCOL_ERROR)).unwrap();
+        s.verdict(Expect::StreamError(vec![ErrorCode::PROTOCOL_ERROR]))
+            .unwrap();
+        s.verdict(Expect::Close).unwrap();
     }
 
     #[test]

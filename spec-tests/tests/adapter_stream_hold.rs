@@ -116,14 +116,7 @@ impl Raw {
         message: Option<&[u8]>,
         end: bool,
     ) -> StreamId {
-        let mut headers = vec![
-            Header::new(":method", "POST"),
-            Header::new(":scheme", "http"),
-            Header::new(":path", path.to_owned()),
-            Header::new(":authority", "127.0.0.1"),
-            Header::new("content-type", "application/grpc"),
-            Header::new("te", "trailers"),
-        ];
+        let mut headers = spec_tests::headers::grpc_request(path, "127.0.0.1");
         for (name, value) in metadata {
             headers.push(Header::new(name.to_string(), value.to_string()));
         }

@@ -1,7 +1,7 @@
 //! A case: its h2spec id, where RFC 9113 states the rule, and the code that
 //! runs it over a connection.
 
-use super::tcp::Conn;
+use super::client::Client;
 
 /// Why a case did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,9 @@ impl From<String> for CaseError {
 /// What a case (or a step of one) comes to: `Ok` is a pass so far.
 pub type CaseResult = Result<(), CaseError>;
 
-/// Runs a case over a connection (after the handshake, unless the case says
-/// otherwise).
-pub type CaseFn = fn(&mut Conn) -> CaseResult;
+/// Runs a case over a connection, TCP or in memory (after the handshake,
+/// unless the case says otherwise).
+pub type CaseFn = fn(&mut dyn Client) -> CaseResult;
 
 /// One h2spec case.
 #[derive(Debug, Clone, Copy)]

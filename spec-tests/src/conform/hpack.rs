@@ -1,12 +1,11 @@
 //! h2spec's `hpack` group (8 cases): RFC 7541 decoding errors, each a
-//! connection error COMPRESSION_ERROR (RFC 9113 §4.3). The in-memory twins
-//! are in `tests/h2spec_hpack.rs`.
+//! connection error COMPRESSION_ERROR (RFC 9113 §4.3).
 
 use grpc_sansio::h2::ErrorCode;
 use grpc_sansio::hpack::integer;
 
 use super::case::{Case, CaseResult};
-use super::tcp::Conn;
+use super::client::Client;
 use crate::factory::FrameFactory as F;
 
 /// The group, in h2spec's order.
@@ -63,45 +62,45 @@ pub(super) const CASES: &[Case] = &[
 
 /// Sends the common GET block with `rep` appended, in one HEADERS frame on
 /// stream 1 with END_STREAM and END_HEADERS, and expects COMPRESSION_ERROR.
-fn get_with_appended(c: &mut Conn, rep: &[u8]) -> CaseResult {
+fn get_with_appended(c: &mut dyn Client, rep: &[u8]) -> CaseResult {
     let mut block = c.get_request();
     block.extend_from_slice(rep);
     c.send(&F::headers(1, &block, true));
     c.expect_conn_error(ErrorCode::COMPRESSION_ERROR)
 }
 
-fn indexed_field_with_invalid_index(c: &mut Conn) -> CaseResult {
+fn indexed_field_with_invalid_index(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\xc6")
 }
 
-fn literal_with_invalid_name_index(c: &mut Conn) -> CaseResult {
+fn literal_with_invalid_name_index(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\x7f\x07\x00")
 }
 
-fn table_size_update_at_end(c: &mut Conn) -> CaseResult {
+fn table_size_update_at_end(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\x21")
 }
 
-fn huffman_padding_longer_than_7_bits(c: &mut Conn) -> CaseResult {
+fn huffman_padding_longer_than_7_bits(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\x00\x85\xf2\xb2\x4a\x84\xff\x84\x49\x50\x9f\xff")
 }
 
-fn huffman_padded_by_zero(c: &mut Conn) -> CaseResult {
+fn huffman_padded_by_zero(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\x00\x85\xf2\xb2\x4a\x84\xff\x83\x49\x50\x90")
 }
 
-fn huffman_containing_eos(c: &mut Conn) -> CaseResult {
+fn huffman_containing_eos(c: &mut dyn Client) -> CaseResult {
     get_with_appended(
         c,
         b"\x00\x85\xf2\xb2\x4a\x84\xff\x87\x49\x51\xff\xff\xff\xfa\x7f",
     )
 }
 
-fn indexed_field_with_index_0(c: &mut Conn) -> CaseResult {
+fn indexed_field_with_index_0(c: &mut dyn Client) -> CaseResult {
     get_with_appended(c, b"\x80")
 }
 
-fn table_size_update_above_settings(c: &mut Conn) -> CaseResult {
+fn table_size_update_above_settings(c: &mut dyn Client) -> CaseResult {
     let size = c.header_table_size() as usize + 1;
     let mut block = Vec::new();
     integer::encode(size, 5, 0x20, &mut block);

@@ -1,13 +1,12 @@
 //! h2spec's `http2` group: 94 default cases and the strict-only http2/5.4.1/2.
-//! Ids carry RFC 7540 section numbers; the table gives RFC 9113's. The
-//! in-memory twins are in `tests/h2spec_http2.rs`.
+//! Ids carry RFC 7540 section numbers; the table gives RFC 9113's.
 
 use grpc_sansio::h2::frame::{flags, setting_id};
 use grpc_sansio::h2::ErrorCode;
 use grpc_sansio::hpack::Header;
 
 use super::case::{Case, CaseError, CaseResult};
-use super::tcp::Conn;
+use super::client::Client;
 use super::verdict::Expect;
 use crate::factory::{kind, FrameFactory as F, HeadersOptions, PriorityFields};
 
@@ -566,19 +565,19 @@ fn open_block(end_stream: bool) -> HeadersOptions {
 }
 
 /// Sends a HEADERS frame with END_HEADERS carrying `headers`.
-fn send_headers(c: &mut Conn, stream: u32, headers: &[Header], end_stream: bool) {
-    let block = c.factory.encode(headers);
+fn send_headers(c: &mut dyn Client, stream: u32, headers: &[Header], end_stream: bool) {
+    let block = c.factory().encode(headers);
     c.send(&F::headers(stream, &block, end_stream));
 }
 
 /// Sends the common GET request on `stream` (END_HEADERS set).
-fn send_get(c: &mut Conn, stream: u32, end_stream: bool) {
+fn send_get(c: &mut dyn Client, stream: u32, end_stream: bool) {
     let block = c.get_request();
     c.send(&F::headers(stream, &block, end_stream));
 }
 
 /// Sends the common POST request on `stream` (END_HEADERS set).
-fn send_post(c: &mut Conn, stream: u32, end_stream: bool) {
+fn send_post(c: &mut dyn Client, stream: u32, end_stream: bool) {
     let block = c.post_request();
     c.send(&F::headers(stream, &block, end_stream));
 }
@@ -586,7 +585,7 @@ fn send_post(c: &mut Conn, stream: u32, end_stream: bool) {
 /// Sends the common GET fields with `extra` appended (END_STREAM,
 /// END_HEADERS) and expects a stream error PROTOCOL_ERROR: the 8.1.2.x
 /// malformed-request cases.
-fn get_with_fields_is_malformed(c: &mut Conn, extra: &[Header]) -> CaseResult {
+fn get_with_fields_is_malformed(c: &mut dyn Client, extra: &[Header]) -> CaseResult {
     let mut headers = c.get_headers();
     headers.extend_from_slice(extra);
     send_headers(c, 1, &headers, true);
@@ -595,63 +594,72 @@ fn get_with_fields_is_malformed(c: &mut Conn, extra: &[Header]) -> CaseResult {
 
 /// Sends `headers` (END_STREAM, END_HEADERS) and expects a stream error
 /// PROTOCOL_ERROR.
-fn fields_are_malformed(c: &mut Conn, headers: &[Header]) -> CaseResult {
+fn fields_are_malformed(c: &mut dyn Client, headers: &[Header]) -> CaseResult {
     send_headers(c, 1, headers, true);
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
 // ----- 3.5, 4.x -----
 
-fn client_preface(c: &mut Conn) -> CaseResult {
+fn client_preface(c: &mut dyn Client) -> CaseResult {
     c.send(&F::preface());
     c.send(&F::settings_initial_window(65_535));
     c.expect(Expect::FirstFrameSettings)
 }
 
-fn invalid_preface(c: &mut Conn) -> CaseResult {
+fn invalid_preface(c: &mut dyn Client) -> CaseResult {
     c.send(b"INVALID CONNECTION PREFACE\r\n\r\n");
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn unknown_type(c: &mut Conn) -> CaseResult {
+fn unknown_type(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(0x16, 0, 0, &[0; 8]));
     c.send(&F::ping(PING_ZERO, false));
     c.expect(Expect::PingAck(PING_ZERO))
 }
 
-fn undefined_flag(c: &mut Conn) -> CaseResult {
+fn undefined_flag(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0x16, 0, &[0; 8]));
     c.expect(Expect::AnyPing)
 }
 
-fn reserved_bit(c: &mut Conn) -> CaseResult {
+fn reserved_bit(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0x16, 0x8000_0000, &[0; 8]));
     c.expect(Expect::AnyPing)
 }
 
-fn data_of_max_frame_size(c: &mut Conn) -> CaseResult {
+fn data_of_max_frame_size(c: &mut dyn Client) -> CaseResult {
     let max = c.max_frame_size() as usize;
     send_post(c, 1, false);
     c.send(&F::data(1, &vec![b'x'; max], true, None));
     c.expect(Expect::ResponseHeaders(1))
 }
 
-fn data_over_max_frame_size(c: &mut Conn) -> CaseResult {
+fn data_over_max_frame_size(c: &mut dyn Client) -> CaseResult {
     let max = c.max_frame_size() as usize;
     send_post(c, 1, false);
     c.send(&F::data(1, &vec![b'x'; max + 1], true, None));
     c.expect_stream_error(FRAME_SIZE_ERROR)
 }
 
-fn headers_over_max_frame_size(c: &mut Conn) -> CaseResult {
+fn headers_over_max_frame_size(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.get_headers();
-    headers.extend(c.factory.dummy_headers(5));
-    let block = c.factory.encode(&headers);
+    headers.extend(c.factory().dummy_headers(5));
+    let block = c.factory().encode(&headers);
+    let max = c.max_frame_size() as usize;
+    if block.len() <= max {
+        return Err(format!(
+            "the block is {} octets, not above SETTINGS_MAX_FRAME_SIZE {max}: \
+             raise the dummy header length",
+            block.len()
+        )
+        .into());
+    }
     c.send(&F::headers(1, &block, true));
     c.expect_conn_error(FRAME_SIZE_ERROR)
 }
 
-fn invalid_block(c: &mut Conn) -> CaseResult {
+fn invalid_block(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(
         kind::HEADERS,
         flags::END_STREAM | flags::END_HEADERS,
@@ -661,96 +669,96 @@ fn invalid_block(c: &mut Conn) -> CaseResult {
     c.expect_conn_error(ErrorCode::COMPRESSION_ERROR)
 }
 
-fn priority_inside_header_block(c: &mut Conn) -> CaseResult {
+fn priority_inside_header_block(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(false)));
     c.send(&F::priority(1, PriorityFields::new(0, 255)));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn headers_to_another_stream_inside_block(c: &mut Conn) -> CaseResult {
+fn headers_to_another_stream_inside_block(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(false)));
     send_get(c, 3, true);
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
 // ----- 5.1: stream states -----
 
-fn idle_data(c: &mut Conn) -> CaseResult {
+fn idle_data(c: &mut dyn Client) -> CaseResult {
     c.send(&F::data(1, b"test", true, None));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn idle_rst_stream(c: &mut Conn) -> CaseResult {
+fn idle_rst_stream(c: &mut dyn Client) -> CaseResult {
     c.send(&F::rst_stream(1, ErrorCode::CANCEL));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn idle_window_update(c: &mut Conn) -> CaseResult {
+fn idle_window_update(c: &mut dyn Client) -> CaseResult {
     c.send(&F::window_update(1, 100));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn idle_continuation(c: &mut Conn) -> CaseResult {
+fn idle_continuation(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::continuation(1, &block, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn half_closed_data(c: &mut Conn) -> CaseResult {
+fn half_closed_data(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     c.send(&F::data(1, b"test", true, None));
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn half_closed_headers(c: &mut Conn) -> CaseResult {
+fn half_closed_headers(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     send_get(c, 1, true);
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn half_closed_continuation(c: &mut Conn) -> CaseResult {
+fn half_closed_continuation(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers(1, &block, true));
     c.send(&F::continuation(1, &block, true));
     c.expect(Expect::StreamError(vec![STREAM_CLOSED, PROTOCOL_ERROR]))
 }
 
-fn data_after_rst_stream(c: &mut Conn) -> CaseResult {
+fn data_after_rst_stream(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, false);
     c.send(&F::rst_stream(1, ErrorCode::CANCEL));
     c.send(&F::data(1, b"test", true, None));
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn headers_after_rst_stream(c: &mut Conn) -> CaseResult {
+fn headers_after_rst_stream(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, false);
     c.send(&F::rst_stream(1, ErrorCode::CANCEL));
     send_get(c, 1, true);
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn continuation_after_rst_stream(c: &mut Conn) -> CaseResult {
+fn continuation_after_rst_stream(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, false);
     c.send(&F::rst_stream(1, ErrorCode::CANCEL));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect(Expect::StreamError(vec![STREAM_CLOSED, PROTOCOL_ERROR]))
 }
 
-fn closed_data(c: &mut Conn) -> CaseResult {
+fn closed_data(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     c.expect(Expect::StreamEnd)?;
     c.send(&F::data(1, b"test", true, None));
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn closed_headers(c: &mut Conn) -> CaseResult {
+fn closed_headers(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     let frame = F::headers(1, &block, true);
     c.send(&frame);
@@ -759,22 +767,22 @@ fn closed_headers(c: &mut Conn) -> CaseResult {
     c.expect_conn_error(STREAM_CLOSED)
 }
 
-fn closed_continuation(c: &mut Conn) -> CaseResult {
+fn closed_continuation(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     c.expect(Expect::StreamEnd)?;
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect(Expect::ConnectionError(vec![STREAM_CLOSED, PROTOCOL_ERROR]))
 }
 
 // ----- 5.1.1, 5.1.2 -----
 
-fn even_stream_id(c: &mut Conn) -> CaseResult {
+fn even_stream_id(c: &mut dyn Client) -> CaseResult {
     send_get(c, 2, true);
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn smaller_stream_id(c: &mut Conn) -> CaseResult {
+fn smaller_stream_id(c: &mut dyn Client) -> CaseResult {
     send_get(c, 5, true);
     send_get(c, 3, true);
     c.expect_conn_error(PROTOCOL_ERROR)
@@ -782,7 +790,7 @@ fn smaller_stream_id(c: &mut Conn) -> CaseResult {
 
 /// A zero window holds every response body back, so the earlier streams stay
 /// open; that needs requests answered with a body, hence the body request.
-fn exceeding_max_concurrent_streams(c: &mut Conn) -> CaseResult {
+fn exceeding_max_concurrent_streams(c: &mut dyn Client) -> CaseResult {
     let Some(max) = c.server_settings().max_concurrent_streams else {
         return Err(CaseError::Skip(
             "the server did not advertise SETTINGS_MAX_CONCURRENT_STREAMS".to_owned(),
@@ -800,7 +808,7 @@ fn exceeding_max_concurrent_streams(c: &mut Conn) -> CaseResult {
 
 // ----- 5.3.1, 5.4.1, 5.5 -----
 
-fn headers_depending_on_itself(c: &mut Conn) -> CaseResult {
+fn headers_depending_on_itself(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     let opts = HeadersOptions {
         end_stream: true,
@@ -812,28 +820,28 @@ fn headers_depending_on_itself(c: &mut Conn) -> CaseResult {
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn priority_depending_on_itself(c: &mut Conn) -> CaseResult {
+fn priority_depending_on_itself(c: &mut dyn Client) -> CaseResult {
     c.send(&F::priority(1, PriorityFields::new(1, 255)));
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn closed_after_connection_error(c: &mut Conn) -> CaseResult {
+fn closed_after_connection_error(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0, 3, &[0; 8]));
     c.expect(Expect::Close)
 }
 
-fn goaway_on_connection_error(c: &mut Conn) -> CaseResult {
+fn goaway_on_connection_error(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0, 3, &[0; 8]));
     c.expect(Expect::AnyGoAway)
 }
 
-fn unknown_extension_frame(c: &mut Conn) -> CaseResult {
+fn unknown_extension_frame(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(0x16, 0, 0, &[0; 8]));
     c.send(&F::ping(PING_ZERO, false));
     c.expect(Expect::PingAck(PING_ZERO))
 }
 
-fn unknown_frame_inside_header_block(c: &mut Conn) -> CaseResult {
+fn unknown_frame_inside_header_block(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(true)));
     c.send(&F::raw(0x16, 0, 0, &[0; 8]));
@@ -842,18 +850,18 @@ fn unknown_frame_inside_header_block(c: &mut Conn) -> CaseResult {
 
 // ----- 6.1: DATA -----
 
-fn data_on_stream_0(c: &mut Conn) -> CaseResult {
+fn data_on_stream_0(c: &mut dyn Client) -> CaseResult {
     c.send(&F::data(0, b"test", true, None));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn data_on_stream_not_open(c: &mut Conn) -> CaseResult {
+fn data_on_stream_not_open(c: &mut dyn Client) -> CaseResult {
     send_post(c, 1, true);
     c.send(&F::data(1, b"test", true, None));
     c.expect_stream_error(STREAM_CLOSED)
 }
 
-fn data_with_invalid_pad_length(c: &mut Conn) -> CaseResult {
+fn data_with_invalid_pad_length(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.post_headers();
     headers.push(Header::new("content-length", "4"));
     send_headers(c, 1, &headers, false);
@@ -868,20 +876,20 @@ fn data_with_invalid_pad_length(c: &mut Conn) -> CaseResult {
 
 // ----- 6.2: HEADERS -----
 
-fn headers_then_priority(c: &mut Conn) -> CaseResult {
+fn headers_then_priority(c: &mut dyn Client) -> CaseResult {
     priority_inside_header_block(c)
 }
 
-fn headers_to_another_stream(c: &mut Conn) -> CaseResult {
+fn headers_to_another_stream(c: &mut dyn Client) -> CaseResult {
     headers_to_another_stream_inside_block(c)
 }
 
-fn headers_on_stream_0(c: &mut Conn) -> CaseResult {
+fn headers_on_stream_0(c: &mut dyn Client) -> CaseResult {
     send_get(c, 0, true);
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn headers_with_invalid_pad_length(c: &mut Conn) -> CaseResult {
+fn headers_with_invalid_pad_length(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     let mut payload = vec![(block.len() + 2) as u8];
     payload.extend_from_slice(&block);
@@ -896,28 +904,28 @@ fn headers_with_invalid_pad_length(c: &mut Conn) -> CaseResult {
 
 // ----- 6.3, 6.4: PRIORITY, RST_STREAM -----
 
-fn priority_on_stream_0(c: &mut Conn) -> CaseResult {
+fn priority_on_stream_0(c: &mut dyn Client) -> CaseResult {
     c.send(&F::priority(0, PriorityFields::new(0, 255)));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn priority_with_invalid_length(c: &mut Conn) -> CaseResult {
+fn priority_with_invalid_length(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     c.send(&F::raw(kind::PRIORITY, 0, 1, b"\x80\x00\x00\x01"));
     c.expect_stream_error(FRAME_SIZE_ERROR)
 }
 
-fn rst_stream_on_stream_0(c: &mut Conn) -> CaseResult {
+fn rst_stream_on_stream_0(c: &mut dyn Client) -> CaseResult {
     c.send(&F::rst_stream(0, ErrorCode::CANCEL));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn rst_stream_on_idle_stream(c: &mut Conn) -> CaseResult {
+fn rst_stream_on_idle_stream(c: &mut dyn Client) -> CaseResult {
     c.send(&F::rst_stream(1, ErrorCode::CANCEL));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn rst_stream_with_invalid_length(c: &mut Conn) -> CaseResult {
+fn rst_stream_with_invalid_length(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
     c.send(&F::raw(kind::RST_STREAM, 0, 1, &[0, 0, 0]));
     c.expect_stream_error(FRAME_SIZE_ERROR)
@@ -925,48 +933,48 @@ fn rst_stream_with_invalid_length(c: &mut Conn) -> CaseResult {
 
 // ----- 6.5: SETTINGS -----
 
-fn settings_ack_with_payload(c: &mut Conn) -> CaseResult {
+fn settings_ack_with_payload(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::SETTINGS, flags::ACK, 0, &[0]));
     c.expect_conn_error(FRAME_SIZE_ERROR)
 }
 
-fn settings_on_stream_1(c: &mut Conn) -> CaseResult {
+fn settings_on_stream_1(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::SETTINGS, 0, 1, &[0, 3, 0, 0, 0, 0x64]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn settings_with_invalid_length(c: &mut Conn) -> CaseResult {
+fn settings_with_invalid_length(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::SETTINGS, 0, 0, &[0, 3, 0]));
     c.expect(Expect::StreamError(vec![PROTOCOL_ERROR, FRAME_SIZE_ERROR]))
 }
 
-fn enable_push_invalid(c: &mut Conn) -> CaseResult {
+fn enable_push_invalid(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[(setting_id::ENABLE_PUSH, 2)]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn initial_window_size_above_maximum(c: &mut Conn) -> CaseResult {
+fn initial_window_size_above_maximum(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings_initial_window(1 << 31));
     c.expect_conn_error(FLOW_CONTROL_ERROR)
 }
 
-fn max_frame_size_below_initial(c: &mut Conn) -> CaseResult {
+fn max_frame_size_below_initial(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[(setting_id::MAX_FRAME_SIZE, 16_383)]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn max_frame_size_above_maximum(c: &mut Conn) -> CaseResult {
+fn max_frame_size_above_maximum(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[(setting_id::MAX_FRAME_SIZE, 16_777_216)]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn unknown_setting(c: &mut Conn) -> CaseResult {
+fn unknown_setting(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[(0xff, 1)]));
     c.send(&F::ping(PING_ZERO, false));
     c.expect(Expect::PingAck(PING_ZERO))
 }
 
-fn multiple_values_of_a_setting(c: &mut Conn) -> CaseResult {
+fn multiple_values_of_a_setting(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[
         (setting_id::INITIAL_WINDOW_SIZE, 100),
         (setting_id::INITIAL_WINDOW_SIZE, 1),
@@ -976,78 +984,78 @@ fn multiple_values_of_a_setting(c: &mut Conn) -> CaseResult {
     c.expect(Expect::DataLen(1))
 }
 
-fn settings_acknowledged(c: &mut Conn) -> CaseResult {
+fn settings_acknowledged(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings(&[(setting_id::ENABLE_PUSH, 0)]));
     c.expect(Expect::SettingsAck)
 }
 
 // ----- 6.7, 6.8: PING, GOAWAY -----
 
-fn ping_frame(c: &mut Conn) -> CaseResult {
+fn ping_frame(c: &mut dyn Client) -> CaseResult {
     c.send(&F::ping(*b"h2spec\0\0", false));
     c.expect(Expect::PingAck(*b"h2spec\0\0"))
 }
 
-fn ping_ack_not_answered(c: &mut Conn) -> CaseResult {
+fn ping_ack_not_answered(c: &mut dyn Client) -> CaseResult {
     c.send(&F::ping(*b"invalid\0", true));
     c.send(&F::ping(*b"h2spec\0\0", false));
     c.expect(Expect::PingAck(*b"h2spec\0\0"))
 }
 
-fn ping_on_stream_1(c: &mut Conn) -> CaseResult {
+fn ping_on_stream_1(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0, 1, &[0; 8]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn ping_with_invalid_length(c: &mut Conn) -> CaseResult {
+fn ping_with_invalid_length(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::PING, 0, 0, &[0; 6]));
     c.expect_conn_error(FRAME_SIZE_ERROR)
 }
 
-fn goaway_on_stream_1(c: &mut Conn) -> CaseResult {
+fn goaway_on_stream_1(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::GOAWAY, 0, 1, &[0; 8]));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
 // ----- 6.9: WINDOW_UPDATE -----
 
-fn window_update_zero_on_connection(c: &mut Conn) -> CaseResult {
+fn window_update_zero_on_connection(c: &mut dyn Client) -> CaseResult {
     c.send(&F::window_update(0, 0));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn window_update_zero_on_stream(c: &mut Conn) -> CaseResult {
+fn window_update_zero_on_stream(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, false);
     c.send(&F::window_update(1, 0));
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn window_update_with_invalid_length(c: &mut Conn) -> CaseResult {
+fn window_update_with_invalid_length(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::WINDOW_UPDATE, 0, 0, &[0, 0, 1]));
     c.expect_conn_error(FRAME_SIZE_ERROR)
 }
 
-fn initial_window_size_1(c: &mut Conn) -> CaseResult {
+fn initial_window_size_1(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings_initial_window(1));
     c.expect(Expect::SettingsAck)?;
     c.send_body_request(1);
     c.expect(Expect::DataLen(1))
 }
 
-fn connection_window_overflow(c: &mut Conn) -> CaseResult {
+fn connection_window_overflow(c: &mut dyn Client) -> CaseResult {
     c.send(&F::window_update(0, 0x7fff_ffff));
     c.send(&F::window_update(0, 0x7fff_ffff));
     c.expect(Expect::GoAway(FLOW_CONTROL_ERROR))
 }
 
-fn stream_window_overflow(c: &mut Conn) -> CaseResult {
+fn stream_window_overflow(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, false);
     c.send(&F::window_update(1, 0x7fff_ffff));
     c.send(&F::window_update(1, 0x7fff_ffff));
     c.expect(Expect::RstStream(1, FLOW_CONTROL_ERROR))
 }
 
-fn initial_window_size_change(c: &mut Conn) -> CaseResult {
+fn initial_window_size_change(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings_initial_window(0));
     c.expect(Expect::AnySettings)?;
     c.send_body_request(1);
@@ -1056,7 +1064,7 @@ fn initial_window_size_change(c: &mut Conn) -> CaseResult {
     c.expect(Expect::DataLen(1))
 }
 
-fn negative_window(c: &mut Conn) -> CaseResult {
+fn negative_window(c: &mut dyn Client) -> CaseResult {
     c.send(&F::settings_initial_window(3));
     c.expect(Expect::AnySettings)?;
     c.send_body_request(1);
@@ -1067,77 +1075,77 @@ fn negative_window(c: &mut Conn) -> CaseResult {
     c.expect(Expect::DataLen(1))
 }
 
-fn initial_window_size_exceeding_maximum(c: &mut Conn) -> CaseResult {
+fn initial_window_size_exceeding_maximum(c: &mut dyn Client) -> CaseResult {
     c.send(&F::raw(kind::SETTINGS, 0, 0, &[0, 4, 0x80, 0, 0, 0]));
     c.expect_conn_error(FLOW_CONTROL_ERROR)
 }
 
 // ----- 6.10: CONTINUATION -----
 
-fn multiple_continuation_frames(c: &mut Conn) -> CaseResult {
+fn multiple_continuation_frames(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(true)));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, false));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect(Expect::ResponseHeaders(1))
 }
 
-fn continuation_then_other_frame(c: &mut Conn) -> CaseResult {
+fn continuation_then_other_frame(c: &mut dyn Client) -> CaseResult {
     let block = c.post_request();
     c.send(&F::headers_with(1, &block, open_block(false)));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, false));
     c.send(&F::data(1, b"test", true, None));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn continuation_on_stream_0(c: &mut Conn) -> CaseResult {
+fn continuation_on_stream_0(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(true)));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(0, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn continuation_after_end_headers(c: &mut Conn) -> CaseResult {
+fn continuation_after_end_headers(c: &mut dyn Client) -> CaseResult {
     send_get(c, 1, true);
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn continuation_after_continuation_end_headers(c: &mut Conn) -> CaseResult {
+fn continuation_after_continuation_end_headers(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::headers_with(1, &block, open_block(true)));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
-fn continuation_after_data(c: &mut Conn) -> CaseResult {
+fn continuation_after_data(c: &mut dyn Client) -> CaseResult {
     let block = c.post_request();
     c.send(&F::headers_with(1, &block, open_block(false)));
     c.send(&F::data(1, b"test", true, None));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(1, &dummy, false));
-    let dummy = c.factory.dummy_block(1);
+    let dummy = c.factory().dummy_block(1);
     c.send(&F::continuation(0, &dummy, true));
     c.expect_conn_error(PROTOCOL_ERROR)
 }
 
 // ----- 7: error codes -----
 
-fn goaway_unknown_code(c: &mut Conn) -> CaseResult {
+fn goaway_unknown_code(c: &mut dyn Client) -> CaseResult {
     c.send(&F::goaway(0, ErrorCode(0xff), b""));
     c.send(&F::ping(PING_ZERO, false));
     c.expect(Expect::PingAckOrClose(PING_ZERO))
 }
 
-fn rst_stream_unknown_code(c: &mut Conn) -> CaseResult {
+fn rst_stream_unknown_code(c: &mut dyn Client) -> CaseResult {
     send_post(c, 1, false);
     c.send(&F::rst_stream(1, ErrorCode(0xff)));
     c.send(&F::ping(PING_ZERO, false));
@@ -1146,43 +1154,43 @@ fn rst_stream_unknown_code(c: &mut Conn) -> CaseResult {
 
 // ----- 8.1.x: HTTP semantics -----
 
-fn second_headers_without_end_stream(c: &mut Conn) -> CaseResult {
+fn second_headers_without_end_stream(c: &mut dyn Client) -> CaseResult {
     send_post(c, 1, false);
     c.send(&F::data(1, b"test", false, None));
     send_headers(c, 1, &[Header::new("x-test", "ok")], false);
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn uppercase_field_name(c: &mut Conn) -> CaseResult {
+fn uppercase_field_name(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(c, &[Header::new("X-TEST", "ok")])
 }
 
-fn unknown_pseudo_header(c: &mut Conn) -> CaseResult {
+fn unknown_pseudo_header(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(c, &[Header::new(":test", "ok")])
 }
 
-fn response_pseudo_header(c: &mut Conn) -> CaseResult {
+fn response_pseudo_header(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(c, &[Header::new(":status", "200")])
 }
 
-fn pseudo_header_in_trailers(c: &mut Conn) -> CaseResult {
+fn pseudo_header_in_trailers(c: &mut dyn Client) -> CaseResult {
     send_post(c, 1, false);
     c.send(&F::data(1, b"test", false, None));
     send_headers(c, 1, &[Header::new(":method", "POST")], false);
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn pseudo_header_after_regular(c: &mut Conn) -> CaseResult {
+fn pseudo_header_after_regular(c: &mut dyn Client) -> CaseResult {
     let mut headers = vec![Header::new("x-test", "ok")];
     headers.extend(c.get_headers());
     fields_are_malformed(c, &headers)
 }
 
-fn connection_specific_field(c: &mut Conn) -> CaseResult {
+fn connection_specific_field(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(c, &[Header::new("connection", "keep-alive")])
 }
 
-fn te_other_than_trailers(c: &mut Conn) -> CaseResult {
+fn te_other_than_trailers(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(
         c,
         &[
@@ -1192,45 +1200,45 @@ fn te_other_than_trailers(c: &mut Conn) -> CaseResult {
     )
 }
 
-fn empty_path(c: &mut Conn) -> CaseResult {
+fn empty_path(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.get_headers();
     headers[2] = Header::new(":path", "");
     fields_are_malformed(c, &headers)
 }
 
 /// h2spec's block also lacks `:scheme`: it keeps `:path` and `:authority`.
-fn missing_method(c: &mut Conn) -> CaseResult {
+fn missing_method(c: &mut dyn Client) -> CaseResult {
     let headers = c.get_headers();
     fields_are_malformed(c, &headers[2..])
 }
 
-fn missing_scheme(c: &mut Conn) -> CaseResult {
+fn missing_scheme(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.get_headers();
     headers.remove(1);
     fields_are_malformed(c, &headers)
 }
 
-fn missing_path(c: &mut Conn) -> CaseResult {
+fn missing_path(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.get_headers();
     headers.remove(2);
     fields_are_malformed(c, &headers)
 }
 
-fn duplicated_method(c: &mut Conn) -> CaseResult {
+fn duplicated_method(c: &mut dyn Client) -> CaseResult {
     let method = c.get_headers()[0].value.clone();
     get_with_fields_is_malformed(c, &[Header::new(":method", method)])
 }
 
-fn duplicated_scheme(c: &mut Conn) -> CaseResult {
+fn duplicated_scheme(c: &mut dyn Client) -> CaseResult {
     get_with_fields_is_malformed(c, &[Header::new(":scheme", "http")])
 }
 
-fn duplicated_path(c: &mut Conn) -> CaseResult {
-    let path = c.factory.path.clone();
+fn duplicated_path(c: &mut dyn Client) -> CaseResult {
+    let path = c.factory().path.clone();
     get_with_fields_is_malformed(c, &[Header::new(":path", path)])
 }
 
-fn data_exceeding_content_length(c: &mut Conn) -> CaseResult {
+fn data_exceeding_content_length(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.post_headers();
     headers.push(Header::new("content-length", "1"));
     send_headers(c, 1, &headers, false);
@@ -1238,7 +1246,7 @@ fn data_exceeding_content_length(c: &mut Conn) -> CaseResult {
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn multiple_data_exceeding_content_length(c: &mut Conn) -> CaseResult {
+fn multiple_data_exceeding_content_length(c: &mut dyn Client) -> CaseResult {
     let mut headers = c.post_headers();
     headers.push(Header::new("content-length", "1"));
     send_headers(c, 1, &headers, false);
@@ -1247,7 +1255,7 @@ fn multiple_data_exceeding_content_length(c: &mut Conn) -> CaseResult {
     c.expect_stream_error(PROTOCOL_ERROR)
 }
 
-fn push_promise_from_client(c: &mut Conn) -> CaseResult {
+fn push_promise_from_client(c: &mut dyn Client) -> CaseResult {
     let block = c.get_request();
     c.send(&F::push_promise(1, 3, &block, true));
     c.expect_conn_error(PROTOCOL_ERROR)

@@ -1,14 +1,15 @@
-//! h2spec 2.6.0's cases over TCP, against any HTTP/2 server: the library
-//! behind the `h2-conform` binary.
+//! h2spec 2.6.0's cases, written once in one table ([`all_cases`]) and run
+//! two ways: over TCP against any HTTP/2 server (the library behind the
+//! `h2-conform` binary), and in memory against the engine ([`run_in_memory`],
+//! one `#[test]` per case in `tests/h2spec.rs`). A case talks to its
+//! connection only through [`Client`], which both drivers implement.
 //!
-//! Each case opens a fresh plain-text connection (HTTP/2 with prior
+//! Over TCP each case opens a fresh plain-text connection (HTTP/2 with prior
 //! knowledge), does h2spec's handshake, sends what h2spec sends (built by
 //! [`FrameFactory`](crate::factory::FrameFactory)) and judges the server's
 //! reaction with h2spec's verdicts ([`verdict::Expect`]): over TCP a closed
 //! connection counts as a connection error of any code, and every wait gives
-//! up after [`Options::timeout`]. The cases are the ones the in-memory suites
-//! (`tests/h2spec_*.rs`) run against the engine; `h2spec-cases.md` describes
-//! each.
+//! up after [`Options::timeout`]. `h2spec-cases.md` describes each case.
 //!
 //! ```no_run
 //! use spec_tests::conform::{run, Options};
@@ -23,10 +24,12 @@ use std::time::Duration;
 use crate::factory::DUMMY_HEADER_LEN;
 
 mod case;
+mod client;
 pub mod frames;
 mod generic;
 mod hpack;
 mod http2;
+mod memory;
 mod probe;
 mod report;
 mod request;
@@ -35,6 +38,8 @@ mod tcp;
 pub mod verdict;
 
 pub use case::{Case, CaseError, CaseFn, CaseResult};
+pub use client::Client;
+pub use memory::run_in_memory;
 pub use probe::{probe_body, BodyProbe};
 pub use report::{CaseReport, Outcome, Report};
 pub use request::RequestKind;

@@ -11,6 +11,7 @@ use grpc_sansio::h2::frame::Frame;
 use grpc_sansio::h2::StreamId;
 use grpc_sansio::hpack::Decoder;
 
+use super::client::Client;
 use super::tcp::{Arrival, Conn};
 use super::Options;
 

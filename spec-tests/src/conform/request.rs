@@ -11,8 +11,8 @@
 
 use grpc_sansio::hpack::Header;
 
-use super::tcp::Conn;
 use crate::factory::FrameFactory;
+use crate::headers;
 
 /// The one empty gRPC message a body request carries: not compressed,
 /// length 0 (every protobuf request type decodes it as its default).
@@ -38,56 +38,31 @@ impl RequestKind {
             RequestKind::Grpc => format!("gRPC call POST {path} with one empty message"),
         }
     }
-}
 
-impl Conn {
-    /// The common request fields for `method`, in h2spec's order, pseudo-header
-    /// fields first.
-    pub fn request_headers(&self, method: &str) -> Vec<Header> {
-        match self.requests {
-            RequestKind::Http => self.factory.request_headers(method),
+    /// The common request fields for `method` with the factory's `:path`
+    /// and `:authority`, in h2spec's order, pseudo-header fields first.
+    pub fn headers(self, factory: &FrameFactory, method: &str) -> Vec<Header> {
+        match self {
+            RequestKind::Http => factory.request_headers(method),
             RequestKind::Grpc => {
                 let method = if method == "GET" { "POST" } else { method };
-                let mut headers = self.factory.request_headers(method);
-                headers.push(Header::new("content-type", "application/grpc"));
-                headers.push(Header::new("te", "trailers"));
-                headers
+                let mut fields = factory.request_headers(method);
+                headers::add_grpc_fields(&mut fields);
+                fields
             }
         }
     }
 
-    /// The common GET request fields.
-    pub fn get_headers(&self) -> Vec<Header> {
-        self.request_headers("GET")
-    }
-
-    /// The common POST request fields.
-    pub fn post_headers(&self) -> Vec<Header> {
-        self.request_headers("POST")
-    }
-
-    /// The encoded common GET block.
-    pub fn get_request(&mut self) -> Vec<u8> {
-        let headers = self.get_headers();
-        self.factory.encode(&headers)
-    }
-
-    /// The encoded common POST block.
-    pub fn post_request(&mut self) -> Vec<u8> {
-        let headers = self.post_headers();
-        self.factory.encode(&headers)
-    }
-
-    /// Sends, on `stream`, the complete request a server answers with a body:
-    /// h2spec's GET with END_STREAM, or a gRPC call with one empty message.
-    pub fn send_body_request(&mut self, stream: u32) {
-        let block = self.get_request();
-        match self.requests {
-            RequestKind::Http => self.send(&FrameFactory::headers(stream, &block, true)),
+    /// The frames of the complete request a server answers with a body, on
+    /// `stream` with the encoded GET `block`: h2spec's GET with END_STREAM,
+    /// or a gRPC call with one empty message.
+    pub fn body_request_frames(self, stream: u32, block: &[u8]) -> Vec<u8> {
+        match self {
+            RequestKind::Http => FrameFactory::headers(stream, block, true),
             RequestKind::Grpc => {
-                let mut frames = FrameFactory::headers(stream, &block, false);
+                let mut frames = FrameFactory::headers(stream, block, false);
                 frames.extend(FrameFactory::data(stream, &EMPTY_GRPC_MESSAGE, true, None));
-                self.send(&frames);
+                frames
             }
         }
     }

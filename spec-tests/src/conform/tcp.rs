@@ -7,15 +7,14 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use grpc_sansio::h2::frame::{Frame, Settings};
-use grpc_sansio::h2::ErrorCode;
-
 use super::case::{CaseError, CaseResult};
+use super::client::Client;
 use super::frames::{describe, merge_settings, FrameReader};
 use super::request::RequestKind;
 use super::verdict::{Expect, OnClose};
 use super::Options;
 use crate::factory::FrameFactory;
+use grpc_sansio::h2::frame::{Frame, Settings};
 
 /// How many received frames a failure message lists before it abbreviates.
 const FRAMES_LISTED: usize = 8;
@@ -49,7 +48,7 @@ pub struct Conn {
     closed: Option<String>,
     broken: Option<String>,
     timeout: Duration,
-    pub(super) requests: RequestKind,
+    requests: RequestKind,
     /// The client's frame factory and HPACK encoder for this connection; its
     /// `path`, `authority` and `dummy_len` are the run's.
     pub factory: FrameFactory,
@@ -140,21 +139,6 @@ impl Conn {
         Ok(())
     }
 
-    /// The settings the server advertised in the handshake.
-    pub fn server_settings(&self) -> &Settings {
-        &self.server_settings
-    }
-
-    /// The server's SETTINGS_HEADER_TABLE_SIZE, 4096 if not advertised.
-    pub fn header_table_size(&self) -> u32 {
-        self.server_settings.header_table_size.unwrap_or(4096)
-    }
-
-    /// The server's SETTINGS_MAX_FRAME_SIZE, 16384 if not advertised.
-    pub fn max_frame_size(&self) -> u32 {
-        self.server_settings.max_frame_size.unwrap_or(16_384)
-    }
-
     /// The next frame, or the close, waiting until `deadline` at most.
     pub fn next_arrival(&mut self, deadline: Instant) -> Arrival {
         let mut buf = [0; 16 * 1024];
@@ -194,11 +178,21 @@ impl Conn {
         }
     }
 
+    fn timeout_text(&self) -> String {
+        format!("timeout ({} ms)", self.timeout.as_millis())
+    }
+}
+
+impl Client for Conn {
+    fn send(&mut self, bytes: &[u8]) {
+        Conn::send(self, bytes);
+    }
+
     /// Judges what arrives by `expect`, as h2spec does: each frame gets one
     /// timeout to arrive; frames are consumed up to the deciding one. h2spec
     /// cannot see an error code in a close, so a close passes whenever
     /// [`Expect::on_close`] does not say it fails.
-    pub fn expect(&mut self, expect: Expect) -> CaseResult {
+    fn expect(&mut self, expect: Expect) -> CaseResult {
         let mut seen = Vec::new();
         loop {
             let deadline = Instant::now() + self.timeout;
@@ -227,18 +221,16 @@ impl Conn {
         }
     }
 
-    /// conn-err with one code.
-    pub fn expect_conn_error(&mut self, code: ErrorCode) -> CaseResult {
-        self.expect(Expect::ConnectionError(vec![code]))
+    fn factory(&mut self) -> &mut FrameFactory {
+        &mut self.factory
     }
 
-    /// stream-err with one code.
-    pub fn expect_stream_error(&mut self, code: ErrorCode) -> CaseResult {
-        self.expect(Expect::StreamError(vec![code]))
+    fn server_settings(&self) -> &Settings {
+        &self.server_settings
     }
 
-    fn timeout_text(&self) -> String {
-        format!("timeout ({} ms)", self.timeout.as_millis())
+    fn requests(&self) -> RequestKind {
+        self.requests
     }
 }
 
