@@ -12,3 +12,5 @@ pub mod h2;
 pub mod hash;
 pub mod hpack;
 pub mod session;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

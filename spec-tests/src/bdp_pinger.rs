@@ -21,7 +21,7 @@
 //! use bytes::Bytes;
 //! use grpc_sansio::grpc::{status::Status, CallOptions};
 //! use spec_tests::bdp_pinger::{pinging_pair, Pacing};
-//! use spec_tests::grpc_pair::{finished, messages, pattern};
+//! use grpc_sansio::testing::{finished, messages, pattern};
 //!
 //! let mut pair = pinging_pair(Pacing::EveryDataRead, 1);
 //! let now = pair.now();
@@ -48,7 +48,7 @@ use grpc_sansio::grpc::{self, CallId, CallOptions, Event};
 use grpc_sansio::h2::{self, ErrorCode};
 
 use crate::factory::{kind, FrameFactory};
-use crate::grpc_pair::{Endpoint, GrpcPair};
+use grpc_sansio::testing::{Endpoint, GrpcPair};
 
 /// grpc-go's BDP ping payload (`bdpPing`, `internal/transport/bdp_estimator.go`).
 pub const BDP_PING: [u8; 8] = [2, 4, 16, 16, 9, 14, 7, 7];

@@ -293,7 +293,7 @@ impl FrameFactory {
     /// The h2spec common request: `:method`, `:scheme http`, `:path`,
     /// `:authority`, in that order.
     pub fn request_headers(&self, method: &str) -> Vec<Header> {
-        crate::headers::request(method, &self.path, &self.authority)
+        grpc_sansio::testing::request(method, &self.path, &self.authority)
     }
 
     /// `count` dummy headers `x-dummy0`, `x-dummy1`, … each with a value of

@@ -1,15 +1,13 @@
 //! Conformance harness for grpc-sansio: a raw frame factory, a server driver that
-//! answers requests like a minimal HTTP/2 application, and an in-memory client /
-//! server pairs on virtual time for HTTP/2 ([`pair::Pair`]) and gRPC ([`grpc_pair`]),
-//! and a gRPC pair joined by a simulated link with bandwidth and delay ([`link`]).
+//! answers requests like a minimal HTTP/2 application, an in-memory HTTP/2
+//! client / server pair on virtual time ([`pair::Pair`]; the gRPC one is the
+//! engine's `grpc_sansio::testing::GrpcPair`), and a gRPC pair joined by a
+//! simulated link with bandwidth and delay ([`link`]).
 
 pub mod bdp_pinger;
-pub mod clock;
 pub mod conform;
 pub mod factory;
 pub mod flags;
-pub mod grpc_pair;
-pub mod headers;
 pub mod link;
 pub mod mailbox;
 pub mod pair;

@@ -1,7 +1,7 @@
 //! A gRPC client and server joined by a simulated network link on virtual
 //! time: [`LinkPair`].
 //!
-//! [`GrpcPair`](crate::grpc_pair::GrpcPair) hands octets over at once; here
+//! [`GrpcPair`](grpc_sansio::testing::GrpcPair) hands octets over at once; here
 //! each direction of the link has a bandwidth and a one-way propagation delay
 //! (half the round trip), so flow-control windows and round trips cost what
 //! they cost on a real network. Octets written at `t` join a queue: the link
@@ -80,7 +80,7 @@ use grpc_sansio::grpc::{self, CallId, CallOptions};
 use grpc_sansio::h2::frame::{Frame, Head, Kind, HEAD_LEN};
 use grpc_sansio::h2::PREFACE;
 
-use crate::clock::Clock;
+use grpc_sansio::testing::clock::Clock;
 
 pub use crate::pair::Side;
 

@@ -46,33 +46,15 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use grpc_sansio::h2::frame::{Frame, Head, HEAD_LEN};
+use grpc_sansio::h2::frame::{Frame, HEAD_LEN};
 use grpc_sansio::h2::{Config, Connection, Error, Event, Role, StreamId, PREFACE};
 use grpc_sansio::hpack::Header;
 
-use crate::clock::{self, Clock};
+use grpc_sansio::testing::clock::{self, Clock};
+pub use grpc_sansio::testing::{next_frame, parse_frames, pattern, Side};
 
 /// Steps [`Pair::drive`] allows before it declares a livelock.
 pub const MAX_DRIVE_STEPS: usize = 10_000;
-
-/// One end of the pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Side {
-    /// The client-role connection.
-    Client,
-    /// The server-role connection.
-    Server,
-}
-
-impl Side {
-    /// The other end.
-    pub fn peer(self) -> Side {
-        match self {
-            Side::Client => Side::Server,
-            Side::Server => Side::Client,
-        }
-    }
-}
 
 /// What a [`Pair::set_filter`] callback does with one transmitted frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,37 +437,11 @@ fn filter_frames(mut octets: &[u8], from: Side, filter: &mut Filter, out: &mut V
     out.extend_from_slice(octets);
 }
 
-/// The head of the first whole frame in `octets`, and its length head included.
-fn next_frame(octets: &[u8]) -> Option<(Head, usize)> {
-    let head = Head::parse(octets.first_chunk::<HEAD_LEN>()?);
-    let total = HEAD_LEN + head.length as usize;
-    (octets.len() >= total).then_some((head, total))
-}
-
-/// Splits a transmitted byte stream into frames, skipping a leading client
-/// preface.
-///
-/// # Panics
-///
-/// If a frame does not decode or the stream ends inside a frame: a connection
-/// only writes whole, valid frames.
-pub fn parse_frames(octets: &[u8]) -> Vec<Frame> {
-    let mut rest = octets.strip_prefix(&PREFACE[..]).unwrap_or(octets);
-    let mut frames = Vec::new();
-    while !rest.is_empty() {
-        let (head, total) = next_frame(rest).expect("the stream ends inside a frame");
-        let payload = Bytes::copy_from_slice(&rest[HEAD_LEN..total]);
-        frames.push(Frame::decode(head, payload).expect("a connection wrote an invalid frame"));
-        rest = &rest[total..];
-    }
-    frames
-}
-
 // ----- messages -----
 
 /// A request header block: `:method`, `:scheme` http, `:path`, `:authority`.
 pub fn request(method: &str, path: &str) -> Vec<Header> {
-    crate::headers::request(method, path, "example.com")
+    grpc_sansio::testing::request(method, path, "example.com")
 }
 
 /// A response header block with `:status`.
@@ -555,13 +511,4 @@ pub fn header_value<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
         .iter()
         .find(|h| &h.name[..] == name.as_bytes())
         .map(|h| &h.value[..])
-}
-
-/// A body of `len` octets with a recognisable pattern (the octet at `i` is
-/// `(i * 7 + seed) % 251`), so misordered or lost chunks show.
-pub fn pattern(len: usize, seed: u8) -> Bytes {
-    (0..len)
-        .map(|i| ((i * 7 + usize::from(seed)) % 251) as u8)
-        .collect::<Vec<u8>>()
-        .into()
 }

@@ -30,11 +30,11 @@ use grpc_sansio::h2::frame::{Frame, Settings};
 use grpc_sansio::h2::{Config, Connection, Error, ErrorCode, Event, Role, StreamId};
 use grpc_sansio::hpack::Header;
 
-use crate::clock::Clock;
 pub use crate::conform::frames::describe;
 use crate::conform::frames::{merge_settings, FrameReader};
 use crate::conform::verdict::{Expect, OnClose};
 use crate::factory::FrameFactory;
+use grpc_sansio::testing::clock::Clock;
 
 /// The default response body length: long enough for every h2spec case that
 /// needs a body (the longest need is 5 octets, http2/6.9.2/2).

@@ -18,12 +18,12 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, Config, Event};
 use grpc_sansio::h2::ErrorCode;
+use grpc_sansio::testing::pattern;
 use grpc_sansio_mio::{Calls, InlineHandler};
 use grpc_sansio_service::handle::SendDone;
 use grpc_sansio_service::{AsyncLink, AsyncServerCall, Link, ServerCall};
 use spec_tests::bdp_pinger::{FrameScanner, Pacing, ScannedFrame, SeenGoAway, TcpPinger};
 use spec_tests::factory::{kind, FrameFactory};
-use spec_tests::grpc_pair::pattern;
 
 /// interop `large_unary`'s response size.
 const LARGE: usize = 314_159;

@@ -116,7 +116,7 @@ impl Raw {
         message: Option<&[u8]>,
         end: bool,
     ) -> StreamId {
-        let mut headers = spec_tests::headers::grpc_request(path, "127.0.0.1");
+        let mut headers = grpc_sansio::testing::grpc_request(path, "127.0.0.1");
         for (name, value) in metadata {
             headers.push(Header::new(name.to_string(), value.to_string()));
         }

@@ -8,7 +8,7 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Event};
 use grpc_sansio::h2::frame::Frame;
-use spec_tests::grpc_pair::{finished, messages, pattern, GrpcPair, Side};
+use grpc_sansio::testing::{finished, messages, pattern, GrpcPair, Side};
 
 /// Largest per-step allowance for framing overhead in the bounds below.
 const SLACK: usize = 4 << 10;

@@ -9,7 +9,7 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Config};
 use grpc_sansio::h2::frame::Frame;
 use grpc_sansio::h2::StreamId;
-use spec_tests::grpc_pair::{finished, messages, pattern, GrpcPair, Side};
+use grpc_sansio::testing::{finished, messages, pattern, GrpcPair, Side};
 
 /// grpc-go's BDP PING payload, which ours uses too.
 const BDP_PING: [u8; 8] = [2, 4, 16, 16, 9, 14, 7, 7];

@@ -9,7 +9,7 @@ use grpc_sansio::grpc::status::Code;
 use grpc_sansio::grpc::Config;
 use grpc_sansio::h2;
 use grpc_sansio::hpack::Header;
-use spec_tests::grpc_pair::{self, cancelled, header_value, messages, RawClientPair};
+use grpc_sansio::testing::{self, cancelled, header_value, messages, RawClientPair};
 
 /// Peak resident set size in KiB, where the platform tells.
 fn peak_rss_kib() -> Option<u64> {
@@ -32,11 +32,11 @@ fn gzip_bomb_to_the_server_is_resource_exhausted_without_allocating_it() {
         .take(member.len() * 64)
         .collect();
     assert!(bomb.len() < 128 << 10, "{} octets", bomb.len());
-    let framed = grpc_pair::frame_message(true, &bomb);
+    let framed = testing::frame_message(true, &bomb);
 
     let mut pair = RawClientPair::raw_client(h2::Config::default(), Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/Upload");
+    let mut request = testing::grpc_request("/pkg.Svc/Upload", "localhost");
     request.push(Header::new("grpc-encoding", "gzip"));
     let id = pair.client().open_stream(request, false).unwrap();
     let before = peak_rss_kib();

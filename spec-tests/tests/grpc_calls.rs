@@ -8,7 +8,7 @@ use grpc_sansio::grpc::compression::{Encoding, EncodingSet};
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallOptions, Event};
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     assert_lifecycle, finished, half_closed, headers, messages, pattern, GrpcPair, Side,
 };
 
@@ -267,7 +267,7 @@ fn concurrent_calls_are_independent() {
 /// octet per `receive`.
 #[test]
 fn one_octet_reads() {
-    use spec_tests::grpc_pair::Chunking;
+    use grpc_sansio::testing::Chunking;
     let mut pair = GrpcPair::new();
     pair.set_chunking(Chunking::Fixed(1));
     let request = pattern(70_000, 3);

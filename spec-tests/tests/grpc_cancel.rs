@@ -7,7 +7,7 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Event};
 use grpc_sansio::h2::{frame::Frame, ErrorCode};
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     assert_lifecycle, cancelled, event_call, finished, messages, pattern, GrpcPair, Side,
 };
 

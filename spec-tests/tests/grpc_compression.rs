@@ -10,7 +10,7 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Config, Event};
 use grpc_sansio::h2::{self, StreamId};
 use grpc_sansio::hpack::Header;
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     self, assert_lifecycle, cancelled, finished, frame_message, header_value, messages, pattern,
     GrpcPair, RawClientPair, RawServerPair, Side,
 };
@@ -239,7 +239,7 @@ fn per_message_compression_server_side() {
     server.send_encoding = Encoding::Deflate;
     let mut pair = RawClientPair::raw_client(h2::Config::default(), server);
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/M");
+    let mut request = testing::grpc_request("/pkg.Svc/M", "localhost");
     request.push(Header::new("grpc-accept-encoding", "deflate"));
     let id = pair.client().open_stream(request, true).unwrap();
     pair.drive();
@@ -277,7 +277,7 @@ fn per_message_compression_server_side() {
 fn unsupported_request_encoding_is_unimplemented() {
     let mut pair = RawClientPair::raw_client(h2::Config::default(), Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/M");
+    let mut request = testing::grpc_request("/pkg.Svc/M", "localhost");
     request.push(Header::new("grpc-encoding", "snappy"));
     let id = pair.client().open_stream(request, false).unwrap();
     pair.client()
@@ -327,7 +327,7 @@ fn compressed_flag_without_encoding_is_internal() {
     for encoding_header in [None, Some("identity")] {
         let mut pair = RawClientPair::raw_client(h2::Config::default(), Config::server());
         pair.drive();
-        let mut request = grpc_pair::grpc_request("/pkg.Svc/M");
+        let mut request = testing::grpc_request("/pkg.Svc/M", "localhost");
         if let Some(name) = encoding_header {
             request.push(Header::new("grpc-encoding", name));
         }
@@ -353,7 +353,7 @@ fn compressed_flag_without_encoding_is_internal() {
     pair.drive();
     let s = call.stream_id();
     pair.server()
-        .send_headers(s, grpc_pair::grpc_response(), false)
+        .send_headers(s, testing::grpc_response(), false)
         .unwrap();
     pair.server()
         .send_data(
@@ -379,7 +379,7 @@ fn unknown_response_encoding_and_corrupt_data() {
     let mut pair = RawServerPair::raw_server(Config::client(), h2::Config::default());
     let call = pair.start_unary("/pkg.Svc/M", Bytes::new());
     pair.drive();
-    let mut response = grpc_pair::grpc_response();
+    let mut response = testing::grpc_response();
     response.push(Header::new("grpc-encoding", "br"));
     pair.server()
         .send_headers(call.stream_id(), response, false)
@@ -392,7 +392,7 @@ fn unknown_response_encoding_and_corrupt_data() {
     let call = pair.start_unary("/pkg.Svc/M", Bytes::new());
     pair.drive();
     let s = call.stream_id();
-    let mut response = grpc_pair::grpc_response();
+    let mut response = testing::grpc_response();
     response.push(Header::new("grpc-encoding", "gzip"));
     pair.server().send_headers(s, response, false).unwrap();
     let mut bad = compressed(Encoding::Gzip, &compressible(1000));
@@ -409,7 +409,7 @@ fn unknown_response_encoding_and_corrupt_data() {
     // Corrupt deflate to the server.
     let mut pair = RawClientPair::raw_client(h2::Config::default(), Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/M");
+    let mut request = testing::grpc_request("/pkg.Svc/M", "localhost");
     request.push(Header::new("grpc-encoding", "deflate"));
     let id = pair.client().open_stream(request, false).unwrap();
     pair.client()
@@ -446,7 +446,7 @@ fn gzip_bomb_to_the_client_is_resource_exhausted() {
     let call = pair.start_unary("/pkg.Svc/M", Bytes::new());
     pair.drive();
     let s = call.stream_id();
-    let mut response = grpc_pair::grpc_response();
+    let mut response = testing::grpc_response();
     response.push(Header::new("grpc-encoding", "gzip"));
     pair.server().send_headers(s, response, false).unwrap();
     pair.server()

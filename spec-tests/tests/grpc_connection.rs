@@ -9,7 +9,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Event};
 use grpc_sansio::h2::{self, frame::Frame, ErrorCode, StreamId, UserError};
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     self, assert_lifecycle, cancelled, finished, messages, GrpcPair, Link, RawServerPair, Side,
 };
 
@@ -30,8 +30,8 @@ fn goaway_events(events: &[Event]) -> Vec<ErrorCode> {
 /// (last stream id, code, debug data) of every GOAWAY `side` wrote.
 fn goaway_frames<C, S>(pair: &GrpcPair<C, S>, side: Side) -> Vec<(StreamId, ErrorCode, Bytes)>
 where
-    C: grpc_pair::Endpoint,
-    S: grpc_pair::Endpoint,
+    C: testing::Endpoint,
+    S: testing::Endpoint,
 {
     pair.sent_frames(side)
         .into_iter()
@@ -44,8 +44,8 @@ where
 
 fn keepalive_pings<C, S>(pair: &GrpcPair<C, S>, side: Side) -> usize
 where
-    C: grpc_pair::Endpoint,
-    S: grpc_pair::Endpoint,
+    C: testing::Endpoint,
+    S: testing::Endpoint,
 {
     pair.sent_frames(side)
         .into_iter()
@@ -173,7 +173,7 @@ fn calls_above_the_last_stream_id_are_unavailable() {
     pair.set_link(Side::Server, Link::Open);
     let s = first.stream_id();
     pair.server()
-        .send_headers(s, grpc_pair::grpc_response(), false)
+        .send_headers(s, testing::grpc_response(), false)
         .unwrap();
     pair.server()
         .send_headers(

@@ -10,7 +10,7 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Event};
 use grpc_sansio::h2::{self, ErrorCode};
 use grpc_sansio::hpack::Header;
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     self, assert_lifecycle, cancelled, finished, header_value, GrpcPair, Link, RawClientPair,
     RawServerPair, Side,
 };
@@ -68,7 +68,7 @@ fn timeout_on_sleeping_server() {
         ..CallOptions::new("/grpc.testing.TestService/FullDuplexCall")
     });
     pair.client()
-        .send_message(call, grpc_pair::pattern(27_182, 0))
+        .send_message(call, testing::pattern(27_182, 0))
         .unwrap();
     pair.drive();
     pair.advance(ms(1));
@@ -122,7 +122,7 @@ fn server_deadline_answers_deadline_exceeded() {
     let mut pair =
         RawClientPair::raw_client(h2::Config::default(), grpc_sansio::grpc::Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/Slow");
+    let mut request = testing::grpc_request("/pkg.Svc/Slow", "localhost");
     request.push(Header::new("grpc-timeout", "3m"));
     let id = pair.client().open_stream(request, false).unwrap();
     pair.drive();
@@ -304,7 +304,7 @@ fn server_parses_grpc_timeout() {
         RawClientPair::raw_client(h2::Config::default(), grpc_sansio::grpc::Config::server());
     pair.drive();
     for &(value, expected) in good {
-        let mut request = grpc_pair::grpc_request("/pkg.Svc/T");
+        let mut request = testing::grpc_request("/pkg.Svc/T", "localhost");
         request.push(Header::new("grpc-timeout", value));
         pair.client().open_stream(request, true).unwrap();
         pair.flush(Side::Client);
@@ -324,7 +324,7 @@ fn server_parses_grpc_timeout() {
         pair.client_events();
     }
     for value in bad {
-        let mut request = grpc_pair::grpc_request("/pkg.Svc/T");
+        let mut request = testing::grpc_request("/pkg.Svc/T", "localhost");
         request.push(Header::new("grpc-timeout", value));
         let Ok(id) = pair.client().open_stream(request, true) else {
             // Not even a valid HTTP field value (surrounding whitespace).

@@ -17,8 +17,8 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallId, CallOptions, Config, Event};
 use grpc_sansio::h2::{frame::Frame, ErrorCode};
+use grpc_sansio::testing::{self, finished, messages, pattern, Chunking, Side};
 use spec_tests::bdp_pinger::{pinging_pair, pinging_pair_with, Pacing, PingingPair};
-use spec_tests::grpc_pair::{self, finished, messages, pattern, Chunking, Side};
 
 /// interop `large_unary`'s response size.
 const LARGE: usize = 314_159;
@@ -56,7 +56,7 @@ fn assert_no_goaway(pair: &PingingPair, events: &[Event], what: &str) {
     assert!(pair.receive_error(Side::Server).is_none(), "{what}");
     for event in events {
         assert!(
-            grpc_pair::event_call(event).is_some(),
+            testing::event_call(event).is_some(),
             "{what}: a client event about no call: {event:?}"
         );
     }

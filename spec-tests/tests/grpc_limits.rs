@@ -6,7 +6,7 @@ use bytes::Bytes;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Config};
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     assert_lifecycle, cancelled, finished, messages, pattern, GrpcPair, Side,
 };
 

@@ -8,7 +8,7 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions};
 use grpc_sansio::h2;
 use grpc_sansio::hpack::Header;
-use spec_tests::grpc_pair::{self, finished, headers, messages, GrpcPair, RawClientPair};
+use grpc_sansio::testing::{self, finished, headers, messages, GrpcPair, RawClientPair};
 
 /// Every octet value, in an order that is not sorted.
 fn all_octets() -> Bytes {
@@ -239,7 +239,7 @@ fn received_metadata_is_filtered_and_decoded_leniently() {
     let mut pair =
         RawClientPair::raw_client(h2::Config::default(), grpc_sansio::grpc::Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/Echo");
+    let mut request = testing::grpc_request("/pkg.Svc/Echo", "localhost");
     request.extend([
         Header::new("grpc-previous-rpc-attempts", "1"),
         Header::new("grpc-future-field", "x"),
@@ -271,7 +271,7 @@ fn undecodable_binary_metadata_is_internal() {
     let mut pair =
         RawClientPair::raw_client(h2::Config::default(), grpc_sansio::grpc::Config::server());
     pair.drive();
-    let mut request = grpc_pair::grpc_request("/pkg.Svc/Echo");
+    let mut request = testing::grpc_request("/pkg.Svc/Echo", "localhost");
     request.push(Header::new("x-broken-bin", "!!!not base64!!!"));
     let id = pair.client().open_stream(request, true).unwrap();
     pair.drive();
@@ -291,7 +291,7 @@ fn undecodable_binary_metadata_is_internal() {
     assert_eq!(blocks.len(), 1, "{events:?}");
     assert!(blocks[0].1, "Trailers-Only ends the stream");
     assert_eq!(
-        grpc_pair::header_value(&blocks[0].0, "grpc-status"),
+        testing::header_value(&blocks[0].0, "grpc-status"),
         Some(&b"13"[..])
     );
 }

@@ -9,8 +9,8 @@ use grpc_sansio::grpc::compression::Encoding;
 use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{self, CallOptions, Config, Event};
+use grpc_sansio::testing::{messages, pattern, Chunking, GrpcPair};
 use proptest::prelude::*;
-use spec_tests::grpc_pair::{messages, pattern, Chunking, GrpcPair};
 
 #[derive(Debug, Clone)]
 struct Script {

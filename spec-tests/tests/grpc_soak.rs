@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::Event;
-use spec_tests::grpc_pair::GrpcPair;
+use grpc_sansio::testing::GrpcPair;
 
 const CALLS: u32 = 1_000_000;
 const BATCH: u32 = 10_000;
@@ -70,8 +70,8 @@ fn a_million_sequential_unary_calls_keep_memory_flat() {
                 assert_eq!(conn.h2().active_streams(), 0, "after {} calls", i + 1);
                 assert!(conn.h2().error().is_none());
             }
-            assert_eq!(pair.in_flight(spec_tests::grpc_pair::Side::Client), 0);
-            assert_eq!(pair.in_flight(spec_tests::grpc_pair::Side::Server), 0);
+            assert_eq!(pair.in_flight(grpc_sansio::testing::Side::Client), 0);
+            assert_eq!(pair.in_flight(grpc_sansio::testing::Side::Server), 0);
             if i + 1 == 10 * BATCH {
                 baseline = rss_kib();
             }

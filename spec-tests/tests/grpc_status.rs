@@ -9,11 +9,11 @@ use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallError, CallOptions, Event};
 use grpc_sansio::h2::{self, frame::Frame, ErrorCode, StreamId};
 use grpc_sansio::hpack::Header;
-use grpc_sansio_service::{rpc, RichDetails};
-use spec_tests::grpc_pair::{
+use grpc_sansio::testing::{
     self, assert_lifecycle, finished, header_value, headers, messages, GrpcPair, RawClientPair,
     RawServerPair, Side,
 };
+use grpc_sansio_service::{rpc, RichDetails};
 
 /// Tabs, CR/LF, '%' alone and before hex digits, non-ASCII and non-BMP text
 /// (interop `special_status_message` and more).
@@ -115,7 +115,7 @@ fn status_fields_on_the_wire() {
     for code in [Code::Ok, Code::Unauthenticated, Code::InvalidArgument] {
         let id = pair
             .client()
-            .open_stream(grpc_pair::grpc_request("/pkg.Svc/Wire"), true)
+            .open_stream(testing::grpc_request("/pkg.Svc/Wire", "localhost"), true)
             .unwrap();
         pair.drive();
         let (scall, _) = pair.accept().unwrap();
@@ -216,7 +216,7 @@ fn trailers_only_response() {
     pair.drive();
     let id = pair
         .client()
-        .open_stream(grpc_pair::grpc_request("/pkg.Svc/Fail"), true)
+        .open_stream(testing::grpc_request("/pkg.Svc/Fail", "localhost"), true)
         .unwrap();
     pair.drive();
     let (scall, _) = pair.accept().unwrap();
@@ -353,7 +353,7 @@ fn http_level_rejections() {
     let cases: Vec<Case> = vec![
         (
             {
-                let mut r = grpc_pair::grpc_request("/pkg.Svc/M");
+                let mut r = testing::grpc_request("/pkg.Svc/M", "localhost");
                 r.retain(|h| h.name != "content-type");
                 r.push(Header::new("content-type", "application/json"));
                 r
@@ -363,7 +363,7 @@ fn http_level_rejections() {
         ),
         (
             {
-                let mut r = grpc_pair::grpc_request("/pkg.Svc/M");
+                let mut r = testing::grpc_request("/pkg.Svc/M", "localhost");
                 r.retain(|h| h.name != "content-type");
                 r
             },
@@ -372,7 +372,7 @@ fn http_level_rejections() {
         ),
         (
             {
-                let mut r = grpc_pair::grpc_request("/pkg.Svc/M");
+                let mut r = testing::grpc_request("/pkg.Svc/M", "localhost");
                 r[0] = Header::new(":method", "GET");
                 r
             },
@@ -381,17 +381,33 @@ fn http_level_rejections() {
         ),
         (
             {
-                let mut r = grpc_pair::grpc_request("/pkg.Svc/M");
+                let mut r = testing::grpc_request("/pkg.Svc/M", "localhost");
                 r[0] = Header::new(":method", "PUT");
                 r
             },
             b"405",
             None,
         ),
-        (grpc_pair::grpc_request("/pkg.Svc"), b"200", Some(b"12")),
-        (grpc_pair::grpc_request("/pkg.Svc/"), b"200", Some(b"12")),
-        (grpc_pair::grpc_request("//Method"), b"200", Some(b"12")),
-        (grpc_pair::grpc_request("/a/b/c"), b"200", Some(b"12")),
+        (
+            testing::grpc_request("/pkg.Svc", "localhost"),
+            b"200",
+            Some(b"12"),
+        ),
+        (
+            testing::grpc_request("/pkg.Svc/", "localhost"),
+            b"200",
+            Some(b"12"),
+        ),
+        (
+            testing::grpc_request("//Method", "localhost"),
+            b"200",
+            Some(b"12"),
+        ),
+        (
+            testing::grpc_request("/a/b/c", "localhost"),
+            b"200",
+            Some(b"12"),
+        ),
     ];
     for end_stream in [true, false] {
         for (request, http, grpc) in &cases {
@@ -407,7 +423,7 @@ fn http_level_rejections() {
                 .unwrap();
             if !end_stream {
                 pair.client()
-                    .send_data(id, grpc_pair::frame_message(false, b"body"), false)
+                    .send_data(id, testing::frame_message(false, b"body"), false)
                     .unwrap();
             }
             pair.drive();
@@ -522,17 +538,13 @@ fn client_status_for_odd_responses() {
     let cases: Vec<(&str, Respond, Code)> = vec![
         (
             "200 Trailers-Only without grpc-status",
-            |s, id| {
-                s.send_headers(id, grpc_pair::grpc_response(), true)
-                    .unwrap()
-            },
+            |s, id| s.send_headers(id, testing::grpc_response(), true).unwrap(),
             Code::Unknown,
         ),
         (
             "200, trailers without grpc-status",
             |s, id| {
-                s.send_headers(id, grpc_pair::grpc_response(), false)
-                    .unwrap();
+                s.send_headers(id, testing::grpc_response(), false).unwrap();
                 s.send_headers(id, vec![Header::new("x-t", "v")], true)
                     .unwrap();
             },
@@ -541,8 +553,7 @@ fn client_status_for_odd_responses() {
         (
             "grpc-status 99",
             |s, id| {
-                s.send_headers(id, grpc_pair::grpc_response(), false)
-                    .unwrap();
+                s.send_headers(id, testing::grpc_response(), false).unwrap();
                 s.send_headers(id, vec![Header::new("grpc-status", "99")], true)
                     .unwrap();
             },
@@ -553,8 +564,7 @@ fn client_status_for_odd_responses() {
             |s, id| {
                 s.send_headers(id, vec![Header::new(":status", "100")], false)
                     .unwrap();
-                s.send_headers(id, grpc_pair::grpc_response(), false)
-                    .unwrap();
+                s.send_headers(id, testing::grpc_response(), false).unwrap();
                 s.send_headers(id, vec![Header::new("grpc-status", "6")], true)
                     .unwrap();
             },

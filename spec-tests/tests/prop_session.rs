@@ -21,8 +21,8 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
 use grpc_sansio::session::{CallState, Command, Session};
+use grpc_sansio::testing::Side;
 use proptest::prelude::*;
-use spec_tests::grpc_pair::Side;
 
 type Done = Tx<Result<(), Status>>;
 type Sess = Session<Tx<Event>, Done>;

@@ -12,8 +12,8 @@ use grpc_sansio::grpc::metadata::Metadata;
 use grpc_sansio::grpc::status::{Code, Status};
 use grpc_sansio::grpc::{CallId, CallOptions, Config, Event};
 use grpc_sansio::session::{CallState, Command, Switchboard};
+use grpc_sansio::testing::{GrpcPair, Side};
 use grpc_sansio_service::CancelToken;
-use spec_tests::grpc_pair::{GrpcPair, Side};
 
 type Board = Switchboard<Tx<Event>, Tx<Result<(), Status>>>;
 

@@ -1407,71 +1407,27 @@ fn codec_status(error: &codec::CodecError) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A client and a server shuttling bytes in memory on virtual time.
-    struct Pair {
-        now: Instant,
-        client: Connection,
-        server: Connection,
-        client_events: Vec<Event>,
-        server_events: Vec<Event>,
-    }
-
-    impl Pair {
-        fn new() -> Self {
-            let now = Instant::now();
-            Pair {
-                now,
-                client: Connection::client(Config::client(), now),
-                server: Connection::server(Config::server(), now),
-                client_events: Vec::new(),
-                server_events: Vec::new(),
-            }
-        }
-
-        fn drive(&mut self) {
-            for _ in 0..1000 {
-                let mut buf = Vec::new();
-                while self.client.poll_transmit(&mut buf) > 0 {}
-                let moved = !buf.is_empty();
-                self.server.receive(self.now, &buf).unwrap();
-                buf.clear();
-                while self.server.poll_transmit(&mut buf) > 0 {}
-                let moved = moved || !buf.is_empty();
-                self.client.receive(self.now, &buf).unwrap();
-                while let Some(e) = self.client.poll_event() {
-                    self.client_events.push(e);
-                }
-                while let Some(e) = self.server.poll_event() {
-                    self.server_events.push(e);
-                }
-                if !moved {
-                    return;
-                }
-            }
-            panic!("did not converge");
-        }
-    }
+    use crate::testing::GrpcPair;
 
     /// A message refused for a full buffer comes back as it was given, so
     /// the switchboard parks it without a copy; compressed or not.
     #[test]
     fn a_message_refused_for_room_is_given_back_whole() {
-        let mut pair = Pair::new();
         let mut config = Config::client();
         config.h2.max_send_buffer_per_stream = 1 << 10;
-        pair.client = Connection::client(config, pair.now);
+        let mut pair = GrpcPair::with_configs(config, Config::server());
         let options = CallOptions {
             encoding: Some(Encoding::Gzip),
             ..CallOptions::new("/pkg.Svc/Upload")
         };
-        let call = pair.client.start_call(pair.now, options).unwrap();
+        let now = pair.now();
+        let call = pair.client().start_call(now, options).unwrap();
         let first = Bytes::from(vec![1u8; 2 << 10]);
-        pair.client.send_or_keep(call, first, false).unwrap();
+        pair.client().send_or_keep(call, first, false).unwrap();
         for compress in [false, true] {
             let message = Bytes::from(vec![2u8; 4 << 10]);
             let Err((CallError::Full(_), Some(back))) =
-                pair.client.send_or_keep(call, message.clone(), compress)
+                pair.client().send_or_keep(call, message.clone(), compress)
             else {
                 panic!("refused for room");
             };
@@ -1481,13 +1437,14 @@ mod tests {
 
     #[test]
     fn unary_call_round_trip() {
-        let mut pair = Pair::new();
+        let mut pair = GrpcPair::new();
         let mut md = Metadata::new();
         md.insert("x-hello", "world").unwrap();
+        let now = pair.now();
         let call = pair
-            .client
+            .client()
             .start_call(
-                pair.now,
+                now,
                 CallOptions {
                     metadata: md,
                     timeout: Some(Duration::from_secs(5)),
@@ -1495,12 +1452,12 @@ mod tests {
                 },
             )
             .unwrap();
-        pair.client
+        pair.client()
             .send_message(call, Bytes::from_static(b"ping"))
             .unwrap();
-        pair.client.close_send(call).unwrap();
+        pair.client().close_send(call).unwrap();
         pair.drive();
-        let events = std::mem::take(&mut pair.server_events);
+        let events = pair.server_events();
         let Event::CallStarted {
             call: scall,
             request,
@@ -1517,16 +1474,16 @@ mod tests {
         );
         assert!(matches!(&events[2], Event::HalfClosed { .. }));
         let scall = *scall;
-        pair.server
+        pair.server()
             .send_message(scall, Bytes::from_static(b"pong"))
             .unwrap();
         let mut trailers = Metadata::new();
         trailers.insert_bin("x-t-bin", vec![0xab, 0xab]).unwrap();
-        pair.server
+        pair.server()
             .finish(scall, &Status::new(Code::Ok, ""), &trailers)
             .unwrap();
         pair.drive();
-        let events = std::mem::take(&mut pair.client_events);
+        let events = pair.client_events();
         assert!(matches!(&events[0], Event::Headers { .. }), "{events:?}");
         assert!(
             matches!(&events[1], Event::Message { message, .. } if message == &Bytes::from_static(b"pong"))
@@ -1539,24 +1496,25 @@ mod tests {
         };
         assert_eq!(status.code(), Code::Ok);
         assert_eq!(&trailers.get_bin("x-t-bin").unwrap()[..], &[0xab, 0xab]);
-        assert_eq!(pair.client.active_calls(), 0);
-        assert_eq!(pair.server.active_calls(), 0);
-        assert_eq!(pair.server.h2().active_streams(), 0);
-        assert_eq!(pair.client.h2().active_streams(), 0);
+        assert_eq!(pair.client().active_calls(), 0);
+        assert_eq!(pair.server().active_calls(), 0);
+        assert_eq!(pair.server().h2().active_streams(), 0);
+        assert_eq!(pair.client().h2().active_streams(), 0);
     }
 
     #[test]
     fn trailers_only_error_and_unknown_path() {
-        let mut pair = Pair::new();
+        let mut pair = GrpcPair::new();
+        let now = pair.now();
         let call = pair
-            .client
-            .start_call(pair.now, CallOptions::new("/pkg.Svc/Fails"))
+            .client()
+            .start_call(now, CallOptions::new("/pkg.Svc/Fails"))
             .unwrap();
         pair.drive();
-        let Event::CallStarted { call: scall, .. } = pair.server_events[0].clone() else {
+        let Event::CallStarted { call: scall, .. } = pair.server_events()[0].clone() else {
             panic!()
         };
-        pair.server
+        pair.server()
             .finish(
                 scall,
                 &Status::new(Code::NotFound, "no such thing: \u{1F600} 100%"),
@@ -1564,26 +1522,28 @@ mod tests {
             )
             .unwrap();
         pair.drive();
+        let events = pair.client_events();
         let Event::Finished {
             call: c, status, ..
-        } = &pair.client_events[0]
+        } = &events[0]
         else {
-            panic!("{:?}", pair.client_events)
+            panic!("{events:?}")
         };
         assert_eq!(*c, call);
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "no such thing: \u{1F600} 100%");
-        assert_eq!(pair.client.h2().active_streams(), 0);
-        assert_eq!(pair.server.h2().active_streams(), 0);
+        assert_eq!(pair.client().h2().active_streams(), 0);
+        assert_eq!(pair.server().h2().active_streams(), 0);
     }
 
     #[test]
     fn deadline_fires_on_both_sides() {
-        let mut pair = Pair::new();
+        let mut pair = GrpcPair::new();
+        let now = pair.now();
         let call = pair
-            .client
+            .client()
             .start_call(
-                pair.now,
+                now,
                 CallOptions {
                     timeout: Some(Duration::from_millis(50)),
                     ..CallOptions::new("/pkg.Svc/Slow")
@@ -1591,15 +1551,11 @@ mod tests {
             )
             .unwrap();
         pair.drive();
-        assert!(matches!(pair.server_events[0], Event::CallStarted { .. }));
-        let deadline = pair.client.poll_timeout().unwrap();
-        pair.now = deadline;
-        pair.client.handle_timeout(pair.now);
-        pair.server.handle_timeout(pair.now);
-        pair.drive();
-        assert!(pair.client_events.iter().any(|e| matches!(e,
+        assert!(matches!(pair.server_events()[0], Event::CallStarted { .. }));
+        pair.advance(Duration::from_millis(50));
+        assert!(pair.client_events().iter().any(|e| matches!(e,
             Event::Finished { call: c, status, .. } if *c == call && status.code() == Code::DeadlineExceeded)));
-        assert!(pair.server_events.iter().any(|e| matches!(e,
+        assert!(pair.server_events().iter().any(|e| matches!(e,
             Event::Cancelled { status, .. } if status.code() == Code::DeadlineExceeded)));
     }
 }

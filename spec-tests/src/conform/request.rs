@@ -12,7 +12,7 @@
 use grpc_sansio::hpack::Header;
 
 use crate::factory::FrameFactory;
-use crate::headers;
+use grpc_sansio::testing;
 
 /// The one empty gRPC message a body request carries: not compressed,
 /// length 0 (every protobuf request type decodes it as its default).
@@ -47,7 +47,7 @@ impl RequestKind {
             RequestKind::Grpc => {
                 let method = if method == "GET" { "POST" } else { method };
                 let mut fields = factory.request_headers(method);
-                headers::add_grpc_fields(&mut fields);
+                testing::add_grpc_fields(&mut fields);
                 fields
             }
         }

@@ -18,7 +18,7 @@
 //! use bytes::Bytes;
 //! use grpc_sansio::grpc::metadata::Metadata;
 //! use grpc_sansio::grpc::status::{Code, Status};
-//! use spec_tests::grpc_pair::{self, GrpcPair};
+//! use grpc_sansio::testing::{self, GrpcPair};
 //!
 //! let mut pair = GrpcPair::new();
 //! let call = pair.start_unary("/pkg.Echo/Say", Bytes::from_static(b"hi"));
@@ -29,8 +29,8 @@
 //! pair.server().finish(scall, &Status::ok(), &Metadata::new()).unwrap();
 //! pair.drive();
 //! let events = pair.client_events();
-//! assert_eq!(grpc_pair::messages(&events, call), [Bytes::from_static(b"hello")]);
-//! assert_eq!(grpc_pair::finished(&events, call).unwrap().0.code(), Code::Ok);
+//! assert_eq!(testing::messages(&events, call), [Bytes::from_static(b"hello")]);
+//! assert_eq!(testing::finished(&events, call).unwrap().0.code(), Code::Ok);
 //! ```
 //!
 //! A [`step`](GrpcPair::step) fires expired timers, then moves the client's
@@ -65,16 +65,14 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::grpc::metadata::Metadata;
+use crate::grpc::status::Status;
+use crate::grpc::{self, CallId, CallOptions, Request};
+use crate::h2::{self, frame::Frame};
 use bytes::Bytes;
-use grpc_sansio::grpc::codec;
-use grpc_sansio::grpc::metadata::Metadata;
-use grpc_sansio::grpc::status::Status;
-use grpc_sansio::grpc::{self, CallId, CallOptions, Request};
-use grpc_sansio::h2::{self, frame::Frame};
-use grpc_sansio::hpack::Header;
 
-use crate::clock::{self, Clock};
-pub use crate::pair::Side;
+use super::clock::{self, Clock};
+use super::fixtures::{parse_frames, Side};
 
 /// Steps [`GrpcPair::drive`] allows before it declares a livelock.
 pub const MAX_DRIVE_STEPS: usize = 200_000;
@@ -574,7 +572,7 @@ impl<C: Endpoint, S: Endpoint> GrpcPair<C, S> {
     /// [`sent`](Self::sent) as frames (a client preface skipped). Start
     /// recording before anything is written, or the first frame may be cut.
     pub fn sent_frames(&self, side: Side) -> Vec<Frame> {
-        crate::pair::parse_frames(self.sent(side))
+        parse_frames(self.sent(side))
     }
 
     /// Octets `side` wrote in total, recorded or not.
@@ -898,41 +896,4 @@ pub fn assert_lifecycle(events: &[grpc::Event]) {
             ended.insert(call);
         }
     }
-}
-
-// ----- raw requests and messages -----
-
-/// A gRPC request header block, as a gRPC client sends it: POST to `path`,
-/// `content-type: application/grpc`, `te: trailers`.
-pub fn grpc_request(path: &str) -> Vec<Header> {
-    crate::headers::grpc_request(path, "localhost")
-}
-
-/// A gRPC response header block: `:status 200`, `content-type`.
-pub fn grpc_response() -> Vec<Header> {
-    vec![
-        Header::new(":status", "200"),
-        Header::new("content-type", "application/grpc"),
-    ]
-}
-
-/// A length-prefixed message with the given compressed flag.
-pub fn frame_message(compressed: bool, body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(codec::PREFIX_LEN + body.len());
-    codec::encode(body, compressed, &mut out).expect("a message below 4 GiB");
-    Bytes::from(out)
-}
-
-/// The value of header `name` in a field list.
-pub fn header_value<'a>(fields: &'a [Header], name: &str) -> Option<&'a [u8]> {
-    fields
-        .iter()
-        .find(|h| &h.name[..] == name.as_bytes())
-        .map(|h| &h.value[..])
-}
-
-/// A message of `len` octets with a recognisable pattern, so that misordered
-/// or lost pieces show (see [`crate::pair::pattern`]).
-pub fn pattern(len: usize, seed: u8) -> Bytes {
-    crate::pair::pattern(len, seed)
 }

@@ -1,6 +1,6 @@
-//! Virtual time, as every in-memory driver here keeps it ([`Pair`](crate::pair::Pair),
-//! [`GrpcPair`](crate::grpc_pair::GrpcPair), [`LinkPair`](crate::link::LinkPair),
-//! [`TestServer`](crate::server::TestServer)): one reading of the real clock
+//! Virtual time, as every in-memory driver keeps it (the
+//! [`GrpcPair`](super::GrpcPair) here, and spec-tests' h2 pair, link pair and
+//! test server): one reading of the real clock
 //! for an origin, then time moves only when the test says, so a 2-hour timer
 //! runs in microseconds and the same calls give the same octets.
 
