@@ -44,3 +44,8 @@ pub mod kinds {
 pub mod edge {
     include!(concat!(env!("OUT_DIR"), "/edge.rs"));
 }
+
+// The README's Rust snippets, compiled as doctests so none goes stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeSnippets;
