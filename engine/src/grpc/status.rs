@@ -4,7 +4,8 @@
 //! mappings the spec gives from HTTP statuses and HTTP/2 reset codes. [`Status`]
 //! carries a code, a message and opaque details, and converts to and from the
 //! `grpc-status`, `grpc-message` and `grpc-status-details-bin` trailer fields.
-//! [`rpc`] holds the `google.rpc.Status` message that the details usually carry.
+//! The details usually carry a `google.rpc.Status`; `grpc-sansio-service`
+//! decodes it (`RichDetails`), so the engine needs no protobuf codec.
 
 use std::borrow::Cow;
 use std::fmt;
