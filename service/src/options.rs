@@ -137,6 +137,11 @@ impl<T> Response<T> {
     pub fn into_message(self) -> T {
         self.message
     }
+
+    /// The message alone (as [`into_message`](Self::into_message)).
+    pub fn into_inner(self) -> T {
+        self.message
+    }
 }
 
 #[cfg(test)]
