@@ -258,7 +258,7 @@ pub struct AsyncServerCall<L: AsyncLink> {
 
 impl<L: AsyncLink> AsyncServerCall<L> {
     /// The handle of `call`; `cancel` is the token
-    /// [`Switchboard::attach`](super::Switchboard::attach) returned.
+    /// [`Switchboard::attach`](grpc_sansio::session::Switchboard::attach) returned.
     pub fn new(
         call: CallId,
         request: Request,

@@ -25,7 +25,7 @@ use grpc_sansio::grpc::{ByteStr, CallId, Event, Request};
 
 /// A handle's way to its connection's owner (the thread or task driving the
 /// connection), which applies each command with
-/// [`Switchboard::apply`](super::Switchboard::apply).
+/// [`Switchboard::apply`](grpc_sansio::session::Switchboard::apply).
 pub trait Link: Send + 'static {
     /// How the owner tells a send that the engine took its message.
     type Done: Reply + Send + 'static;
@@ -485,7 +485,7 @@ pub struct ServerCall<L: Link<Done = SendDone>> {
 
 impl<L: Link<Done = SendDone>> ServerCall<L> {
     /// The handle of `call`, whose events arrive in `inbox`; `cancel` is the
-    /// token [`Switchboard::attach`](super::Switchboard::attach) returned.
+    /// token [`Switchboard::attach`](grpc_sansio::session::Switchboard::attach) returned.
     pub fn new(
         call: CallId,
         request: Request,

@@ -33,7 +33,7 @@
 //!
 //! Most adapters need not do this by hand: the call handles
 //! ([`ServerCall`], [`AsyncServerCall`]) do it over the engine's
-//! [`Session`](grpc_sansio::session::Session), whose
+//! [`Session`], whose
 //! [`Switchboard`](grpc_sansio::session::Switchboard) routes each call's
 //! events to its handle. A thread that
 //! drives connections and polls async handlers itself, with no hop to other
