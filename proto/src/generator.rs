@@ -99,8 +99,6 @@ struct MethodNames {
     ident: String,
     /// The stub method: `ident`, renamed if it collides with a stub's own.
     stub: String,
-    /// The stub method with options: `<stub>_with`.
-    stub_with: String,
     /// The path constant.
     constant: String,
     /// `/package.Service/Method`.
@@ -115,13 +113,11 @@ fn method_names(service_full: &str, method: &Method) -> MethodNames {
     } else {
         ident.clone()
     };
-    let stub_bare = stub.strip_prefix("r#").unwrap_or(&stub);
     let mut constant = bare.to_ascii_uppercase();
     if constant == "SERVICE_NAME" {
         constant.push_str("_METHOD");
     }
     MethodNames {
-        stub_with: format!("{stub_bare}_with"),
         stub,
         ident,
         constant,
@@ -487,13 +483,18 @@ fn render_client(
             &format!("The `{full}` service."),
             &[
                 format!(
-                    "{} client of `{full}`: one method per RPC, and a `…_with` variant",
+                    "{} client of `{full}`: one method per RPC, taking the request (if",
                     if asynchronous { "Async" } else { "Blocking" }
                 ),
-                "taking per-call [`RequestOptions`](".to_owned()
+                "one) and per-call [`RequestOptions`](".to_owned()
                     + s
                     + "::RequestOptions)"
-                    + " (deadline, metadata, compression).",
+                    + " (deadline, metadata, compression),",
+                "or `None` for the client's defaults. A unary or client-streaming".into(),
+                "call answers a [`Response`](".to_owned()
+                    + s
+                    + "::Response)"
+                    + ": the message with the server's headers and trailers.",
             ],
         );
         write_doc(out, 1, &doc);
@@ -530,81 +531,44 @@ fn render_client(
             let input = type_path(&method.input_type);
             let output = type_path(&method.output_type);
             let path = format!("{paths_mod}::{}", n.constant);
-            let options = format!("{s}::RequestOptions");
-            let (request_param, request_arg, plain_ok, with_ok, call) = match kind {
+            let options =
+                format!("impl ::core::convert::Into<::core::option::Option<{s}::RequestOptions>>");
+            let (request_param, ok, call) = match kind {
                 Kind::Unary => (
                     format!(", request: &{input}"),
-                    "request, ",
-                    output.clone(),
                     format!("{s}::Response<{output}>"),
                     format!("self.inner.unary({path}, request, options){aw}"),
                 ),
-                Kind::ServerStreaming => {
-                    let stream = format!("{s}::{prefix}ResponseStream<{output}>");
-                    (
-                        format!(", request: &{input}"),
-                        "request, ",
-                        stream.clone(),
-                        stream,
-                        format!("self.inner.server_streaming({path}, request, options){aw}"),
-                    )
-                }
-                Kind::ClientStreaming => {
-                    let call_type = format!("{s}::{prefix}ClientStreamingCall<{input}, {output}>");
-                    (
-                        String::new(),
-                        "",
-                        call_type.clone(),
-                        call_type,
-                        format!("self.inner.client_streaming({path}, options){aw}"),
-                    )
-                }
-                Kind::Bidi => {
-                    let call_type = format!("{s}::{prefix}BidiCall<{input}, {output}>");
-                    (
-                        String::new(),
-                        "",
-                        call_type.clone(),
-                        call_type,
-                        format!("self.inner.bidi_streaming({path}, options){aw}"),
-                    )
-                }
+                Kind::ServerStreaming => (
+                    format!(", request: &{input}"),
+                    format!("{s}::{prefix}ResponseStream<{output}>"),
+                    format!("self.inner.server_streaming({path}, request, options){aw}"),
+                ),
+                Kind::ClientStreaming => (
+                    String::new(),
+                    format!("{s}::{prefix}ClientStreamingCall<{input}, {output}>"),
+                    format!("self.inner.client_streaming({path}, options){aw}"),
+                ),
+                Kind::Bidi => (
+                    String::new(),
+                    format!("{s}::{prefix}BidiCall<{input}, {output}>"),
+                    format!("self.inner.bidi_streaming({path}, options){aw}"),
+                ),
             };
             let doc = item_doc(
                 &method.comments,
                 &format!("Calls `{}`.", method.proto_name),
                 &[format!(
-                    "`{}`, {}, with the client's default options.",
+                    "`{}`, {}; `options` (or `None`) are laid over the client's defaults.",
                     n.path,
                     kind.describe()
                 )],
             );
             write_doc(out, 2, &doc);
-            let map = if kind == Kind::Unary {
-                format!(".map({s}::Response::into_message)")
-            } else {
-                String::new()
-            };
-            out.push_str(&format!(
-                "        pub {fn_kw} {}(&self{}) -> {} {{\n            self.{}({request_arg}{options}::new()){aw}{map}\n        }}\n",
-                n.stub,
-                request_param,
-                p.result(&plain_ok),
-                n.stub_with,
-            ));
-            write_doc(
-                out,
-                2,
-                &[
-                    format!("Calls `{}` with per-call options.", method.proto_name),
-                    String::new(),
-                    format!("`{}`, {}.", n.path, kind.describe()),
-                ],
-            );
             out.push_str(&format!(
                 "        pub {fn_kw} {}(&self{request_param}, options: {options}) -> {} {{\n            {call}\n        }}\n",
-                n.stub_with,
-                p.result(&with_ok),
+                n.stub,
+                p.result(&ok),
             ));
         }
         out.push_str("    }\n");
@@ -704,10 +668,9 @@ mod tests {
             "pub trait HTTPThing:",
             "pub trait AsyncHTTPThing:",
             "fn r#type(&self",
-            "pub fn type_with(&self",
-            "pub fn new_rpc(&self)",
-            "pub fn new_rpc_with(&self, options",
-            "pub async fn get(&self, request: &super::Req)",
+            "pub fn r#type(&self, request: &super::Req, options",
+            "pub fn new_rpc(&self, options",
+            "pub async fn get(&self, request: &super::Req, options",
             "pub fn into_service<T: HTTPThing>",
             "pub fn register_async<T: AsyncHTTPThing>",
             "/// A thing.",
@@ -729,9 +692,18 @@ mod tests {
         assert!(blocking_server.contains("pub trait HTTPThing"));
         assert!(!blocking_server.contains("AsyncHTTPThing"));
         assert!(!blocking_server.contains("_client"));
+        assert!(!code_has_with_variants(&render_service(
+            &options(),
+            &service(vec![method("get", "Get", false, false)])
+        )));
 
         let empty = render_service(&options(), &service(vec![]));
         assert!(empty.contains("let _ = service;"));
+    }
+
+    /// One stub method per RPC: no `…_with` twin.
+    fn code_has_with_variants(code: &str) -> bool {
+        code.contains("fn get_with(")
     }
 
     #[test]

@@ -23,9 +23,12 @@
 //!   never breaks an implementation), and `into_service` / `register`
 //!   (`into_async_service` / `register_async`) to serve an implementation on a
 //!   `grpc_sansio_service::Router` (`AsyncRouter`);
-//! - `name_client`: `NameClient` (blocking) and `AsyncNameClient`, with a
-//!   method per RPC and a `…_with` variant taking per-call
-//!   `grpc_sansio_service::RequestOptions`.
+//! - `name_client`: `NameClient` (blocking) and `AsyncNameClient`, with one
+//!   method per RPC taking the request (if one) and per-call options:
+//!   `client.get_user(&request, None)`, or
+//!   `Some(grpc_sansio_service::RequestOptions)` (a `RequestOptions` too). A
+//!   unary or client-streaming call answers a `grpc_sansio_service::Response`
+//!   (`.into_inner()` for the message, `.headers`, `.trailers`).
 //!
 //! Each package with services also gets `FILE_DESCRIPTOR_SET`, the encoded
 //! descriptor set for server reflection. Proto comments become doc comments;

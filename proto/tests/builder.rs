@@ -31,11 +31,14 @@ fn writes_messages_services_and_the_descriptor_set() {
         "pub trait AsyncUserService",
         "pub struct UserServiceClient",
         "pub struct AsyncUserServiceClient",
+        "pub fn get_user(",
+        "options: impl ::core::convert::Into<",
         "/// Returns the user with the given id, or NOT_FOUND.",
         "pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(",
     ] {
         assert!(code.contains(expected), "missing {expected:?}");
     }
+    assert!(!code.contains("get_user_with"), "one stub method per RPC");
     assert!(out.join("file_descriptor_set.bin").is_file());
     let _ = std::fs::remove_dir_all(out);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::handle::{cancelled, gone, unfinished, Link, Origin, ServerHead};
+use super::handle::{call_handle_common, gone, Link, Origin, ServerHead};
 use super::{AsyncClientStream, AsyncRouter, AsyncServerStream, BoxFuture, CallContext, CallState};
 use super::{CancelToken, Command};
 use grpc_sansio::grpc::compression::Encoding;
@@ -142,11 +142,6 @@ impl<L: AsyncLink> AsyncClientCall<L> {
         self.inner.send(message, true, true).await
     }
 
-    /// Half-closes: no more request messages.
-    pub fn close_send(&mut self) {
-        self.inner.link.command(Command::CloseSend(self.inner.call));
-    }
-
     /// The server's initial metadata, waiting for it if needed (empty for a
     /// Trailers-Only response).
     pub async fn headers(&mut self) -> Result<&Metadata, Status> {
@@ -160,11 +155,6 @@ impl<L: AsyncLink> AsyncClientCall<L> {
     /// `Err(status)` when it ended otherwise.
     pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         self.inner.recv().await
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.inner.state.recv_compressed()
     }
 
     /// Waits for the end of the call (discarding unread messages) and returns
@@ -181,21 +171,9 @@ impl<L: AsyncLink> AsyncClientCall<L> {
             .cloned()
             .expect("recv returned the end")
     }
-
-    /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
-    pub fn cancel(self) {}
-
-    fn cancel_now(&mut self) {
-        let call = self.inner.call;
-        self.inner.end_with(cancelled(), Command::Cancel(call));
-    }
 }
 
-impl<L: AsyncLink> Drop for AsyncClientCall<L> {
-    fn drop(&mut self) {
-        self.cancel_now();
-    }
-}
+call_handle_common!(client AsyncClientCall [AsyncLink]);
 
 impl<L: AsyncLink> AsyncClientCall<L> {
     /// A refused send (too large, say) ends the call, so `finish` returns at
@@ -280,7 +258,7 @@ pub struct AsyncServerCall<L: AsyncLink> {
 
 impl<L: AsyncLink> AsyncServerCall<L> {
     /// The handle of `call`; `cancel` is the token
-    /// [`Switchboard::attach`](super::Switchboard::attach) returned.
+    /// [`Switchboard::attach`](grpc_sansio::session::Switchboard::attach) returned.
     pub fn new(
         call: CallId,
         request: Request,
@@ -303,43 +281,10 @@ impl<L: AsyncLink> AsyncServerCall<L> {
         self.finish(outcome.status, outcome.trailers);
     }
 
-    /// The request head: path, metadata, deadline, encodings.
-    pub fn request(&self) -> &Request {
-        &self.head.request
-    }
-
-    /// The client's address (`ip:port`, or "unix").
-    pub fn peer_addr(&self) -> &str {
-        &self.head.origin.peer_addr
-    }
-
-    /// Our address (`ip:port`, or the unix socket's path).
-    pub fn local_addr(&self) -> &str {
-        &self.head.origin.local_addr
-    }
-
-    /// The service layer's view of the call: deadline, metadata, addresses
-    /// and a cancellation token the connection fires.
-    pub fn context(&self) -> CallContext {
-        self.head.context()
-    }
-
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub async fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         self.inner.recv().await
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.inner.state.recv_compressed()
-    }
-
-    /// Whether the call was cancelled (by the client, its deadline, or the
-    /// connection), checked without waiting.
-    pub fn is_cancelled(&mut self) -> bool {
-        self.inner.poll();
-        self.head.cancel.is_cancelled() || self.inner.state.is_over()
     }
 
     /// Waits until the call is cancelled and says why. Messages that arrive
@@ -351,24 +296,6 @@ impl<L: AsyncLink> AsyncServerCall<L> {
             }
             self.inner.wait().await;
         }
-    }
-
-    /// Sends the response headers with initial metadata (optional: the first
-    /// message sends empty ones); after [`send_last`](Self::send_last), they
-    /// still go before that message.
-    pub fn send_headers(&mut self, metadata: Metadata) {
-        self.head.headers_sent = true;
-        let call = self.inner.call;
-        self.inner.link.command(Command::Headers(call, metadata));
-    }
-
-    /// Compresses the responses with `encoding`: before the headers, and
-    /// only an encoding the client accepts.
-    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
-        self.head.compression(encoding)?;
-        let call = self.inner.call;
-        self.inner.link.command(Command::Encoding(call, encoding));
-        Ok(())
     }
 
     /// Sends a response message, waiting while the connection's send buffer
@@ -386,31 +313,12 @@ impl<L: AsyncLink> AsyncServerCall<L> {
         self.inner.send(message, compress, false).await
     }
 
-    /// Sends the last response message without waiting: it goes out with the
-    /// call's end ([`finish`](Self::finish)), in one command. An error says
-    /// the call has ended; a message the engine refuses (too large) ends the
-    /// call with that refusal. A later send sends it first, as any message;
-    /// a second `send_last` is refused (INTERNAL).
-    pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
-        self.send_last_with(message, true)
-    }
-
     /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
     pub fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         if self.head.last.is_some() {
             return Err(Status::new(Code::Internal, "a second last message"));
         }
-        self.inner.poll();
-        if let Some((status, _)) = self.inner.state.end() {
-            return Err(status.clone());
-        }
-        self.head.hold_last(message, compress);
-        Ok(())
-    }
-
-    /// Ends the call with `status` and trailing metadata.
-    pub fn finish(mut self, status: Status, trailers: Metadata) {
-        self.finish_with(status, trailers);
+        self.hold_last(message, compress)
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
@@ -446,14 +354,7 @@ impl<L: AsyncLink> AsyncServerStream for AsyncServerCall<L> {
     }
 }
 
-impl<L: AsyncLink> Drop for AsyncServerCall<L> {
-    fn drop(&mut self) {
-        // Checked first: most calls have ended, and the status allocates.
-        if self.inner.state.end().is_none() {
-            self.finish_with(unfinished(), Metadata::new());
-        }
-    }
-}
+call_handle_common!(server AsyncServerCall [AsyncLink]);
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,7 @@ use grpc_sansio::grpc::{ByteStr, CallId, Event, Request};
 
 /// A handle's way to its connection's owner (the thread or task driving the
 /// connection), which applies each command with
-/// [`Switchboard::apply`](super::Switchboard::apply).
+/// [`Switchboard::apply`](grpc_sansio::session::Switchboard::apply).
 pub trait Link: Send + 'static {
     /// How the owner tells a send that the engine took its message.
     type Done: Reply + Send + 'static;
@@ -119,6 +119,132 @@ pub(crate) fn unfinished() -> Status {
 pub(crate) fn cancelled() -> Status {
     Status::new(Code::Cancelled, "cancelled")
 }
+
+/// What the blocking and the async handle of each side have alike, written
+/// once: `$inner` is the handle's end of the connection (`Blocking` or
+/// `Waiting`), which has the call's `CallState`, its link and `poll`.
+macro_rules! call_handle_common {
+    (client $Call:ident [$($bound:tt)+]) => {
+        impl<L: $($bound)+> $Call<L> {
+            /// Half-closes: no more request messages.
+            pub fn close_send(&mut self) {
+                let call = self.inner.call;
+                self.inner.link.command($crate::Command::CloseSend(call));
+            }
+
+            /// Whether the message the last `recv` returned arrived compressed.
+            pub fn recv_compressed(&self) -> bool {
+                self.inner.state.recv_compressed()
+            }
+
+            /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
+            pub fn cancel(self) {}
+
+            fn cancel_now(&mut self) {
+                let call = self.inner.call;
+                let cancelled = $crate::handle::cancelled();
+                self.inner.end_with(cancelled, $crate::Command::Cancel(call));
+            }
+        }
+
+        impl<L: $($bound)+> Drop for $Call<L> {
+            fn drop(&mut self) {
+                self.cancel_now();
+            }
+        }
+    };
+    (server $Call:ident [$($bound:tt)+]) => {
+        impl<L: $($bound)+> $Call<L> {
+            /// The request head: path, metadata, deadline, encodings.
+            pub fn request(&self) -> &Request {
+                &self.head.request
+            }
+
+            /// The client's address (`ip:port`, or "unix").
+            pub fn peer_addr(&self) -> &str {
+                &self.head.origin.peer_addr
+            }
+
+            /// Our address (`ip:port`, or the unix socket's path).
+            pub fn local_addr(&self) -> &str {
+                &self.head.origin.local_addr
+            }
+
+            /// The service layer's view of the call: deadline, metadata,
+            /// addresses and a cancellation token the connection fires.
+            pub fn context(&self) -> CallContext {
+                self.head.context()
+            }
+
+            /// Whether the message the last `recv` returned arrived compressed.
+            pub fn recv_compressed(&self) -> bool {
+                self.inner.state.recv_compressed()
+            }
+
+            /// Whether the call was cancelled (by the client, its deadline,
+            /// or the connection), checked without waiting.
+            pub fn is_cancelled(&mut self) -> bool {
+                self.inner.poll();
+                self.head.cancel.is_cancelled() || self.inner.state.is_over()
+            }
+
+            /// Sends the response headers with initial metadata (optional:
+            /// the first message sends empty ones); after
+            /// [`send_last`](Self::send_last), they still go before that
+            /// message.
+            pub fn send_headers(&mut self, metadata: Metadata) {
+                self.head.headers_sent = true;
+                let call = self.inner.call;
+                self.inner.link.command($crate::Command::Headers(call, metadata));
+            }
+
+            /// Compresses the responses with `encoding`: before the headers,
+            /// and only an encoding the client accepts.
+            pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
+                self.head.compression(encoding)?;
+                let call = self.inner.call;
+                self.inner.link.command($crate::Command::Encoding(call, encoding));
+                Ok(())
+            }
+
+            /// Sends the last response message without waiting: it goes out
+            /// with the call's end ([`finish`](Self::finish)), in one
+            /// command. An error says the call has ended; a message the
+            /// engine refuses (too large) ends the call with that refusal. A
+            /// later send sends it first, as any message.
+            pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
+                self.send_last_with(message, true)
+            }
+
+            /// Holds `message` as the last response unless the call has ended.
+            fn hold_last(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
+                self.inner.poll();
+                if let Some((status, _)) = self.inner.state.end() {
+                    return Err(status.clone());
+                }
+                self.head.hold_last(message, compress);
+                Ok(())
+            }
+
+            /// Ends the call with `status` and trailing metadata.
+            pub fn finish(mut self, status: Status, trailers: Metadata) {
+                self.finish_with(status, trailers);
+            }
+        }
+
+        impl<L: $($bound)+> Drop for $Call<L> {
+            fn drop(&mut self) {
+                // Checked first: most calls have ended, and the status allocates.
+                if self.inner.state.end().is_none() {
+                    let unfinished = $crate::handle::unfinished();
+                    self.finish_with(unfinished, Metadata::new());
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use call_handle_common;
 
 /// One call's end of the connection, blocking: its link, inbox and state.
 struct Blocking<L> {
@@ -276,11 +402,6 @@ impl<L: Link<Done = SendDone>> ClientCall<L> {
         self.inner.send(message, true, true)
     }
 
-    /// Half-closes: no more request messages.
-    pub fn close_send(&mut self) {
-        self.inner.command(Command::CloseSend);
-    }
-
     /// The server's initial metadata, waiting for it if needed (empty for a
     /// Trailers-Only response).
     pub fn headers(&mut self) -> Result<&Metadata, Status> {
@@ -294,11 +415,6 @@ impl<L: Link<Done = SendDone>> ClientCall<L> {
     /// `Err(status)` when it ended otherwise.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         self.inner.recv()
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.inner.state.recv_compressed()
     }
 
     /// Waits for the end of the call (discarding unread messages) and returns
@@ -315,21 +431,9 @@ impl<L: Link<Done = SendDone>> ClientCall<L> {
             .cloned()
             .expect("recv returned the end")
     }
-
-    /// Cancels the call (RST_STREAM CANCEL), as dropping it does.
-    pub fn cancel(self) {}
-
-    fn cancel_now(&mut self) {
-        let call = self.inner.call;
-        self.inner.end_with(cancelled(), Command::Cancel(call));
-    }
 }
 
-impl<L: Link<Done = SendDone>> Drop for ClientCall<L> {
-    fn drop(&mut self) {
-        self.cancel_now();
-    }
-}
+call_handle_common!(client ClientCall [Link<Done = SendDone>]);
 
 impl<L: Link<Done = SendDone>> ClientCall<L> {
     /// A refused send (too large, say) ends the call, so `finish` returns at
@@ -381,7 +485,7 @@ pub struct ServerCall<L: Link<Done = SendDone>> {
 
 impl<L: Link<Done = SendDone>> ServerCall<L> {
     /// The handle of `call`, whose events arrive in `inbox`; `cancel` is the
-    /// token [`Switchboard::attach`](super::Switchboard::attach) returned.
+    /// token [`Switchboard::attach`](grpc_sansio::session::Switchboard::attach) returned.
     pub fn new(
         call: CallId,
         request: Request,
@@ -430,62 +534,11 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
         self.finish(outcome.status, outcome.trailers);
     }
 
-    /// The request head: path, metadata, deadline, encodings.
-    pub fn request(&self) -> &Request {
-        &self.head.request
-    }
-
-    /// The client's address (`ip:port`, or "unix").
-    pub fn peer_addr(&self) -> &str {
-        &self.head.origin.peer_addr
-    }
-
-    /// Our address (`ip:port`, or the unix socket's path).
-    pub fn local_addr(&self) -> &str {
-        &self.head.origin.local_addr
-    }
-
-    /// The service layer's view of the call: deadline, metadata, addresses
-    /// and a cancellation token the connection fires.
-    pub fn context(&self) -> CallContext {
-        self.head.context()
-    }
-
     /// The next request message; `Ok(None)` once the client half-closed;
     /// `Err` with CANCELLED or DEADLINE_EXCEEDED once the call is cancelled.
     pub fn recv(&mut self) -> Result<Option<Bytes>, Status> {
         self.inner.settle()?;
         self.inner.recv()
-    }
-
-    /// Whether the message the last `recv` returned arrived compressed.
-    pub fn recv_compressed(&self) -> bool {
-        self.inner.state.recv_compressed()
-    }
-
-    /// Whether the call was cancelled (by the client, its deadline, or the
-    /// connection), checked without blocking.
-    pub fn is_cancelled(&mut self) -> bool {
-        self.inner.poll();
-        self.head.cancel.is_cancelled() || self.inner.state.is_over()
-    }
-
-    /// Sends the response headers with initial metadata (optional: the first
-    /// message sends empty ones).
-    pub fn send_headers(&mut self, metadata: Metadata) {
-        self.head.headers_sent = true;
-        self.inner
-            .link
-            .command(Command::Headers(self.inner.call, metadata));
-    }
-
-    /// Compresses the responses with `encoding`: before the headers, and
-    /// only an encoding the client accepts.
-    pub fn set_compression(&mut self, encoding: Encoding) -> Result<(), Status> {
-        self.head.compression(encoding)?;
-        let call = self.inner.call;
-        self.inner.link.command(Command::Encoding(call, encoding));
-        Ok(())
     }
 
     /// Sends a response message, blocking while the connection's send buffer
@@ -504,25 +557,10 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
         self.inner.send_behind(message, compress)
     }
 
-    /// Sends the last response message: it goes out with the call's end
-    /// ([`finish`](Self::finish)), in one command, so the handler does not
-    /// wait for the engine to take it. An error says the call has ended; a
-    /// message the engine refuses (too large) ends the call with that
-    /// refusal. A later send sends it first, as any message; headers sent
-    /// later still go before it.
-    pub fn send_last(&mut self, message: Bytes) -> Result<(), Status> {
-        self.send_last_with(message, true)
-    }
-
     /// [`send_last`](Self::send_last), uncompressed when `compress` is false.
     pub fn send_last_with(&mut self, message: Bytes, compress: bool) -> Result<(), Status> {
         self.send_held()?;
-        self.inner.poll();
-        if let Some((status, _)) = self.inner.state.end() {
-            return Err(status.clone());
-        }
-        self.head.hold_last(message, compress);
-        Ok(())
+        self.hold_last(message, compress)
     }
 
     /// Sends a held last message as an ordinary one.
@@ -531,11 +569,6 @@ impl<L: Link<Done = SendDone>> ServerCall<L> {
             Some((message, compress)) => self.inner.send_behind(message, compress),
             None => Ok(()),
         }
-    }
-
-    /// Ends the call with `status` and trailing metadata.
-    pub fn finish(mut self, status: Status, trailers: Metadata) {
-        self.finish_with(status, trailers);
     }
 
     fn finish_with(&mut self, status: Status, trailers: Metadata) {
@@ -573,14 +606,7 @@ impl<L: Link<Done = SendDone>> ServerStream for ServerCall<L> {
     }
 }
 
-impl<L: Link<Done = SendDone>> Drop for ServerCall<L> {
-    fn drop(&mut self) {
-        // Checked first: most calls have ended, and the status allocates.
-        if self.inner.state.end().is_none() {
-            self.finish_with(unfinished(), Metadata::new());
-        }
-    }
-}
+call_handle_common!(server ServerCall [Link<Done = SendDone>]);
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,7 @@
 //!
 //! Most adapters need not do this by hand: the call handles
 //! ([`ServerCall`], [`AsyncServerCall`]) do it over the engine's
-//! [`Session`](grpc_sansio::session::Session), whose
+//! [`Session`], whose
 //! [`Switchboard`](grpc_sansio::session::Switchboard) routes each call's
 //! events to its handle. A thread that
 //! drives connections and polls async handlers itself, with no hop to other
@@ -74,6 +74,7 @@ mod audit;
 pub mod auth;
 pub mod channel;
 mod client;
+mod client_core;
 mod clock;
 pub mod codec;
 mod context;
@@ -97,7 +98,10 @@ mod tests;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use async_client::{AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, AsyncResponseStream};
+pub use async_client::{
+    AsyncBidiCall, AsyncClient, AsyncClientStreamingCall, AsyncRequestSender,
+    AsyncResponseReceiver, AsyncResponseStream,
+};
 pub use async_handle::{AsyncClientCall, AsyncHandler, AsyncLink, AsyncServerCall};
 pub use async_server::{AsyncBidiStream, AsyncRequestStream, AsyncResponseSink, AsyncService};
 pub use async_transport::{

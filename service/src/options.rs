@@ -9,7 +9,12 @@ use grpc_sansio::grpc::metadata::{Metadata, MetadataValue};
 use grpc_sansio::grpc::CallOptions;
 
 /// Options of one client call: deadline or timeout, metadata, compression,
-/// authority, and extensions for client interceptors.
+/// authority, and extensions for client interceptors. The one per-call
+/// options type of the application-facing API: typed clients and generated
+/// stubs take `impl Into<Option<RequestOptions>>` (`None` for the defaults).
+/// The engine's wire-level `CallOptions` (with the path) are built from them
+/// inside the client, for the [`ClientTransport`](super::ClientTransport)
+/// an adapter implements; applications never fill both.
 ///
 /// A [`Client`](super::Client) has default options; a call's options are laid
 /// over them: what a call sets wins, and its metadata comes after the
@@ -135,6 +140,11 @@ pub struct Response<T> {
 impl<T> Response<T> {
     /// The message alone.
     pub fn into_message(self) -> T {
+        self.message
+    }
+
+    /// The message alone (as [`into_message`](Self::into_message)).
+    pub fn into_inner(self) -> T {
         self.message
     }
 }

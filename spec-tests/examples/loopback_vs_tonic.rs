@@ -224,7 +224,10 @@ fn main() {
             let call = move || {
                 let client = client.clone();
                 async move {
-                    client.unary_call(&request()).await.expect("unary call");
+                    client
+                        .unary_call(&request(), None)
+                        .await
+                        .expect("unary call");
                 }
             };
             measure(1_000, 1, call.clone()).await; // warm up

@@ -23,7 +23,7 @@ fn a_conversation_and_its_history() {
     chat_server::register(&mut router, ChatRoom::new());
     let client = ChatClient::new(MemoryChannel::new(router));
 
-    let mut ada = client.converse().unwrap();
+    let mut ada = client.converse(None).unwrap();
     ada.send(&message("ada", "hello")).unwrap();
     let echoed = ada.recv().unwrap().unwrap();
     assert_eq!(
@@ -33,7 +33,7 @@ fn a_conversation_and_its_history() {
     assert!(echoed.received_at.is_some(), "stamped by the room");
 
     // A second member joins; ada hears it after her next message.
-    let mut grace = client.converse().unwrap();
+    let mut grace = client.converse(None).unwrap();
     grace.send(&message("grace", "hi ada")).unwrap();
     assert_eq!(grace.recv().unwrap().unwrap().text, "hi ada");
     ada.send(&message("ada", "hi grace")).unwrap();
@@ -48,14 +48,14 @@ fn a_conversation_and_its_history() {
     assert!(ada.finish().is_ok());
 
     let history: Vec<String> = client
-        .history(&())
+        .history(&(), None)
         .unwrap()
         .map(|m| m.unwrap().text)
         .collect();
     assert_eq!(history, ["hello", "hi ada", "hi grace"]);
 
     // `Clear` keeps its default body.
-    let err = client.clear(&()).unwrap_err();
+    let err = client.clear(&(), None).unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
     assert_eq!(
         err.message(),

@@ -100,15 +100,20 @@ fn v1_client() -> v1::kinds_client::KindsClient {
 fn all_four_kinds_through_generated_blocking_code() {
     let client = v1_client();
 
-    assert_eq!(client.double(&item("a", 21)).unwrap(), item("a", 42));
+    assert_eq!(
+        client.double(&item("a", 21), None).unwrap().into_inner(),
+        item("a", 42)
+    );
 
-    let mut items = client.expand(&v1::ExpandRequest { count: 3 }).unwrap();
+    let mut items = client
+        .expand(&v1::ExpandRequest { count: 3 }, None)
+        .unwrap();
     assert_eq!(items.headers().unwrap().get("x-count"), Some("3"));
     let names: Vec<String> = items.by_ref().map(|i| i.unwrap().name).collect();
     assert_eq!(names, ["item-1", "item-2", "item-3"]);
     assert_eq!(items.trailers().unwrap().get("x-done"), Some("yes"));
 
-    let mut sum = client.sum().unwrap();
+    let mut sum = client.sum(None).unwrap();
     for value in [1, 2, 3, 4] {
         sum.send(&item("x", value)).unwrap();
     }
@@ -122,7 +127,7 @@ fn all_four_kinds_through_generated_blocking_code() {
     );
 
     // Bidi, interleaved: each reply comes back before the next request.
-    let mut mirror = client.mirror().unwrap();
+    let mut mirror = client.mirror(None).unwrap();
     for name in ["ping", "pong"] {
         mirror.send(&item(name, 1)).unwrap();
         assert_eq!(mirror.recv().unwrap().unwrap().name, name.to_uppercase());
@@ -158,16 +163,21 @@ fn methods_left_out_answer_unimplemented() {
     let mut router = Router::new();
     v1::kinds_server::register(&mut router, DoubleOnly);
     let client = v1::kinds_client::KindsClient::new(MemoryChannel::new(router));
-    assert_eq!(client.double(&item("same", 1)).unwrap(), item("same", 1));
+    assert_eq!(
+        client.double(&item("same", 1), None).unwrap().into_inner(),
+        item("same", 1)
+    );
 
     use v1::kinds_paths as paths;
-    let mut expand = client.expand(&v1::ExpandRequest { count: 2 }).unwrap();
+    let mut expand = client
+        .expand(&v1::ExpandRequest { count: 2 }, None)
+        .unwrap();
     assert_unimplemented(expand.recv(), paths::EXPAND);
-    let mut sum = client.sum().unwrap();
+    let mut sum = client.sum(None).unwrap();
     // The server may already have answered; either way the status is the same.
     let _ = sum.send(&item("x", 1));
     assert_unimplemented(sum.close_and_recv(), paths::SUM);
-    let mut mirror = client.mirror().unwrap();
+    let mut mirror = client.mirror(None).unwrap();
     assert_unimplemented(mirror.recv(), paths::MIRROR);
 }
 
@@ -177,15 +187,19 @@ async fn methods_left_out_answer_unimplemented_async() {
     v1::kinds_server::register_async(&mut router, DoubleOnly);
     let client = v1::kinds_client::AsyncKindsClient::new(AsyncMemoryChannel::new(router));
     assert_eq!(
-        client.double(&item("same", 1)).await.unwrap(),
+        client
+            .double(&item("same", 1), None)
+            .await
+            .unwrap()
+            .into_inner(),
         item("same", 1)
     );
     let mut expand = client
-        .expand(&v1::ExpandRequest { count: 2 })
+        .expand(&v1::ExpandRequest { count: 2 }, None)
         .await
         .unwrap();
     assert_unimplemented(expand.recv().await, v1::kinds_paths::EXPAND);
-    let sum = client.sum().await.unwrap();
+    let sum = client.sum(None).await.unwrap();
     assert_unimplemented(sum.close_and_recv().await, v1::kinds_paths::SUM);
 }
 
@@ -196,14 +210,20 @@ fn the_v2_proto_compiles_against_the_v1_implementation() {
     v2::kinds_server::register(&mut router, Full);
     let client = v2::kinds_client::KindsClient::new(MemoryChannel::new(router));
     let doubled = client
-        .double(&v2::Item {
-            name: "n".into(),
-            value: 4,
-        })
+        .double(
+            &v2::Item {
+                name: "n".into(),
+                value: 4,
+            },
+            None,
+        )
         .unwrap();
-    assert_eq!(doubled.value, 8);
+    assert_eq!(doubled.message.value, 8);
     // The method added in v2 answers UNIMPLEMENTED until implemented.
-    assert_unimplemented(client.negate(&v2::Item::default()), v2::kinds_paths::NEGATE);
+    assert_unimplemented(
+        client.negate(&v2::Item::default(), None),
+        v2::kinds_paths::NEGATE,
+    );
     assert_eq!(v2::kinds_paths::NEGATE, "/kinds.v2.Kinds/Negate");
 }
 
@@ -266,17 +286,24 @@ async fn all_four_kinds_through_generated_async_code() {
     v1::kinds_server::register_async(&mut router, AsyncFull);
     let client = v1::kinds_client::AsyncKindsClient::new(AsyncMemoryChannel::new(router));
 
-    assert_eq!(client.double(&item("a", 5)).await.unwrap(), item("a", 10));
+    assert_eq!(
+        client
+            .double(&item("a", 5), None)
+            .await
+            .unwrap()
+            .into_inner(),
+        item("a", 10)
+    );
 
     let mut items = client
-        .expand(&v1::ExpandRequest { count: 2 })
+        .expand(&v1::ExpandRequest { count: 2 }, None)
         .await
         .unwrap();
     assert_eq!(items.recv().await.unwrap(), Some(item("n", 1)));
     assert_eq!(items.recv().await.unwrap(), Some(item("n", 2)));
     assert_eq!(items.recv().await.unwrap(), None);
 
-    let mut sum = client.sum().await.unwrap();
+    let mut sum = client.sum(None).await.unwrap();
     sum.send(&item("a", 40)).await.unwrap();
     sum.send(&item("b", 2)).await.unwrap();
     assert_eq!(
@@ -287,11 +314,35 @@ async fn all_four_kinds_through_generated_async_code() {
         }
     );
 
-    let mut mirror = client.mirror().await.unwrap();
+    let mut mirror = client.mirror(None).await.unwrap();
     mirror.send(&item("echo", 0)).await.unwrap();
     assert_eq!(mirror.recv().await.unwrap().unwrap().name, "ECHO");
     mirror.close_send().await;
     assert_eq!(mirror.recv().await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_async_bidi_call_splits_into_a_sender_and_a_receiver_for_two_tasks() {
+    let mut router = AsyncRouter::new();
+    v1::kinds_server::register_async(&mut router, AsyncFull);
+    let client = v1::kinds_client::AsyncKindsClient::new(AsyncMemoryChannel::new(router));
+    let (mut requests, mut responses) = client.mirror(None).await.unwrap().split();
+    // The receiver waits first: the sender is not locked out by the wait.
+    let receiver = tokio::spawn(async move {
+        let mut names = Vec::new();
+        while let Some(item) = responses.recv().await.unwrap() {
+            names.push(item.name);
+        }
+        (names, responses.trailers())
+    });
+    tokio::task::yield_now().await;
+    for name in ["a", "b", "c"] {
+        requests.send(&item(name, 0)).await.unwrap();
+    }
+    requests.close_send().await;
+    let (names, trailers) = receiver.await.unwrap();
+    assert_eq!(names, ["A", "B", "C"]);
+    assert!(trailers.is_some(), "the call ended");
 }
 
 #[test]
@@ -315,7 +366,7 @@ fn per_call_options_reach_the_server() {
     let client = v1::kinds_client::KindsClient::new(MemoryChannel::new(router));
     let mut options = RequestOptions::new().with_timeout(std::time::Duration::from_secs(60));
     options.metadata.insert("x-tenant", "acme").unwrap();
-    let reply = client.double_with(&item("", 0), options).unwrap().message;
+    let reply = client.double(&item("", 0), options).unwrap().message;
     assert_eq!(reply.name, "acme");
     assert!((58..=60).contains(&reply.value), "{}", reply.value);
 }
@@ -341,7 +392,7 @@ fn a_deadline_cancels_a_waiting_handler() {
     v1::kinds_server::register(&mut router, Slow);
     let client = v1::kinds_client::KindsClient::new(MemoryChannel::new(router));
     let mut mirror = client
-        .mirror_with(RequestOptions::new().with_timeout(std::time::Duration::from_millis(50)))
+        .mirror(RequestOptions::new().with_timeout(std::time::Duration::from_millis(50)))
         .unwrap();
     let err = mirror.recv().unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);

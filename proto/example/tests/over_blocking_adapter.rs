@@ -68,7 +68,7 @@ fn get_user(handlers: Handlers) {
     let client = UserServiceClient::new(channel);
 
     let ada = client
-        .get_user_with(
+        .get_user(
             &UserRequest {
                 user_id: "1".into(),
             },
@@ -85,9 +85,12 @@ fn get_user(handlers: Handlers) {
     );
 
     let missing = client
-        .get_user(&UserRequest {
-            user_id: "9".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "9".into(),
+            },
+            None,
+        )
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     drop(client);
@@ -109,9 +112,12 @@ fn an_unregistered_service_is_unimplemented(handlers: Handlers) {
     let channel = Channel::connect(server.local_addr(), Config::client()).unwrap();
     let client = UserServiceClient::new(channel);
     let err = client
-        .get_user(&UserRequest {
-            user_id: "1".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "1".into(),
+            },
+            None,
+        )
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
     drop(client);

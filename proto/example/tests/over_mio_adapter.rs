@@ -63,7 +63,7 @@ fn get_user_over_loopback(handlers: Handlers) {
     let client = UserServiceClient::new(client);
 
     let ada = client
-        .get_user_with(
+        .get_user(
             &UserRequest {
                 user_id: "1".into(),
             },
@@ -80,9 +80,12 @@ fn get_user_over_loopback(handlers: Handlers) {
     );
 
     let missing = client
-        .get_user(&UserRequest {
-            user_id: "9".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "9".into(),
+            },
+            None,
+        )
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
     drop(client);
@@ -104,9 +107,12 @@ fn an_unregistered_service_is_unimplemented_over_loopback(handlers: Handlers) {
     let client = Client::connect(server.local_addr(), Config::client()).unwrap();
     let client = UserServiceClient::new(client);
     let err = client
-        .get_user(&UserRequest {
-            user_id: "1".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "1".into(),
+            },
+            None,
+        )
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
     drop(client);
@@ -141,7 +147,7 @@ fn a_chat_over_loopback(handlers: Handlers) {
     );
     let client = ChatClient::new(Client::connect(server.local_addr(), Config::client()).unwrap());
 
-    let mut ada = client.converse().unwrap();
+    let mut ada = client.converse(None).unwrap();
     ada.send(&message("ada", "hello")).unwrap();
     let echoed = ada.recv().unwrap().unwrap();
     assert_eq!(
@@ -150,7 +156,7 @@ fn a_chat_over_loopback(handlers: Handlers) {
     );
     assert!(echoed.received_at.is_some(), "stamped by the room");
 
-    let mut grace = client.converse().unwrap();
+    let mut grace = client.converse(None).unwrap();
     grace.send(&message("grace", "hi ada")).unwrap();
     assert_eq!(grace.recv().unwrap().unwrap().text, "hi ada");
     ada.send(&message("ada", "hi grace")).unwrap();
@@ -165,14 +171,17 @@ fn a_chat_over_loopback(handlers: Handlers) {
     assert!(ada.finish().is_ok());
 
     let history: Vec<String> = client
-        .history(&())
+        .history(&(), None)
         .unwrap()
         .map(|m| m.unwrap().text)
         .collect();
     assert_eq!(history, ["hello", "hi ada", "hi grace"]);
 
     // `Clear` keeps its default body: UNIMPLEMENTED over the wire too.
-    assert_eq!(client.clear(&()).unwrap_err().code(), Code::Unimplemented);
+    assert_eq!(
+        client.clear(&(), None).unwrap_err().code(),
+        Code::Unimplemented
+    );
     drop(client);
     server.shutdown();
 }

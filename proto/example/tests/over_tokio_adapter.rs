@@ -30,7 +30,7 @@ async fn get_user_over_loopback() {
     let client = AsyncUserServiceClient::new(channel);
 
     let ada = client
-        .get_user_with(
+        .get_user(
             &UserRequest {
                 user_id: "1".into(),
             },
@@ -48,9 +48,12 @@ async fn get_user_over_loopback() {
     );
 
     let missing = client
-        .get_user(&UserRequest {
-            user_id: "9".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "9".into(),
+            },
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -72,9 +75,12 @@ async fn an_unregistered_service_is_unimplemented_over_loopback() {
         .unwrap();
     let client = AsyncUserServiceClient::new(channel);
     let err = client
-        .get_user(&UserRequest {
-            user_id: "1".into(),
-        })
+        .get_user(
+            &UserRequest {
+                user_id: "1".into(),
+            },
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);

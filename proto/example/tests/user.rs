@@ -35,18 +35,18 @@ fn get_user_blocking() {
     user_service_server::register(&mut router, directory());
     let client = UserServiceClient::new(MemoryChannel::new(router));
     assert_eq!(
-        client.get_user(&request("1")).unwrap(),
+        client.get_user(&request("1"), None).unwrap().into_inner(),
         UserResponse {
             name: "Ada".into(),
             age: 36
         }
     );
     assert_eq!(
-        client.get_user(&request("9")).unwrap_err().code(),
+        client.get_user(&request("9"), None).unwrap_err().code(),
         Code::NotFound
     );
     assert_eq!(
-        client.get_user(&request("")).unwrap_err().code(),
+        client.get_user(&request(""), None).unwrap_err().code(),
         Code::InvalidArgument
     );
 }
@@ -56,9 +56,21 @@ async fn get_user_async() {
     let mut router = AsyncRouter::new();
     user_service_server::register_async(&mut router, directory());
     let client = AsyncUserServiceClient::new(AsyncMemoryChannel::new(router));
-    assert_eq!(client.get_user(&request("2")).await.unwrap().name, "Grace");
     assert_eq!(
-        client.get_user(&request("3")).await.unwrap_err().code(),
+        client
+            .get_user(&request("2"), None)
+            .await
+            .unwrap()
+            .message
+            .name,
+        "Grace"
+    );
+    assert_eq!(
+        client
+            .get_user(&request("3"), None)
+            .await
+            .unwrap_err()
+            .code(),
         Code::NotFound
     );
 }
@@ -139,16 +151,19 @@ fn bearer_auth_accepted_and_rejected() {
     let good = UserServiceClient::from_client(
         Client::new(channel.clone()).with_interceptor(BearerToken::new("gateway-secret")),
     );
-    assert_eq!(good.get_user(&request("1")).unwrap().name, "gateway");
+    assert_eq!(
+        good.get_user(&request("1"), None).unwrap().message.name,
+        "gateway"
+    );
 
     let wrong = UserServiceClient::from_client(
         Client::new(channel.clone()).with_interceptor(BearerToken::new("guess")),
     );
-    let err = wrong.get_user(&request("1")).unwrap_err();
+    let err = wrong.get_user(&request("1"), None).unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
     let none = UserServiceClient::new(channel);
-    let err = none.get_user(&request("1")).unwrap_err();
+    let err = none.get_user(&request("1"), None).unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     assert_eq!(err.message(), "missing bearer token");
 }
@@ -166,7 +181,7 @@ impl UserService for Gateway {
     ) -> Result<UserResponse, Status> {
         let response = self
             .backend
-            .get_user_with(&request, RequestOptions::child_of(ctx))?;
+            .get_user(&request, RequestOptions::child_of(ctx))?;
         Ok(response.message)
     }
 }
@@ -203,9 +218,12 @@ fn traceparent_propagates_through_client_server_client() {
             .with_interceptor(tracing)
             .with_clock(Instant::now),
     );
-    assert_eq!(client.get_user(&request("2")).unwrap().name, "Grace");
     assert_eq!(
-        client.get_user(&request("7")).unwrap_err().code(),
+        client.get_user(&request("2"), None).unwrap().message.name,
+        "Grace"
+    );
+    assert_eq!(
+        client.get_user(&request("7"), None).unwrap_err().code(),
         Code::NotFound
     );
 
